@@ -1,0 +1,1 @@
+"""Wiring of the credit ledger: settings, store selection, the command line and the demo data."""

@@ -1,0 +1,258 @@
+"""The `credit-ledger` command line: demo data, explained evaluations, and the HTTP service."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from typing import Annotated, Any
+
+import orjson
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from credit_ledger.settings import get_settings
+from credit_ledger.store import StoreURLError, open_ledger
+from ledger.errors import LedgerError
+from ledger.rules import Evaluation
+from ledger.values import CST
+
+app = typer.Typer(
+    help="credit-ledger: an event-sourced public credit ledger for city credit platforms.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+if not console.is_terminal:
+    # Piped output (logs, CI) would otherwise wrap every table at 80 columns.
+    console.width = 120
+err_console = Console(stderr=True)
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    err_console.print(f"[bold red]error:[/] {message}")
+    return typer.Exit(code)
+
+
+def _parse_date(value: str | None, name: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise _fail(f"{name}: '{value}' is not a date (YYYY-MM-DD)") from None
+
+
+def _parse_instant(value: str | None, name: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        instant = datetime.fromisoformat(value)
+    except ValueError:
+        raise _fail(f"{name}: '{value}' is not an RFC 3339 instant") from None
+    if instant.tzinfo is None:
+        raise _fail(f"{name}: '{value}' needs a UTC offset, e.g. 2023-11-01T00:00:00+08:00")
+    return instant
+
+
+def evaluation_json(ev: Evaluation) -> dict[str, Any]:
+    """The evaluation in the API's JSON shape (decimal strings, ISO dates)."""
+    return {
+        "uscc": ev.uscc,
+        "name": ev.name,
+        "as_of": ev.as_of.isoformat(),
+        "known_at": ev.known_at.isoformat(),
+        "model": ev.model,
+        "score": str(ev.score),
+        "grade": ev.grade,
+        "grade_en": ev.grade_en,
+        "score_grade": ev.score_grade,
+        "listed": ev.listed,
+        "listings": [
+            {
+                "listing_id": str(li.listing_id),
+                "list_type": li.list_type,
+                "listed_on": li.listed_on.isoformat(),
+                "delisted_on": li.delisted_on.isoformat() if li.delisted_on else None,
+                "authority": li.authority,
+                "domain": li.domain,
+                "document_no": li.document_no,
+                "under_objection": li.under_objection,
+            }
+            for li in ev.listings
+        ],
+        "contributions": [
+            {
+                "fact_id": str(c.fact_id),
+                "indicator": c.indicator,
+                "kind": c.kind,
+                "points": str(c.points),
+                "decided_on": c.decided_on.isoformat(),
+                "counts_until": c.counts_until.isoformat() if c.counts_until else None,
+                "under_objection": c.under_objection,
+                "domain": c.domain,
+                "document_no": c.document_no,
+                "corrected": c.corrected,
+            }
+            for c in ev.contributions
+        ],
+        "excluded": [
+            {"fact_id": str(x.fact_id), "indicator": x.indicator, "reason": x.reason}
+            for x in ev.excluded
+        ],
+        "deductions": str(ev.deductions),
+        "bonuses": str(ev.bonuses),
+        "bonuses_counted": str(ev.bonuses_counted),
+        "notes": list(ev.notes),
+        "notice": ev.notice,
+    }
+
+
+def _print_evaluation(ev: Evaluation) -> None:
+    console.print(f"[bold]{ev.name}[/]  {ev.uscc}")
+    console.print(
+        f"as of {ev.as_of.isoformat()} (valid date, CST), known at "
+        f"{ev.known_at.astimezone(CST).isoformat(timespec='seconds')}; model {ev.model}"
+    )
+    console.print(
+        f"score [bold]{ev.score}[/]  grade [bold]{ev.grade}[/] ({ev.grade_en})"
+        + (f"  — score alone would grade {ev.score_grade}" if ev.listed else "")
+    )
+    if ev.contributions:
+        table = Table(title="contributions (facts counting at this date)")
+        for col in ("indicator", "points", "decided on", "counts until", "domain / document", "flags"):
+            table.add_column(col, overflow="fold")
+        for c in ev.contributions:
+            flags = ", ".join(
+                f for f, on in (("under objection", c.under_objection), ("corrected", c.corrected)) if on
+            )
+            table.add_row(
+                c.indicator,
+                str(c.points),
+                c.decided_on.isoformat(),
+                c.counts_until.isoformat() if c.counts_until else "until ended",
+                f"{c.domain} {c.document_no}",
+                flags,
+            )
+        console.print(table)
+    else:
+        console.print("no fact counts at this date: base score")
+    if ev.listings:
+        table = Table(title="active listings")
+        for col in ("list", "listed on", "authority", "document"):
+            table.add_column(col, overflow="fold")
+        for li in ev.listings:
+            table.add_row(li.list_type, li.listed_on.isoformat(), li.authority, li.document_no)
+        console.print(table)
+    if ev.excluded:
+        table = Table(title="recorded but not counted at this date")
+        table.add_column("indicator", overflow="fold")
+        table.add_column("why", overflow="fold")
+        for x in ev.excluded:
+            table.add_row(x.indicator, x.reason)
+        console.print(table)
+    for note in ev.notes:
+        console.print(f"[yellow]note:[/] {note}")
+    console.print(f"[dim]{ev.notice}[/]")
+
+
+@app.command()
+def evaluate(
+    uscc: Annotated[str, typer.Argument(help="unified social credit code of the subject")],
+    as_of: Annotated[str | None, typer.Option(help="valid date YYYY-MM-DD (default today, CST)")] = None,
+    known_at: Annotated[
+        str | None, typer.Option(help="record-time instant with offset (default now)")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON for machines")] = False,
+) -> None:
+    """Print the explained evaluation of a subject at a valid date, as known at a record time."""
+    ledger = _open()
+    try:
+        ev = ledger.evaluate(
+            uscc, as_of=_parse_date(as_of, "--as-of"), known_at=_parse_instant(known_at, "--known-at")
+        )
+    except LedgerError as exc:
+        raise _fail(f"{exc.field or 'input'}: {exc.message}") from None
+    finally:
+        ledger.close()
+    if as_json:
+        typer.echo(orjson.dumps(evaluation_json(ev), option=orjson.OPT_INDENT_2).decode())
+    else:
+        _print_evaluation(ev)
+
+
+@app.command()
+def demo(
+    subjects: Annotated[int, typer.Option(min=1, max=100_000, help="how many subjects")] = 300,
+    seed: Annotated[int, typer.Option(help="random seed: the same seed gives the same data")] = 2021,
+) -> None:
+    """Load realistic synthetic history (2019 to today) into the configured, empty store."""
+    from credit_ledger.demo import SimulatedClock, load, plan
+
+    today = datetime.now(CST).date()
+    clock = SimulatedClock(datetime(2019, 1, 1, tzinfo=timezone.utc))
+    ledger = _open(clock=clock)
+    try:
+        existing = ledger.max_position()
+        if existing:
+            console.print(
+                f"The store already holds {existing} events; the demo loads only into an empty "
+                "store, so nothing was written."
+            )
+            return
+        actions, summary = plan(subjects, seed, today)
+        refused = 0
+        with Progress(
+            TextColumn("[bold]loading demo history"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[day]}"),
+            TimeRemainingColumn(),
+            console=console,
+        ) as progress:
+            task = progress.add_task("load", total=len(actions), day="")
+            for action, refusal in load(ledger, clock, actions):
+                if refusal is not None:
+                    refused += 1
+                progress.update(task, advance=1, day=action.at.astimezone(CST).date().isoformat())
+        console.print(
+            f"{summary.subjects} subjects, {len(actions) - refused} actions stored "
+            f"({ledger.max_position()} events); {refused} actions refused by the rules."
+        )
+        for label, code in summary.samples.items():
+            console.print(f"  {label:>13}: {code}")
+        console.print("Try: credit-ledger evaluate <USCC> --as-of 2023-10-31")
+    finally:
+        ledger.close()
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="listen address")] = None,
+    port: Annotated[int | None, typer.Option(help="listen port")] = None,
+    workers: Annotated[int, typer.Option(min=1, help="worker processes")] = 1,
+) -> None:
+    """Start the HTTP service on the configured store."""
+    import uvicorn
+
+    settings = get_settings()
+    uvicorn.run(
+        "api.app:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers,
+        log_level=settings.log_level,
+    )
+
+
+def _open(**kwargs: Any) -> Any:
+    try:
+        return open_ledger(get_settings().database_url, **kwargs)
+    except StoreURLError as exc:
+        raise _fail(f"CREDIT_LEDGER_DATABASE_URL: {exc}") from None
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,373 @@
+"""Realistic synthetic history for a city platform, loaded through the ledger's own write path.
+
+The demo replays 2019 to today on a simulated record clock: every action is applied in the order
+the platform would have learned it, with the record time it would have had. That is what makes
+each year's 31-October evaluation meaningful on demo data, and what lets later corrections,
+backdated facts and repairs show up as restatements. Clients of the service can never set record
+time; only this loader, replaying history into an empty ledger, runs on a simulated clock.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Any
+from uuid import UUID
+
+from stdnum.cn import uscc as stdnum_uscc
+
+from ledger.application import CreditLedger
+from ledger.catalog import catalogue
+from ledger.errors import LedgerError
+from ledger.values import CST, SYSTEM_ACTOR, Actor, Role, add_months
+
+START = date(2019, 1, 1)
+USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+#: Wugang's administrative division code (舞钢市, 410481).
+REGION = "410481"
+
+KINDS: list[tuple[str, str, float]] = [
+    # kind, first two characters of the credit code, weight
+    ("enterprise", "91", 0.70),
+    ("individual_business", "92", 0.15),
+    ("social_organization", "51", 0.06),
+    ("public_institution", "12", 0.05),
+    ("government_department", "11", 0.04),
+]
+NAME_WORDS = [
+    "钢城", "龙泉", "石漫滩", "灯台架", "九头崖", "尚店", "八台", "枣林", "杨庄", "武功",
+    "诚信", "鑫源", "恒泰", "华联", "宏达", "金鼎", "瑞丰", "嘉禾", "永盛", "安康",
+]
+NAME_TRADES = {
+    "food": "食品", "drugs": "医药", "medical_devices": "医疗器械", "market_entities": "商贸",
+    "culture_tourism": "文化旅游", "health_venues": "洗浴", "medical_institutions": "诊所",
+    "housing_construction": "建筑工程", "property_management": "物业服务", "transport": "运输",
+    "tobacco_retail": "烟酒店", "labour_employment": "劳务", "local_finance": "小额贷款",
+    "taxation": "财税咨询", "public_security": "保安服务", "private_education": "培训学校",
+    "social_organizations": "协会", "emergency_management": "安全技术", "agriculture": "农业",
+    "surveying_mapping": "测绘", "legal_services": "律师事务所", "commerce_exhibition": "会展",
+    "environment": "环保科技", "water_resources": "水利工程", "urban_management": "环卫",
+    "energy_saving": "节能科技", "forestry": "林业", "civil_air_defence": "人防工程",
+    "designated_medical": "医院", "statistics": "调查咨询", "express_delivery": "快递",
+}
+SUFFIX = {
+    "enterprise": "有限公司",
+    "individual_business": "经营部",
+    "social_organization": "",
+    "public_institution": "中心",
+    "government_department": "所",
+}
+# indicator, weight, domain chooser: "own" = one of the subject's fields, else a field code.
+INDICATORS: list[tuple[str, float, str]] = [
+    ("penalty.minor", 0.20, "own"),
+    ("penalty.general", 0.16, "own"),
+    ("penalty.serious", 0.05, "own"),
+    ("contract.default", 0.05, "commerce_exhibition"),
+    ("wage.arrears", 0.05, "labour_employment"),
+    ("social_insurance.arrears", 0.06, "labour_employment"),
+    ("tax.arrears", 0.06, "taxation"),
+    ("business.anomaly", 0.07, "market_entities"),
+    ("tax.a_level", 0.12, "taxation"),
+    ("honor.municipal", 0.08, "own"),
+    ("honor.provincial", 0.04, "own"),
+    ("honor.national", 0.01, "own"),
+    ("commitment.kept", 0.05, "own"),
+]
+LIST_TYPES = ["judgment_defaulter", "serious_illegal_dishonest", "major_tax_violation",
+              "other_joint_punishment"]
+
+
+class SimulatedClock:
+    """A record clock that the loader moves forward; it never runs past the real present."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance_to(self, instant: datetime) -> None:
+        """Move to `instant` (never backwards, never past the real present)."""
+        real_now = datetime.now(timezone.utc)
+        self.now = max(self.now, min(instant, real_now))
+
+
+@dataclass(order=True)
+class Action:
+    """One thing the platform learned, at its record time."""
+
+    at: datetime
+    seq: int
+    describe: str = field(compare=False)
+    run: Callable[[CreditLedger], Any] = field(compare=False)
+
+
+@dataclass
+class DemoSummary:
+    """What the demo wrote, and a few subjects worth looking at."""
+
+    subjects: int = 0
+    actions: int = 0
+    refused: int = 0
+    samples: dict[str, str] = field(default_factory=dict)
+
+
+def make_uscc(rng: random.Random, prefix: str) -> str:
+    """A valid unified social credit code registered in Wugang."""
+    body = prefix + REGION + "".join(rng.choice(USCC_ALPHABET) for _ in range(9))
+    return body + stdnum_uscc.calc_check_digit(body + "0")
+
+
+def _short(field_code: str) -> str:
+    """A document-number abbreviation of the department owning a field (市税务局 → 税务)."""
+    cat = catalogue()
+    name = cat.departments[cat.department_of(field_code)].name_zh
+    return name.removeprefix("市").rstrip("局委办")
+
+
+def _uuid(rng: random.Random) -> UUID:
+    return UUID(int=rng.getrandbits(128), version=4)
+
+
+def _at(day: date, rng: random.Random, lag_days: int = 0) -> datetime:
+    """A working-hours instant on `day + lag_days`, China time."""
+    moment = time(hour=rng.randint(8, 17), minute=rng.randint(0, 59), second=rng.randint(0, 59))
+    return datetime.combine(day + timedelta(days=lag_days), moment, tzinfo=CST)
+
+
+def _random_day(rng: random.Random, start: date, end: date) -> date:
+    span = (end - start).days
+    return start + timedelta(days=rng.randint(0, max(span, 0)))
+
+
+def plan(subjects: int, seed: int, today: date) -> tuple[list[Action], DemoSummary]:
+    """Every action of the demo history, sorted by record time, deterministic for a seed."""
+    rng = random.Random(seed)
+    fields = sorted(catalogue().fields)
+    weights = [w for _, w, _ in INDICATORS]
+    actions: list[Action] = []
+    summary = DemoSummary(subjects=subjects)
+    seq = iter(range(10**9))
+
+    def add(at: datetime, describe: str, run: Callable[[CreditLedger], Any]) -> None:
+        if at.astimezone(CST).date() <= today:
+            actions.append(Action(at, next(seq), describe, run))
+
+    for n in range(subjects):
+        kind, prefix, _ = rng.choices(KINDS, weights=[w for *_, w in KINDS])[0]
+        code = make_uscc(rng, prefix)
+        own = (
+            ["social_organizations"]
+            if kind == "social_organization"
+            else sorted(set(rng.sample(fields, k=rng.choice([1, 1, 2]))))
+        )
+        name = f"舞钢市{rng.choice(NAME_WORDS)}{NAME_TRADES[own[0]]}{SUFFIX[kind]}"
+        established = (
+            None if rng.random() < 0.1 else _random_day(rng, date(2003, 1, 1), date(2022, 12, 31))
+        )
+        registered_on = max(START, established or START)
+        add(
+            _at(registered_on, rng),
+            f"register {code}",
+            lambda app, c=code, nm=name, k=kind, f=own, e=established: app.register_subject(
+                uscc=c, name=nm, kind=k, fields=f, established_on=e, actor=SYSTEM_ACTOR
+            ),
+        )
+        first_day = max(registered_on, START)
+        # Most subjects are clean; a long tail has many records.
+        count = 0 if rng.random() < 0.35 else min(int(rng.paretovariate(1.3)), 14)
+        for i in range(count):
+            indicator, _, chooser = rng.choices(INDICATORS, weights=weights)[0]
+            domain = rng.choice(own) if chooser == "own" else chooser
+            decided = _random_day(rng, first_day, today)
+            lag = rng.randint(1, 12)
+            if rng.random() < 0.06:
+                lag = rng.randint(90, 420)  # a backdated fact: learned long after the decision
+            fact_id = _uuid(rng)
+            doc = f"舞{_short(domain)}〔{decided.year}〕{n:04d}{i:02d}号"
+            add(
+                _at(decided, rng, lag),
+                f"fact {indicator} on {code}",
+                lambda app, c=code, ind=indicator, d=decided, dom=domain, doc=doc, fid=fact_id: (
+                    app.record_fact(
+                        c, indicator=ind, decided_on=d, domain=dom, document_no=doc,
+                        actor=SYSTEM_ACTOR, fact_id=fid,
+                    )
+                ),
+            )
+            learned = decided + timedelta(days=lag)
+            if indicator in ("tax.arrears", "business.anomaly") and rng.random() < 0.7:
+                ended = max(add_months(decided, rng.randint(1, 18)), learned + timedelta(days=1))
+                add(
+                    _at(ended, rng, rng.randint(0, 5)),
+                    f"end {indicator} on {code}",
+                    lambda app, c=code, fid=fact_id, e=ended: app.end_fact(
+                        c, fid, ended_on=e, reason="履行完毕", actor=SYSTEM_ACTOR
+                    ),
+                )
+            roll = rng.random()
+            if roll < 0.02:
+                revoked_on = learned + timedelta(days=rng.randint(10, 200))
+                add(
+                    _at(revoked_on, rng),
+                    f"revoke fact on {code}",
+                    lambda app, c=code, fid=fact_id: app.revoke_fact(
+                        c, fid, reason="行政复议撤销", actor=SYSTEM_ACTOR
+                    ),
+                )
+            elif roll < 0.12:
+                _objection(rng, add, code, fact_id, indicator, learned, today)
+            elif roll < 0.22 and indicator.startswith(("penalty", "contract", "wage", "social")):
+                _repair(rng, add, code, fact_id, indicator, decided, learned, today)
+        if rng.random() < 0.05:
+            listed = _random_day(rng, first_day, today)
+            listing_id = _uuid(rng)
+            list_type = rng.choice(LIST_TYPES)
+            domain = "taxation" if list_type == "major_tax_violation" else rng.choice(own)
+            add(
+                _at(listed, rng, rng.randint(1, 10)),
+                f"list {code}",
+                lambda app, c=code, lid=listing_id, lt=list_type, d=listed, dom=domain, n=n: (
+                    app.list_subject(
+                        c, list_type=lt, listed_on=d, domain=dom,
+                        document_no=f"舞名单〔{d.year}〕{n:04d}号", authority="舞钢市人民法院"
+                        if lt == "judgment_defaulter" else "舞钢市信用办",
+                        actor=SYSTEM_ACTOR, listing_id=lid,
+                    )
+                ),
+            )
+            if rng.random() < 0.5:
+                delisted = listed + timedelta(days=rng.randint(60, 900))
+                reason = rng.choice(["expired", "repaired", "repaired", "revoked"])
+                add(
+                    _at(delisted, rng, rng.randint(1, 10)),
+                    f"delist {code}",
+                    lambda app, c=code, lid=listing_id, d=delisted, r=reason: app.delist_subject(
+                        c, lid, delisted_on=d, reason=r, actor=SYSTEM_ACTOR
+                    ),
+                )
+            summary.samples.setdefault("listed", code)
+        for domain in own:
+            if rng.random() < 0.3:
+                for year in range(2021, today.year + 1):
+                    evaluated = date(year, 6, 30)
+                    if established is not None and evaluated < established:
+                        continue
+                    if domain == "taxation":
+                        grading: dict[str, Any] = {"native_grade": rng.choice("AABBMCD")}
+                    else:
+                        grading = {"score": str(rng.randint(40, 99))}
+                    add(
+                        _at(evaluated, rng, rng.randint(1, 20)),
+                        f"industry evaluation {domain} {code}",
+                        lambda app, c=code, dom=domain, d=evaluated, g=grading: (
+                            app.record_industry_evaluation(
+                                c, domain=dom, evaluated_on=d, model=f"{dom}-{d.year}",
+                                actor=SYSTEM_ACTOR, document_no=f"{dom}-{d.year}-{c}", **g,
+                            )
+                        ),
+                    )
+        if count == 0:
+            summary.samples.setdefault("clean", code)
+        elif count >= 5:
+            summary.samples.setdefault("many_records", code)
+    actions.sort()
+    return actions, summary
+
+
+def _objection(
+    rng: random.Random,
+    add: Callable[[datetime, str, Callable[[CreditLedger], Any]], None],
+    code: str,
+    fact_id: UUID,
+    indicator: str,
+    learned: date,
+    today: date,
+) -> None:
+    filed = learned + timedelta(days=rng.randint(3, 60))
+    objection_id = _uuid(rng)
+    add(
+        _at(filed, rng),
+        f"objection on {code}",
+        lambda app: app.file_objection(
+            code, target_id=fact_id, filed_on=filed, grounds="处罚决定已撤销或记录有误",
+            actor=Actor("system:platform", Role.PLATFORM), objection_id=objection_id,
+        ),
+    )
+    resolved = filed + timedelta(days=rng.randint(3, 20))
+    if resolved > today - timedelta(days=10) and rng.random() < 0.5:
+        return  # recent objections stay pending
+    outcome = rng.choice(["corrected", "corrected", "rejected", "rejected", "undetermined"])
+    correction: dict[str, Any] = {}
+    if outcome == "corrected":
+        if indicator == "penalty.general" and rng.random() < 0.5:
+            correction = {"indicator": "penalty.minor"}
+        else:
+            correction = {"void": True}
+    add(
+        _at(resolved, rng),
+        f"resolve objection on {code}",
+        lambda app: app.resolve_objection(
+            objection_id, outcome=outcome, resolved_on=resolved, actor=SYSTEM_ACTOR,
+            note="经核查" + {"corrected": "予以更正", "rejected": "维持原记录",
+                             "undetermined": "无法确认"}[outcome],
+            **correction,
+        ),
+    )
+
+
+def _repair(
+    rng: random.Random,
+    add: Callable[[datetime, str, Callable[[CreditLedger], Any]], None],
+    code: str,
+    fact_id: UUID,
+    indicator: str,
+    decided: date,
+    learned: date,
+    today: date,
+) -> None:
+    wait = {"penalty.minor": 0, "penalty.serious": 12}.get(indicator, 3)
+    requested = max(
+        add_months(decided, wait) + timedelta(days=rng.randint(1, 40)),
+        learned + timedelta(days=1),
+    )
+    repair_id = _uuid(rng)
+    add(
+        _at(requested, rng),
+        f"repair request on {code}",
+        lambda app: app.request_repair(
+            code, target_id=fact_id, requested_on=requested,
+            commitment="本单位已纠正失信行为，承诺依法诚信经营。",
+            actor=Actor("system:platform", Role.PLATFORM), repair_id=repair_id,
+        ),
+    )
+    decided_on = requested + timedelta(days=rng.randint(2, 14))
+    approved = rng.random() < 0.75
+    add(
+        _at(decided_on, rng),
+        f"repair decision on {code}",
+        lambda app: app.decide_repair(
+            repair_id, approved=approved, decided_on=decided_on, actor=SYSTEM_ACTOR,
+            reason="符合信用修复条件" if approved else "未完成整改",
+        ),
+    )
+
+
+def load(
+    app: CreditLedger, clock: SimulatedClock, actions: list[Action]
+) -> Iterator[tuple[Action, LedgerError | None]]:
+    """Apply the actions in record-time order; yields each with the refusal it met, if any.
+
+    Refusals are expected now and then (a repair drawn for a fact that an objection voided
+    first): the ledger's rules decide, exactly as they would for a real platform.
+    """
+    for action in actions:
+        clock.advance_to(action.at)
+        try:
+            action.run(app)
+        except LedgerError as exc:
+            yield action, exc
+        else:
+            yield action, None

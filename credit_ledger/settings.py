@@ -1,0 +1,29 @@
+"""The one settings object: every `CREDIT_LEDGER_*` environment variable is read here."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Configuration of a credit-ledger process."""
+
+    model_config = SettingsConfigDict(env_prefix="CREDIT_LEDGER_", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite:///credit-ledger.db",
+        description="sqlite:///PATH (embedded default, relative to the working directory) "
+        "or postgresql://USER[:PASSWORD]@HOST[:PORT]/DBNAME[?schema=NAME]",
+    )
+    host: str = Field(default="127.0.0.1", description="address `serve` listens on")
+    port: int = Field(default=8000, description="port `serve` listens on")
+    log_level: str = Field(default="info", description="log level of the service")
+
+
+@cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()

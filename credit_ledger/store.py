@@ -1,0 +1,63 @@
+"""Turns a `CREDIT_LEDGER_DATABASE_URL` into the `eventsourcing` persistence environment."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from ledger.application import CreditLedger, system_clock
+
+
+class StoreURLError(ValueError):
+    """The database URL names no supported store or is malformed."""
+
+
+def persistence_env(database_url: str) -> dict[str, str]:
+    """The `eventsourcing` environment for `sqlite:///PATH` or `postgresql://…` URLs."""
+    parts = urlsplit(database_url)
+    if parts.scheme == "sqlite":
+        raw = unquote(parts.path)
+        # sqlite:///relative.db gives "/relative.db"; sqlite:////abs/path.db gives "//abs/path.db".
+        path = raw[1:] if raw.startswith("/") else raw
+        if not path:
+            raise StoreURLError("sqlite URL needs a file path: sqlite:///credit-ledger.db")
+        if path != ":memory:":
+            file = Path(path)
+            file.parent.mkdir(parents=True, exist_ok=True)
+            path = str(file)
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": path,
+            "SQLITE_LOCK_TIMEOUT": "10",
+        }
+    if parts.scheme in ("postgresql", "postgres", "postgresql+psycopg"):
+        dbname = unquote(parts.path.lstrip("/"))
+        if not dbname:
+            raise StoreURLError("postgresql URL needs a database name: postgresql://HOST/DBNAME")
+        query = parse_qs(parts.query)
+        env = {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": dbname,
+            "POSTGRES_HOST": parts.hostname or "127.0.0.1",
+            "POSTGRES_PORT": str(parts.port or 5432),
+            "POSTGRES_USER": unquote(parts.username or "postgres"),
+            "POSTGRES_PASSWORD": unquote(parts.password or ""),
+            "POSTGRES_CONNECT_TIMEOUT": "5",
+            "POSTGRES_POOL_SIZE": "5",
+            "POSTGRES_MAX_OVERFLOW": "10",
+        }
+        if "schema" in query:
+            env["POSTGRES_SCHEMA"] = query["schema"][0]
+        return env
+    raise StoreURLError(
+        f"unsupported database URL scheme '{parts.scheme}': use sqlite:///PATH or postgresql://…"
+    )
+
+
+def open_ledger(
+    database_url: str, *, clock: Callable[[], datetime] = system_clock
+) -> CreditLedger:
+    """The one place that builds the application and its store from a database URL."""
+    return CreditLedger(env=persistence_env(database_url), clock=clock)

@@ -1,0 +1,1 @@
+"""credit-ledger domain: immutable credit events, pure rules over their histories, one write path."""

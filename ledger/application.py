@@ -1,0 +1,771 @@
+"""The `CreditLedger` application: the one write path, and the time-travel read of one subject.
+
+Every command validates its input against the domain rules, loads the subject's stream, lets the
+aggregate check the stream's invariants, and saves all resulting events in one transaction.
+A refused command raises a `LedgerError` and writes nothing. Writes retry a bounded number of
+times when another writer appended to the same stream first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from decimal import Decimal, InvalidOperation
+from typing import Any, TypeVar
+from uuid import UUID, uuid4
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import RecordConflictError, Transcoder, Transcoding
+
+from ledger.catalog import catalogue, industry_grading
+from ledger.errors import Conflict, InvalidInput, NotEligible, NotFound
+from ledger.model import ModelRegistry, default_models
+from ledger.rules import Evaluation, evaluate_history, fact_counts_at, repair_eligible_on
+from ledger.state import ObjectionState, RepairState
+from ledger.subject import Locator, Subject
+from ledger.values import (
+    Actor,
+    DelistReason,
+    ListType,
+    ObjectionOutcome,
+    SubjectKind,
+    china_date,
+    locator_id_for,
+    normalize_uscc,
+    require_aware,
+    subject_id_for,
+)
+from ledger.workdays import add_working_days
+
+T = TypeVar("T")
+
+#: Working days a department has to handle an objection or a repair request (DOMAIN §5).
+HANDLING_WORKING_DAYS = 10
+#: How often a command is retried when another writer appended to the same stream first.
+WRITE_ATTEMPTS = 5
+MAX_TEXT = 2000
+
+
+class DateAsISO(Transcoding):
+    """Stores `datetime.date` values as ISO dates (the library only ships datetimes)."""
+
+    type = date
+    name = "date_iso"
+
+    def encode(self, obj: date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> date:
+        return date.fromisoformat(data)
+
+
+@dataclass(frozen=True)
+class Written:
+    """What a command did: the id it concerns, whether it appended, and the ledger position."""
+
+    id: UUID
+    created: bool
+    position: int | None
+    due_on: date | None = None
+    warning: str | None = None
+    status: str | None = None
+
+
+def system_clock() -> datetime:
+    """Record time: now, in UTC."""
+    return datetime.now(timezone.utc)
+
+
+def _text(value: str | None, field_name: str, *, required: bool = True) -> str | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            raise InvalidInput(f"{field_name} is required", field=field_name, rule="non-empty text")
+        return None
+    if not isinstance(value, str):
+        raise InvalidInput(f"{field_name} must be text", field=field_name, rule="text")
+    value = value.strip()
+    if len(value) > MAX_TEXT:
+        raise InvalidInput(
+            f"{field_name} is longer than {MAX_TEXT} characters",
+            field=field_name,
+            rule=f"at most {MAX_TEXT} characters",
+        )
+    return value
+
+
+def _choice(value: str, allowed: type[Any], field_name: str) -> str:
+    values = [m.value for m in allowed]
+    if value not in values:
+        raise InvalidInput(
+            f"'{value}' is not one of: {', '.join(values)}", field=field_name, rule="enumeration"
+        )
+    return value
+
+
+def _date(value: Any, field_name: str) -> date:
+    if isinstance(value, datetime) or not isinstance(value, date):
+        raise InvalidInput(f"{field_name} must be a date", field=field_name, rule="YYYY-MM-DD")
+    return value
+
+
+class CreditLedger(Application[UUID]):
+    """Credit facts, listings, objections and repairs as immutable events, graded on demand."""
+
+    name = "credit_ledger"
+
+    def __init__(
+        self,
+        env: Mapping[str, str] | None = None,
+        *,
+        clock: Callable[[], datetime] = system_clock,
+        models: ModelRegistry | None = None,
+    ) -> None:
+        super().__init__(env)
+        self.clock = clock
+        self.models = models or default_models()
+        self.catalogue = catalogue()
+
+    def register_transcodings(self, transcoder: Transcoder) -> None:
+        """Add date values to the stored-event JSON."""
+        super().register_transcodings(transcoder)
+        transcoder.register(DateAsISO())  # type: ignore[attr-defined]
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    def _now(self, last: datetime | None) -> datetime:
+        """Record time for the next event on a stream: the clock, never before the stream's last."""
+        now = require_aware(self.clock(), field_name="clock")
+        return now if last is None or now >= last else last
+
+    def _position(self, recordings: Sequence[Any]) -> int | None:
+        ids = [r.notification.id for r in recordings]
+        return max(ids) if ids else self.max_position()
+
+    def max_position(self) -> int:
+        """The ledger position of the last stored event (0 for an empty ledger)."""
+        return self.recorder.max_notification_id() or 0
+
+    def _load(self, uscc: str) -> Subject:
+        try:
+            subject: Subject = self.repository.get(subject_id_for(uscc))
+        except AggregateNotFoundError:
+            raise NotFound(f"no subject with credit code {uscc}", field="uscc") from None
+        return subject
+
+    def _subject_of(self, kind: str, item_id: UUID) -> str:
+        try:
+            locator: Locator = self.repository.get(locator_id_for(kind, item_id))
+        except AggregateNotFoundError:
+            raise NotFound(f"no {kind} {item_id}", field=f"{kind}_id") from None
+        subject: Subject = self.repository.get(locator.subject_id)
+        return subject.state.uscc
+
+    def _change(
+        self, uscc: str, command: Callable[[Subject, datetime], tuple[T, list[Any]]]
+    ) -> tuple[T, int | None, bool]:
+        """Run a command on a subject and save what it emitted, retrying on a concurrent append."""
+        for attempt in range(WRITE_ATTEMPTS):
+            subject = self._load(uscc)
+            before = len(subject._pending_events)  # noqa: SLF001 - counting, not touching
+            result, extra = command(subject, self._now(subject.state.last_recorded_at))
+            appended = len(subject._pending_events) > before  # noqa: SLF001
+            if not appended:
+                return result, self.max_position(), False
+            try:
+                recordings = self.save(subject, *extra)
+            except RecordConflictError:
+                if attempt == WRITE_ATTEMPTS - 1:
+                    raise
+                continue
+            return result, self._position(recordings), True
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _today(self, now: datetime) -> date:
+        return china_date(now)
+
+    def _not_future(self, day: date, now: datetime, field_name: str) -> date:
+        _date(day, field_name)
+        if day > self._today(now):
+            raise InvalidInput(
+                f"{field_name} {day.isoformat()} is after today ({self._today(now).isoformat()}, CST)",
+                field=field_name,
+                rule="a decision date cannot be in the future",
+            )
+        return day
+
+    def _field(self, code: str, field_name: str) -> str:
+        return self.catalogue.field(code, field_name=field_name).code
+
+    # -- commands -----------------------------------------------------------------------------
+
+    def register_subject(
+        self,
+        *,
+        uscc: str,
+        name: str,
+        kind: str,
+        fields: Sequence[str] = (),
+        established_on: date | None = None,
+        actor: Actor,
+        source_document: str | None = None,
+    ) -> Written:
+        """Register a subject; registering the same code with the same details is a no-op."""
+        actor.require("register")
+        code = normalize_uscc(uscc)
+        clean_name = _text(name, "name")
+        assert clean_name is not None
+        _choice(kind, SubjectKind, "kind")
+        field_codes = sorted({self._field(f, "fields") for f in fields})
+        now = self._now(None)
+        if established_on is not None:
+            self._not_future(established_on, now, "established_on")
+        subject_id = subject_id_for(code)
+        for attempt in range(WRITE_ATTEMPTS):
+            try:
+                existing: Subject = self.repository.get(subject_id)
+            except AggregateNotFoundError:
+                subject = Subject.register(
+                    uscc=code,
+                    name=clean_name,
+                    kind=kind,
+                    fields=field_codes,
+                    established_on=established_on,
+                    actor=actor,
+                    source_document=_text(source_document, "source_document", required=False),
+                    at=now,
+                )
+                try:
+                    recordings = self.save(subject)
+                except RecordConflictError:
+                    if attempt == WRITE_ATTEMPTS - 1:
+                        raise
+                    continue
+                return Written(subject_id, True, self._position(recordings))
+            state = existing.state
+            if (state.name, state.kind, state.fields, state.established_on) == (
+                clean_name,
+                kind,
+                field_codes,
+                established_on,
+            ):
+                return Written(subject_id, False, self.max_position())
+            raise Conflict(
+                f"subject {code} is already registered with different details",
+                field="uscc",
+                rule="a credit code is registered once",
+            )
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def record_fact(
+        self,
+        uscc: str,
+        *,
+        indicator: str,
+        decided_on: date,
+        domain: str,
+        document_no: str,
+        actor: Actor,
+        description: str | None = None,
+        effective_until: date | None = None,
+        fact_id: UUID | None = None,
+    ) -> Written:
+        """Record a credit fact (DOMAIN §4); idempotent on `(domain, document_no)`."""
+        actor.require("record")
+        code = normalize_uscc(uscc)
+        self._field(domain, "domain")
+        actor.require_field(domain)
+        _date(decided_on, "decided_on")
+        doc = _text(document_no, "document_no")
+        desc = _text(description, "description", required=False)
+        if not self.models.knows_indicator(indicator):
+            self.models.in_force(decided_on).model.indicator(indicator)
+        if effective_until is not None and _date(effective_until, "effective_until") <= decided_on:
+            raise InvalidInput(
+                f"effective_until {effective_until.isoformat()} is not after decided_on "
+                f"{decided_on.isoformat()}",
+                field="effective_until",
+                rule="effective_until must be after decided_on",
+            )
+        new_id = fact_id or uuid4()
+
+        def command(subject: Subject, now: datetime) -> tuple[tuple[UUID, bool], list[Any]]:
+            self._not_future(decided_on, now, "decided_on")
+            return subject.record_fact(
+                fact_id=new_id,
+                indicator=indicator,
+                decided_on=decided_on,
+                domain=domain,
+                document_no=str(doc),
+                description=desc,
+                effective_until=effective_until,
+                actor=actor,
+                at=now,
+            ), []
+
+        (the_id, _), position, created = self._change(code, command)
+        return Written(the_id, created, position)
+
+    def end_fact(
+        self,
+        uscc: str,
+        fact_id: UUID,
+        *,
+        ended_on: date,
+        reason: str,
+        actor: Actor,
+        source_document: str | None = None,
+    ) -> Written:
+        """End a fact from `ended_on` (e.g. arrears paid, anomaly removed)."""
+        actor.require("record")
+        code = normalize_uscc(uscc)
+        _date(ended_on, "ended_on")
+        why = _text(reason, "reason")
+
+        def command(subject: Subject, now: datetime) -> tuple[bool, list[Any]]:
+            actor.require_field(subject.fact(fact_id).domain)
+            return subject.end_fact(
+                fact_id=fact_id,
+                ended_on=ended_on,
+                reason=str(why),
+                actor=actor,
+                source_document=_text(source_document, "source_document", required=False),
+                at=now,
+            ), []
+
+        _, position, created = self._change(code, command)
+        return Written(fact_id, created, position)
+
+    def revoke_fact(
+        self,
+        uscc: str,
+        fact_id: UUID,
+        *,
+        reason: str,
+        actor: Actor,
+        source_document: str | None = None,
+    ) -> Written:
+        """Revoke a fact: void from the start (the decision itself was revoked)."""
+        actor.require("record")
+        code = normalize_uscc(uscc)
+        why = _text(reason, "reason")
+
+        def command(subject: Subject, now: datetime) -> tuple[bool, list[Any]]:
+            actor.require_field(subject.fact(fact_id).domain)
+            return subject.revoke_fact(
+                fact_id=fact_id,
+                reason=str(why),
+                actor=actor,
+                source_document=_text(source_document, "source_document", required=False),
+                at=now,
+            ), []
+
+        _, position, created = self._change(code, command)
+        return Written(fact_id, created, position)
+
+    def list_subject(
+        self,
+        uscc: str,
+        *,
+        list_type: str,
+        listed_on: date,
+        domain: str,
+        document_no: str,
+        authority: str,
+        actor: Actor,
+        listing_id: UUID | None = None,
+    ) -> Written:
+        """Put a subject on a joint dishonesty list; idempotent on `(domain, document_no)`."""
+        actor.require("record")
+        code = normalize_uscc(uscc)
+        _choice(list_type, ListType, "list_type")
+        self._field(domain, "domain")
+        actor.require_field(domain)
+        _date(listed_on, "listed_on")
+        doc = _text(document_no, "document_no")
+        who = _text(authority, "authority")
+        new_id = listing_id or uuid4()
+
+        def command(subject: Subject, now: datetime) -> tuple[tuple[UUID, bool], list[Any]]:
+            self._not_future(listed_on, now, "listed_on")
+            return subject.add_listing(
+                listing_id=new_id,
+                list_type=list_type,
+                listed_on=listed_on,
+                domain=domain,
+                document_no=str(doc),
+                authority=str(who),
+                actor=actor,
+                at=now,
+            ), []
+
+        (the_id, _), position, created = self._change(code, command)
+        return Written(the_id, created, position)
+
+    def delist_subject(
+        self,
+        uscc: str,
+        listing_id: UUID,
+        *,
+        delisted_on: date,
+        reason: str,
+        actor: Actor,
+        source_document: str | None = None,
+    ) -> Written:
+        """Remove a listing (listing authority only); `revoked` voids it from the start."""
+        actor.require("record")
+        code = normalize_uscc(uscc)
+        _choice(reason, DelistReason, "reason")
+        _date(delisted_on, "delisted_on")
+
+        def command(subject: Subject, now: datetime) -> tuple[bool, list[Any]]:
+            actor.require_field(subject.listing(listing_id).domain)
+            return subject.delist(
+                listing_id=listing_id,
+                delisted_on=delisted_on,
+                reason=reason,
+                actor=actor,
+                source_document=_text(source_document, "source_document", required=False),
+                at=now,
+            ), []
+
+        _, position, created = self._change(code, command)
+        return Written(listing_id, created, position)
+
+    def file_objection(
+        self,
+        uscc: str,
+        *,
+        target_id: UUID,
+        filed_on: date,
+        grounds: str,
+        actor: Actor,
+        source_document: str | None = None,
+        objection_id: UUID | None = None,
+    ) -> Written:
+        """File an objection to a fact or listing; due in 10 working days (DOMAIN §5)."""
+        actor.require("file")
+        code = normalize_uscc(uscc)
+        _date(filed_on, "filed_on")
+        why = _text(grounds, "grounds")
+        due = add_working_days(filed_on, HANDLING_WORKING_DAYS)
+        new_id = objection_id or uuid4()
+
+        def command(
+            subject: Subject, now: datetime
+        ) -> tuple[tuple[ObjectionState | None, bool], list[Any]]:
+            self._not_future(filed_on, now, "filed_on")
+            objection, created = subject.file_objection(
+                objection_id=new_id,
+                target_id=target_id,
+                filed_on=filed_on,
+                grounds=str(why),
+                due_on=due.due_on,
+                actor=actor,
+                source_document=_text(source_document, "source_document", required=False),
+                at=now,
+            )
+            extra = [Locator(kind="objection", item_id=new_id, subject_id=subject.id)]
+            return (objection, created), extra if created else []
+
+        (objection, _), position, created = self._change(code, command)
+        assert objection is not None
+        return Written(
+            objection.objection_id,
+            created,
+            position,
+            due_on=objection.due_on,
+            warning=due.warning,
+            status="pending",
+        )
+
+    def resolve_objection(
+        self,
+        objection_id: UUID,
+        *,
+        outcome: str,
+        resolved_on: date,
+        actor: Actor,
+        note: str | None = None,
+        void: bool = False,
+        indicator: str | None = None,
+        decided_on: date | None = None,
+        source_document: str | None = None,
+    ) -> Written:
+        """Resolve an objection; `corrected` voids or changes the disputed record (DOMAIN §5)."""
+        actor.require("record")
+        _choice(outcome, ObjectionOutcome, "outcome")
+        _date(resolved_on, "resolved_on")
+        correcting = outcome == ObjectionOutcome.CORRECTED
+        if not correcting and (void or indicator is not None or decided_on is not None):
+            raise InvalidInput(
+                f"a correction goes only with outcome 'corrected', not '{outcome}'",
+                field="correction",
+                rule="correction only for a corrected outcome",
+            )
+        uscc = self._subject_of("objection", objection_id)
+
+        def command(subject: Subject, now: datetime) -> tuple[bool, list[Any]]:
+            objection = subject.objection(objection_id)
+            kind, _, domain = subject.target(objection.target_id)
+            actor.require_field(domain, what="target's field")
+            self._not_future(resolved_on, now, "resolved_on")
+            if correcting and objection.pending:
+                self._check_correction(kind, void, indicator, decided_on, resolved_on, now)
+            return subject.resolve_objection(
+                objection_id=objection_id,
+                outcome=outcome,
+                resolved_on=resolved_on,
+                note=_text(note, "note", required=False),
+                void=void,
+                indicator=indicator,
+                decided_on=decided_on,
+                actor=actor,
+                source_document=_text(source_document, "source_document", required=False),
+                at=now,
+            ), []
+
+        _, position, created = self._change(uscc, command)
+        return Written(objection_id, created, position, status="resolved")
+
+    def _check_correction(
+        self,
+        kind: str,
+        void: bool,
+        indicator: str | None,
+        decided_on: date | None,
+        resolved_on: date,
+        now: datetime,
+    ) -> None:
+        if kind == "listing":
+            if indicator is not None or decided_on is not None:
+                raise InvalidInput(
+                    "a listing can only be voided by a correction",
+                    field="correction",
+                    rule="listing corrections void the listing",
+                )
+            return
+        if not void and indicator is None and decided_on is None:
+            raise InvalidInput(
+                "a corrected outcome needs a correction: void, indicator or decided_on",
+                field="correction",
+                rule="corrected outcome needs a correction",
+            )
+        if void and (indicator is not None or decided_on is not None):
+            raise InvalidInput(
+                "a correction either voids the fact or changes it, not both",
+                field="correction.void",
+                rule="void excludes other changes",
+            )
+        if indicator is not None and not self.models.knows_indicator(indicator):
+            self.models.in_force(resolved_on).model.indicator(indicator, field_name="correction.indicator")
+        if decided_on is not None:
+            self._not_future(decided_on, now, "correction.decided_on")
+
+    def request_repair(
+        self,
+        uscc: str,
+        *,
+        target_id: UUID,
+        requested_on: date,
+        commitment: str,
+        actor: Actor,
+        source_document: str | None = None,
+        repair_id: UUID | None = None,
+    ) -> Written:
+        """Ask for credit repair of a deduction fact once its minimum publication period passed."""
+        actor.require("file")
+        code = normalize_uscc(uscc)
+        _date(requested_on, "requested_on")
+        promise = _text(commitment, "commitment")
+        due = add_working_days(requested_on, HANDLING_WORKING_DAYS)
+        new_id = repair_id or uuid4()
+
+        def command(
+            subject: Subject, now: datetime
+        ) -> tuple[tuple[RepairState, bool], list[Any]]:
+            self._not_future(requested_on, now, "requested_on")
+            fact = subject.fact(target_id)
+            model = self.models.in_force(requested_on).model
+            eligible_on = repair_eligible_on(fact, model)
+            if eligible_on is None:
+                raise InvalidInput(
+                    f"fact {target_id} ({fact.indicator}) is a bonus; only deductions are repaired",
+                    field="target_id",
+                    rule="credit repair applies to deduction facts",
+                )
+            if requested_on < eligible_on:
+                raise NotEligible(
+                    f"fact {target_id} may be repaired from {eligible_on.isoformat()} "
+                    f"(minimum publication period of its severity)",
+                    eligible_on=eligible_on,
+                    field="requested_on",
+                )
+            counts, _, why = fact_counts_at(fact, requested_on, model)
+            if not counts:
+                raise InvalidInput(
+                    f"fact {target_id} does not count on {requested_on.isoformat()}: {why}",
+                    field="target_id",
+                    rule="only a fact that still counts can be repaired",
+                )
+            repair, created = subject.request_repair(
+                repair_id=new_id,
+                target_id=target_id,
+                requested_on=requested_on,
+                commitment=str(promise),
+                due_on=due.due_on,
+                actor=actor,
+                source_document=_text(source_document, "source_document", required=False),
+                at=now,
+            )
+            extra = [Locator(kind="repair", item_id=new_id, subject_id=subject.id)]
+            return (repair, created), extra if created else []
+
+        (repair, _), position, created = self._change(code, command)
+        return Written(
+            repair.repair_id,
+            created,
+            position,
+            due_on=repair.due_on,
+            warning=due.warning,
+            status=repair.status,
+        )
+
+    def decide_repair(
+        self,
+        repair_id: UUID,
+        *,
+        approved: bool,
+        decided_on: date,
+        reason: str,
+        actor: Actor,
+        source_document: str | None = None,
+    ) -> Written:
+        """Approve (the fact stops counting from `decided_on`) or reject a repair request."""
+        actor.require("record")
+        _date(decided_on, "decided_on")
+        if not isinstance(approved, bool):
+            raise InvalidInput("approved must be true or false", field="approved", rule="boolean")
+        why = _text(reason, "reason")
+        uscc = self._subject_of("repair", repair_id)
+
+        def command(subject: Subject, now: datetime) -> tuple[bool, list[Any]]:
+            repair = subject.repair(repair_id)
+            actor.require_field(subject.fact(repair.target_id).domain, what="target's field")
+            self._not_future(decided_on, now, "decided_on")
+            return subject.decide_repair(
+                repair_id=repair_id,
+                approved=approved,
+                decided_on=decided_on,
+                reason=str(why),
+                actor=actor,
+                source_document=_text(source_document, "source_document", required=False),
+                at=now,
+            ), []
+
+        _, position, created = self._change(uscc, command)
+        return Written(
+            repair_id, created, position, status="approved" if approved else "rejected"
+        )
+
+    def revoke_repair(
+        self,
+        repair_id: UUID,
+        *,
+        revoked_on: date,
+        reason: str,
+        actor: Actor,
+        source_document: str | None = None,
+    ) -> Written:
+        """Revoke an approved repair (false materials): the fact counts again from `revoked_on`."""
+        actor.require("record")
+        _date(revoked_on, "revoked_on")
+        why = _text(reason, "reason")
+        uscc = self._subject_of("repair", repair_id)
+
+        def command(subject: Subject, now: datetime) -> tuple[bool, list[Any]]:
+            repair = subject.repair(repair_id)
+            actor.require_field(subject.fact(repair.target_id).domain, what="target's field")
+            self._not_future(revoked_on, now, "revoked_on")
+            return subject.revoke_repair(
+                repair_id=repair_id,
+                revoked_on=revoked_on,
+                reason=str(why),
+                actor=actor,
+                source_document=_text(source_document, "source_document", required=False),
+                at=now,
+            ), []
+
+        _, position, created = self._change(uscc, command)
+        return Written(repair_id, created, position, status="revoked")
+
+    def record_industry_evaluation(
+        self,
+        uscc: str,
+        *,
+        domain: str,
+        evaluated_on: date,
+        model: str,
+        actor: Actor,
+        score: Decimal | str | None = None,
+        native_grade: str | None = None,
+        document_no: str | None = None,
+        evaluation_id: UUID | None = None,
+    ) -> Written:
+        """Record a field's industry evaluation, graded A/B/C/D by the unified scale or mapping."""
+        actor.require("record")
+        code = normalize_uscc(uscc)
+        self._field(domain, "domain")
+        actor.require_field(domain)
+        _date(evaluated_on, "evaluated_on")
+        model_name = _text(model, "model")
+        value: Decimal | None = None
+        if score is not None:
+            try:
+                value = Decimal(str(score))
+            except InvalidOperation:
+                raise InvalidInput(
+                    f"score '{score}' is not a number", field="score", rule="decimal"
+                ) from None
+            if not value.is_finite():
+                raise InvalidInput("score must be finite", field="score", rule="decimal")
+        grade = industry_grading().grade(domain, value, native_grade)
+        new_id = evaluation_id or uuid4()
+
+        def command(subject: Subject, now: datetime) -> tuple[tuple[UUID, bool], list[Any]]:
+            self._not_future(evaluated_on, now, "evaluated_on")
+            return subject.record_industry_evaluation(
+                evaluation_id=new_id,
+                domain=domain,
+                evaluated_on=evaluated_on,
+                score=value,
+                native_grade=native_grade,
+                grade=grade,
+                model=str(model_name),
+                document_no=_text(document_no, "document_no", required=False),
+                actor=actor,
+                at=now,
+            ), []
+
+        (the_id, _), position, created = self._change(code, command)
+        return Written(the_id, created, position, status=grade)
+
+    # -- reads --------------------------------------------------------------------------------
+
+    def history(self, uscc: str) -> list[DomainEventProtocol[UUID]]:
+        """Every stored event of a subject in stream order (no aggregate replay on this path)."""
+        code = normalize_uscc(uscc)
+        events = list(self.events.get(subject_id_for(code)))
+        if not events:
+            raise NotFound(f"no subject with credit code {code}", field="uscc")
+        return events
+
+    def evaluate(
+        self, uscc: str, *, as_of: date | None = None, known_at: datetime | None = None
+    ) -> Evaluation:
+        """The explained evaluation at valid date D (default today, CST) as known at K (default now)."""
+        now = self.clock()
+        k = require_aware(known_at, field_name="known_at") if known_at is not None else now
+        d = _date(as_of, "as_of") if as_of is not None else china_date(now)
+        return evaluate_history(self.history(uscc), d, k, self.models)  # type: ignore[arg-type]

@@ -1,0 +1,220 @@
+"""Evaluation models as versioned data: indicators, points, periods, grades, repair rules."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+from ledger.errors import InvalidInput
+from ledger.values import add_months
+
+
+@dataclass(frozen=True)
+class Period:
+    """A calendar length (months and years) or, when `until_ended`, no natural end at all."""
+
+    months: int = 0
+    until_ended: bool = False
+
+    @classmethod
+    def parse(cls, raw: Any) -> Period:
+        """Read `{months = N}`, `{years = N}` or `"until_ended"` from a model file."""
+        if raw == "until_ended":
+            return cls(until_ended=True)
+        if isinstance(raw, dict) and set(raw) <= {"months", "years"}:
+            return cls(months=int(raw.get("months", 0)) + 12 * int(raw.get("years", 0)))
+        raise ValueError(f"period must be {{months|years = N}} or 'until_ended', got {raw!r}")
+
+    def end_after(self, start: date) -> date | None:
+        """The first day no longer covered when counting from `start`; None when until ended."""
+        return None if self.until_ended else add_months(start, self.months)
+
+    def describe(self) -> str:
+        """Human words for the period, as in the model's table."""
+        if self.until_ended:
+            return "until ended"
+        years, months = divmod(self.months, 12)
+        if months == 0:
+            return f"{years} year" + ("s" if years != 1 else "")
+        return f"{self.months} months"
+
+
+@dataclass(frozen=True)
+class Indicator:
+    """One indicator of the model: a deduction or bonus of fixed points for a period."""
+
+    code: str
+    kind: Literal["deduction", "bonus"]
+    points: Decimal
+    period: Period
+    severity: str | None
+    name_zh: str
+
+    @property
+    def is_deduction(self) -> bool:
+        """Deductions can be objected to and repaired; bonuses only objected to."""
+        return self.kind == "deduction"
+
+
+@dataclass(frozen=True)
+class Grade:
+    """A public-evaluation grade: the Chinese label, the English code, and its lower bound."""
+
+    code: str
+    label: str
+    above: Decimal | None
+
+
+@dataclass(frozen=True)
+class EvaluationModel:
+    """One version of the public credit comprehensive evaluation model (DOMAIN §4)."""
+
+    version: str
+    effective_from: date
+    base: Decimal
+    bonus_cap: Decimal
+    floor: Decimal
+    ceiling: Decimal
+    grades: tuple[Grade, ...]
+    override_grade: str
+    override_list_types: frozenset[str]
+    indicators: dict[str, Indicator]
+    repair_minimum: dict[str, Period]
+
+    def indicator(self, code: str, *, field_name: str = "indicator") -> Indicator:
+        """The indicator with this code, or a refusal listing the known codes."""
+        try:
+            return self.indicators[code]
+        except KeyError:
+            known = ", ".join(sorted(self.indicators))
+            raise InvalidInput(
+                f"unknown indicator '{code}' in model {self.version}; known: {known}",
+                field=field_name,
+                rule=f"indicator of model {self.version}",
+            ) from None
+
+    def grade_for(self, score: Decimal) -> Grade:
+        """The grade of a score: the first whose bound the score is strictly above."""
+        for grade in self.grades:
+            if grade.above is None or score > grade.above:
+                return grade
+        raise AssertionError("model file guarantees a catch-all grade")  # pragma: no cover
+
+    def grade_by_code(self, code: str) -> Grade:
+        """The grade with an English code (`excellent`, `good`, `fair`, `poor`)."""
+        return next(g for g in self.grades if g.code == code)
+
+    @classmethod
+    def from_toml(cls, data: dict[str, Any]) -> EvaluationModel:
+        """Build a model from the parsed contents of a model file, checking its shape."""
+        grades = tuple(
+            Grade(
+                code=g["code"],
+                label=g["label"],
+                above=Decimal(g["above"]) if "above" in g else None,
+            )
+            for g in data["grades"]
+        )
+        if grades[-1].above is not None or any(g.above is None for g in grades[:-1]):
+            raise ValueError(f"{data['version']}: only the last grade may lack 'above'")
+        indicators = {
+            code: Indicator(
+                code=code,
+                kind=spec["kind"],
+                points=Decimal(spec["points"]),
+                period=Period.parse(spec["period"]),
+                severity=spec.get("severity"),
+                name_zh=spec.get("name_zh", code),
+            )
+            for code, spec in data["indicators"].items()
+        }
+        for ind in indicators.values():
+            if ind.kind not in ("deduction", "bonus"):
+                raise ValueError(f"{ind.code}: kind must be deduction or bonus")
+            if ind.is_deduction and ind.severity is None:
+                raise ValueError(f"{ind.code}: a deduction needs a severity")
+        return cls(
+            version=data["version"],
+            effective_from=data["effective_from"],
+            base=Decimal(data["base"]),
+            bonus_cap=Decimal(data["bonus_cap"]),
+            floor=Decimal(data.get("floor", "0")),
+            ceiling=Decimal(data.get("ceiling", "100")),
+            grades=grades,
+            override_grade=data["listing_override"]["grade"],
+            override_list_types=frozenset(data["listing_override"]["list_types"]),
+            indicators=indicators,
+            repair_minimum={
+                sev: Period.parse(p) for sev, p in data["repair"]["minimum_publication"].items()
+            },
+        )
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """The model used for a valid date, and why (a date before the first version says so)."""
+
+    model: EvaluationModel
+    note: str | None
+
+
+class ModelRegistry:
+    """All versions of the evaluation model, each in force from its effective date."""
+
+    def __init__(self, models: list[EvaluationModel]) -> None:
+        if not models:
+            raise ValueError("at least one evaluation model version is needed")
+        self.models = tuple(sorted(models, key=lambda m: m.effective_from))
+        versions = [m.version for m in self.models]
+        if len(set(versions)) != len(versions):
+            raise ValueError(f"duplicate model versions: {versions}")
+
+    def in_force(self, on: date) -> ModelChoice:
+        """The version in force on a valid date; before the first, the first as baseline."""
+        chosen = None
+        for model in self.models:
+            if model.effective_from <= on:
+                chosen = model
+        if chosen is None:
+            first = self.models[0]
+            return ModelChoice(
+                first,
+                f"{on.isoformat()} precedes the first model version; "
+                f"{first.version} (from {first.effective_from.isoformat()}) applied as baseline",
+            )
+        return ModelChoice(chosen, None)
+
+    def version(self, name: str) -> EvaluationModel:
+        """The model version with this name."""
+        for model in self.models:
+            if model.version == name:
+                return model
+        raise InvalidInput(f"unknown model version '{name}'", field="model", rule="model version")
+
+    def knows_indicator(self, code: str) -> bool:
+        """Whether any version defines the indicator (facts outlive model changes)."""
+        return any(code in m.indicators for m in self.models)
+
+
+def load_model_file(path: Path) -> EvaluationModel:
+    """Read one model version from a TOML file."""
+    with path.open("rb") as fh:
+        return EvaluationModel.from_toml(tomllib.load(fh))
+
+
+@cache
+def default_models() -> ModelRegistry:
+    """The model versions shipped with the ledger (`ledger/data/models/*.toml`)."""
+    folder = resources.files("ledger") / "data" / "models"
+    models = [
+        EvaluationModel.from_toml(tomllib.loads(entry.read_text("utf-8")))
+        for entry in sorted(folder.iterdir(), key=lambda e: e.name)
+        if entry.name.endswith(".toml")
+    ]
+    return ModelRegistry(models)

@@ -1,0 +1,273 @@
+"""Pure rules over a subject's event history: fold as known at K, evaluate at valid date D.
+
+`evaluate_history(events, as_of=D, known_at=K, models)` is the one evaluation; the API, the
+command line, projections, annual results and replay all call it, so they never disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Protocol
+from uuid import UUID
+
+from ledger.errors import NotFound
+from ledger.model import EvaluationModel, ModelRegistry
+from ledger.state import FactState, ListingState, SubjectState
+from ledger.values import add_months
+
+NOTICE = "Shared for government supervision only; not an endorsement."
+NOTICE_ZH = "仅供政府部门监管使用，不构成对信用主体的背书。"
+
+
+class FoldableEvent(Protocol):
+    """What the rules need of a stored subject event: its record time and its fold."""
+
+    @property
+    def timestamp(self) -> datetime: ...
+
+    def fold(self, state: SubjectState) -> None: ...
+
+
+def fold_history(events: Iterable[FoldableEvent], known_at: datetime | None = None) -> SubjectState:
+    """The subject's state from its events in stream order, using only those recorded at or before K.
+
+    Record times are non-decreasing along a stream (the application guarantees it), so the fold
+    stops at the first later event.
+    """
+    state = SubjectState()
+    for event in events:
+        if known_at is not None and event.timestamp > known_at:
+            break
+        event.fold(state)
+        state.last_recorded_at = event.timestamp
+    return state
+
+
+@dataclass(frozen=True)
+class Contribution:
+    """One fact counting at D: its signed points and the window it counts in."""
+
+    fact_id: UUID
+    indicator: str
+    kind: str
+    points: Decimal
+    decided_on: date
+    counts_until: date | None
+    under_objection: bool
+    domain: str
+    document_no: str
+    corrected: bool
+
+
+@dataclass(frozen=True)
+class Excluded:
+    """A recorded fact that does not count at D, and why (for the explanation)."""
+
+    fact_id: UUID
+    indicator: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class ActiveListing:
+    """A listing in force at D."""
+
+    listing_id: UUID
+    list_type: str
+    listed_on: date
+    delisted_on: date | None
+    authority: str
+    domain: str
+    document_no: str
+    under_objection: bool
+    overrides_grade: bool
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The explained public credit evaluation of one subject at D as known at K."""
+
+    uscc: str
+    name: str
+    as_of: date
+    known_at: datetime
+    model: str
+    model_note: str | None
+    score: Decimal
+    grade: str
+    grade_en: str
+    score_grade: str
+    listed: bool
+    listings: tuple[ActiveListing, ...]
+    contributions: tuple[Contribution, ...]
+    excluded: tuple[Excluded, ...]
+    deductions: Decimal
+    bonuses: Decimal
+    bonuses_counted: Decimal
+    established: bool
+    notes: tuple[str, ...] = field(default=())
+    notice: str = NOTICE
+
+
+def fact_window_end(fact: FactState, model: EvaluationModel) -> date | None:
+    """The first day the fact no longer counts, ignoring repairs; None while it never ends."""
+    indicator = model.indicators[fact.indicator]
+    ends = [
+        d
+        for d in (
+            indicator.period.end_after(fact.decided_on),
+            fact.effective_until,
+            fact.ended_on,
+        )
+        if d is not None
+    ]
+    return min(ends) if ends else None
+
+
+def fact_counts_at(fact: FactState, day: date, model: EvaluationModel) -> tuple[bool, date | None, str]:
+    """Whether a fact counts at `day`, until when (exclusive), and if not, why not."""
+    if fact.revoked:
+        return False, None, "revoked: void from the start"
+    if fact.voided_by is not None:
+        return False, None, f"voided by objection {fact.voided_by}"
+    if fact.indicator not in model.indicators:
+        return False, None, f"indicator not in model {model.version}"
+    if day < fact.decided_on:
+        return False, None, f"decided on {fact.decided_on.isoformat()}, after the evaluation date"
+    end = fact_window_end(fact, model)
+    if end is not None and day >= end:
+        return False, None, f"stopped counting on {end.isoformat()}"
+    for suspension in fact.suspensions:
+        if suspension.start <= day and (suspension.until is None or day < suspension.until):
+            return False, None, f"repaired from {suspension.start.isoformat()}"
+        if suspension.start > day and (end is None or suspension.start < end):
+            end = suspension.start
+    return True, end, ""
+
+
+def listing_active_at(listing: ListingState, day: date) -> bool:
+    """A listing holds at D iff not void and listed_on ≤ D < delisted_on."""
+    if listing.void or day < listing.listed_on:
+        return False
+    return listing.delisted_on is None or day < listing.delisted_on
+
+
+def _under_objection(state: SubjectState, target_id: UUID, day: date) -> bool:
+    return any(o.target_id == target_id and o.pending_on(day) for o in state.objections.values())
+
+
+def evaluate(
+    state: SubjectState, as_of: date, known_at: datetime, models: ModelRegistry
+) -> Evaluation:
+    """Evaluate a folded state at valid date D with the model version in force at D (DOMAIN §4)."""
+    if not state.registered:
+        raise NotFound(
+            f"subject not known at {known_at.isoformat()}", field="known_at", rule="record time"
+        )
+    choice = models.in_force(as_of)
+    model = choice.model
+    contributions: list[Contribution] = []
+    excluded: list[Excluded] = []
+    deductions = Decimal(0)
+    bonuses = Decimal(0)
+    for fact in state.facts.values():
+        counts, until, why = fact_counts_at(fact, as_of, model)
+        if not counts:
+            if as_of >= fact.decided_on or fact.void:
+                excluded.append(Excluded(fact.fact_id, fact.indicator, why))
+            continue
+        indicator = model.indicators[fact.indicator]
+        if indicator.is_deduction:
+            deductions += indicator.points
+            points = -indicator.points
+        else:
+            bonuses += indicator.points
+            points = indicator.points
+        contributions.append(
+            Contribution(
+                fact_id=fact.fact_id,
+                indicator=fact.indicator,
+                kind=indicator.kind,
+                points=points,
+                decided_on=fact.decided_on,
+                counts_until=until,
+                under_objection=_under_objection(state, fact.fact_id, as_of),
+                domain=fact.domain,
+                document_no=fact.document_no,
+                corrected=bool(fact.corrected_by),
+            )
+        )
+    bonuses_counted = min(bonuses, model.bonus_cap)
+    raw = model.base - deductions + bonuses_counted
+    score = max(model.floor, min(model.ceiling, raw))
+    score_grade = model.grade_for(score)
+    listings = tuple(
+        ActiveListing(
+            listing_id=listing.listing_id,
+            list_type=listing.list_type,
+            listed_on=listing.listed_on,
+            delisted_on=listing.delisted_on,
+            authority=listing.authority,
+            domain=listing.domain,
+            document_no=listing.document_no,
+            under_objection=_under_objection(state, listing.listing_id, as_of),
+            overrides_grade=listing.list_type in model.override_list_types,
+        )
+        for listing in state.listings.values()
+        if listing_active_at(listing, as_of)
+    )
+    listed = any(a.overrides_grade for a in listings)
+    grade = model.grade_by_code(model.override_grade) if listed else score_grade
+    notes: list[str] = []
+    if choice.note:
+        notes.append(choice.note)
+    if bonuses > bonuses_counted:
+        notes.append(f"bonuses {bonuses} capped at {model.bonus_cap}")
+    if raw != score:
+        notes.append(f"score {raw} clamped to [{model.floor}, {model.ceiling}]")
+    if listed:
+        notes.append("on a joint dishonesty list: graded 差 whatever the score")
+    established = state.established_on is None or state.established_on <= as_of
+    if not established:
+        notes.append(f"subject established on {state.established_on}, after the evaluation date")
+    contributions.sort(key=lambda c: (c.decided_on, str(c.fact_id)))
+    return Evaluation(
+        uscc=state.uscc,
+        name=state.name,
+        as_of=as_of,
+        known_at=known_at,
+        model=model.version,
+        model_note=choice.note,
+        score=score,
+        grade=grade.label,
+        grade_en=grade.code,
+        score_grade=score_grade.label,
+        listed=listed,
+        listings=listings,
+        contributions=tuple(contributions),
+        excluded=tuple(excluded),
+        deductions=deductions,
+        bonuses=bonuses,
+        bonuses_counted=bonuses_counted,
+        established=established,
+        notes=tuple(notes),
+    )
+
+
+def evaluate_history(
+    events: Iterable[FoldableEvent], as_of: date, known_at: datetime, models: ModelRegistry
+) -> Evaluation:
+    """state(D, K): fold the events recorded at or before K, then evaluate at D."""
+    return evaluate(fold_history(events, known_at), as_of, known_at, models)
+
+
+def repair_eligible_on(fact: FactState, model: EvaluationModel) -> date | None:
+    """The first date a repair may be requested for a deduction fact; None for a bonus."""
+    indicator = model.indicator(fact.indicator, field_name="target_id")
+    if not indicator.is_deduction or indicator.severity is None:
+        return None
+    minimum = model.repair_minimum[indicator.severity]
+    return add_months(fact.decided_on, minimum.months)

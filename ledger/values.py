@@ -1,0 +1,181 @@
+"""Value types of the ledger: credit codes, subject kinds, acting parties, and China-time dates."""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from enum import StrEnum
+from typing import Literal
+from uuid import UUID, uuid5
+
+from stdnum.cn import uscc as stdnum_uscc
+from stdnum.exceptions import InvalidChecksum, InvalidFormat, InvalidLength, ValidationError
+
+from ledger.errors import Forbidden, InvalidInput
+
+#: China Standard Time has had no daylight saving since 1991, so a fixed offset is exact.
+CST = timezone(timedelta(hours=8), "CST")
+
+#: Namespace of subject stream ids: the same credit code always maps to the same stream.
+SUBJECT_NAMESPACE = UUID("6f1c8a52-2b7e-5d1a-9c3e-0a4d1b2c3e4f")
+#: Namespace of locator ids, which find the subject of an objection or repair by its id alone.
+LOCATOR_NAMESPACE = UUID("1d2f4e6a-8b0c-5e2d-a4f6-b8c0d2e4f6a8")
+
+
+class SubjectKind(StrEnum):
+    """The kinds of credit subject the ledger grades (natural persons come later)."""
+
+    ENTERPRISE = "enterprise"
+    INDIVIDUAL_BUSINESS = "individual_business"
+    SOCIAL_ORGANIZATION = "social_organization"
+    PUBLIC_INSTITUTION = "public_institution"
+    GOVERNMENT_DEPARTMENT = "government_department"
+
+
+class ListType(StrEnum):
+    """The joint reward-and-punishment dishonesty lists (失信联合奖惩对象名单)."""
+
+    JUDGMENT_DEFAULTER = "judgment_defaulter"
+    SERIOUS_ILLEGAL_DISHONEST = "serious_illegal_dishonest"
+    MAJOR_TAX_VIOLATION = "major_tax_violation"
+    OTHER_JOINT_PUNISHMENT = "other_joint_punishment"
+
+
+class DelistReason(StrEnum):
+    """Why a listing authority removed a listing; `revoked` voids it from the start."""
+
+    EXPIRED = "expired"
+    REPAIRED = "repaired"
+    REVOKED = "revoked"
+
+
+class ObjectionOutcome(StrEnum):
+    """How an objection ends (DOMAIN §5)."""
+
+    CORRECTED = "corrected"
+    REJECTED = "rejected"
+    UNDETERMINED = "undetermined"
+
+
+class Role(StrEnum):
+    """Access roles of DOMAIN §7; `system` is the ledger's own tooling (demo, import)."""
+
+    ADMIN = "admin"
+    RECORDER = "recorder"
+    READER = "reader"
+    AUDITOR = "auditor"
+    PLATFORM = "platform"
+    SYSTEM = "system"
+
+
+WRITE_ROLES: dict[str, frozenset[Role]] = {
+    "register": frozenset({Role.ADMIN, Role.RECORDER, Role.SYSTEM}),
+    "record": frozenset({Role.ADMIN, Role.RECORDER, Role.SYSTEM}),
+    "file": frozenset({Role.ADMIN, Role.PLATFORM, Role.SYSTEM}),
+}
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who performs a write: a token (or the ledger's own tooling) with its role and fields.
+
+    Every stored event carries the actor's id and department, so an auditor can tell who wrote it.
+    """
+
+    actor_id: str
+    role: Role
+    department: str | None = None
+    fields: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def unrestricted(self) -> bool:
+        """Admins and the ledger's own tooling may write in every field."""
+        return self.role in (Role.ADMIN, Role.SYSTEM)
+
+    def require(self, action: Literal["register", "record", "file"]) -> None:
+        """Refuse the action unless the actor's role may perform it."""
+        if self.role not in WRITE_ROLES[action]:
+            allowed = ", ".join(sorted(r.value for r in WRITE_ROLES[action] if r != Role.SYSTEM))
+            raise Forbidden(
+                f"role '{self.role.value}' may not {action}; allowed: {allowed}",
+                field="role",
+                rule=f"{action} needs one of: {allowed}",
+            )
+
+    def require_field(self, domain: str, *, what: str = "domain") -> None:
+        """Refuse a write in a field the actor does not own (admins and tooling own all)."""
+        if not self.unrestricted and domain not in self.fields:
+            raise Forbidden(
+                f"{what} '{domain}' is not among this recorder's fields "
+                f"({', '.join(sorted(self.fields)) or 'none'})",
+                field=what,
+                rule="a recorder writes only in its own fields",
+            )
+
+
+#: The ledger's own tooling (demo loader, command line): unrestricted, and named in every event.
+SYSTEM_ACTOR = Actor(actor_id="system:cli", role=Role.SYSTEM, department=None)
+
+
+def normalize_uscc(value: str, *, field_name: str = "uscc") -> str:
+    """Return the compact, upper-case credit code, or refuse it naming the GB 32100-2015 rule broken."""
+    if not isinstance(value, str):
+        raise InvalidInput("must be a string", field=field_name, rule="GB 32100-2015")
+    code = stdnum_uscc.compact(value).upper()
+    try:
+        return str(stdnum_uscc.validate(code))
+    except InvalidLength:
+        problem = f"must be 18 characters, got {len(code)}"
+    except InvalidFormat:
+        problem = "must be 8 digits then 10 digits or letters other than I, O, Z, S, V"
+    except InvalidChecksum:
+        problem = f"check character should be '{stdnum_uscc.calc_check_digit(code)}', not '{code[-1]}'"
+    except ValidationError as exc:  # pragma: no cover - stdnum may add classes
+        problem = str(exc)
+    raise InvalidInput(
+        f"'{value}' is not a valid unified social credit code: {problem}",
+        field=field_name,
+        rule="GB 32100-2015 unified social credit code",
+    )
+
+
+def subject_id_for(uscc: str) -> UUID:
+    """The stream id of a subject: uuid5 of its credit code in a fixed namespace."""
+    return uuid5(SUBJECT_NAMESPACE, uscc)
+
+
+def locator_id_for(kind: str, item_id: UUID) -> UUID:
+    """The stream id of the locator that maps an objection or repair id to its subject."""
+    return uuid5(LOCATOR_NAMESPACE, f"{kind}:{item_id}")
+
+
+def add_months(day: date, months: int) -> date:
+    """Add calendar months, clamping to the month's last day (29 Feb + 12 months = 28 Feb)."""
+    index = day.year * 12 + (day.month - 1) + months
+    year, month = divmod(index, 12)
+    last = calendar.monthrange(year, month + 1)[1]
+    return date(year, month + 1, min(day.day, last))
+
+
+def china_date(instant: datetime) -> date:
+    """The calendar date in China Standard Time of a timezone-aware instant."""
+    if instant.tzinfo is None:
+        raise InvalidInput("instant must carry a UTC offset", field="instant", rule="RFC 3339")
+    return instant.astimezone(CST).date()
+
+
+def end_of_china_day(day: date) -> datetime:
+    """The last representable instant of a China Standard Time day (the annual cut-off)."""
+    return datetime.combine(day, time.max, tzinfo=CST)
+
+
+def require_aware(instant: datetime, *, field_name: str) -> datetime:
+    """Refuse a naive instant: record times are compared across time zones."""
+    if instant.tzinfo is None or instant.utcoffset() is None:
+        raise InvalidInput(
+            "instant must carry a UTC offset (e.g. 2023-11-01T00:00:00+08:00)",
+            field=field_name,
+            rule="RFC 3339 instant with offset",
+        )
+    return instant

@@ -1,0 +1,1 @@
+"""Admin and auditor tools over the ordered log: replay a subject, rebuild read models, verify."""
