@@ -1,1 +1,1 @@
-"""HTTP adapter: FastAPI routers, schemas, auth and error mapping over the ledger (no rules here)."""
+"""HTTP adapter: FastAPI routers, schemas, auth and error mapping over the ledger; no rules."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 import orjson
@@ -120,11 +120,20 @@ def _print_evaluation(ev: Evaluation) -> None:
     )
     if ev.contributions:
         table = Table(title="contributions (facts counting at this date)")
-        for col in ("indicator", "points", "decided on", "counts until", "domain / document", "flags"):
+        for col in (
+            "indicator",
+            "points",
+            "decided on",
+            "counts until",
+            "domain / document",
+            "flags",
+        ):
             table.add_column(col, overflow="fold")
         for c in ev.contributions:
             flags = ", ".join(
-                f for f, on in (("under objection", c.under_objection), ("corrected", c.corrected)) if on
+                f
+                for f, on in (("under objection", c.under_objection), ("corrected", c.corrected))
+                if on
             )
             table.add_row(
                 c.indicator,
@@ -159,7 +168,9 @@ def _print_evaluation(ev: Evaluation) -> None:
 @app.command()
 def evaluate(
     uscc: Annotated[str, typer.Argument(help="unified social credit code of the subject")],
-    as_of: Annotated[str | None, typer.Option(help="valid date YYYY-MM-DD (default today, CST)")] = None,
+    as_of: Annotated[
+        str | None, typer.Option(help="valid date YYYY-MM-DD (default today, CST)")
+    ] = None,
     known_at: Annotated[
         str | None, typer.Option(help="record-time instant with offset (default now)")
     ] = None,
@@ -169,7 +180,9 @@ def evaluate(
     ledger = _open()
     try:
         ev = ledger.evaluate(
-            uscc, as_of=_parse_date(as_of, "--as-of"), known_at=_parse_instant(known_at, "--known-at")
+            uscc,
+            as_of=_parse_date(as_of, "--as-of"),
+            known_at=_parse_instant(known_at, "--known-at"),
         )
     except LedgerError as exc:
         raise _fail(f"{exc.field or 'input'}: {exc.message}") from None
@@ -184,13 +197,15 @@ def evaluate(
 @app.command()
 def demo(
     subjects: Annotated[int, typer.Option(min=1, max=100_000, help="how many subjects")] = 300,
-    seed: Annotated[int, typer.Option(help="random seed: the same seed gives the same data")] = 2021,
+    seed: Annotated[
+        int, typer.Option(help="random seed: the same seed gives the same data")
+    ] = 2021,
 ) -> None:
     """Load realistic synthetic history (2019 to today) into the configured, empty store."""
     from credit_ledger.demo import SimulatedClock, load, plan
 
     today = datetime.now(CST).date()
-    clock = SimulatedClock(datetime(2019, 1, 1, tzinfo=timezone.utc))
+    clock = SimulatedClock(datetime(2019, 1, 1, tzinfo=UTC))
     ledger = _open(clock=clock)
     try:
         existing = ledger.max_position()

@@ -10,10 +10,10 @@ time; only this loader, replaying history into an empty ledger, runs on a simula
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
-from typing import Any
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, Protocol
 from uuid import UUID
 
 from stdnum.cn import uscc as stdnum_uscc
@@ -37,20 +37,59 @@ KINDS: list[tuple[str, str, float]] = [
     ("government_department", "11", 0.04),
 ]
 NAME_WORDS = [
-    "钢城", "龙泉", "石漫滩", "灯台架", "九头崖", "尚店", "八台", "枣林", "杨庄", "武功",
-    "诚信", "鑫源", "恒泰", "华联", "宏达", "金鼎", "瑞丰", "嘉禾", "永盛", "安康",
+    "钢城",
+    "龙泉",
+    "石漫滩",
+    "灯台架",
+    "九头崖",
+    "尚店",
+    "八台",
+    "枣林",
+    "杨庄",
+    "武功",
+    "诚信",
+    "鑫源",
+    "恒泰",
+    "华联",
+    "宏达",
+    "金鼎",
+    "瑞丰",
+    "嘉禾",
+    "永盛",
+    "安康",
 ]
 NAME_TRADES = {
-    "food": "食品", "drugs": "医药", "medical_devices": "医疗器械", "market_entities": "商贸",
-    "culture_tourism": "文化旅游", "health_venues": "洗浴", "medical_institutions": "诊所",
-    "housing_construction": "建筑工程", "property_management": "物业服务", "transport": "运输",
-    "tobacco_retail": "烟酒店", "labour_employment": "劳务", "local_finance": "小额贷款",
-    "taxation": "财税咨询", "public_security": "保安服务", "private_education": "培训学校",
-    "social_organizations": "协会", "emergency_management": "安全技术", "agriculture": "农业",
-    "surveying_mapping": "测绘", "legal_services": "律师事务所", "commerce_exhibition": "会展",
-    "environment": "环保科技", "water_resources": "水利工程", "urban_management": "环卫",
-    "energy_saving": "节能科技", "forestry": "林业", "civil_air_defence": "人防工程",
-    "designated_medical": "医院", "statistics": "调查咨询", "express_delivery": "快递",
+    "food": "食品",
+    "drugs": "医药",
+    "medical_devices": "医疗器械",
+    "market_entities": "商贸",
+    "culture_tourism": "文化旅游",
+    "health_venues": "洗浴",
+    "medical_institutions": "诊所",
+    "housing_construction": "建筑工程",
+    "property_management": "物业服务",
+    "transport": "运输",
+    "tobacco_retail": "烟酒店",
+    "labour_employment": "劳务",
+    "local_finance": "小额贷款",
+    "taxation": "财税咨询",
+    "public_security": "保安服务",
+    "private_education": "培训学校",
+    "social_organizations": "协会",
+    "emergency_management": "安全技术",
+    "agriculture": "农业",
+    "surveying_mapping": "测绘",
+    "legal_services": "律师事务所",
+    "commerce_exhibition": "会展",
+    "environment": "环保科技",
+    "water_resources": "水利工程",
+    "urban_management": "环卫",
+    "energy_saving": "节能科技",
+    "forestry": "林业",
+    "civil_air_defence": "人防工程",
+    "designated_medical": "医院",
+    "statistics": "调查咨询",
+    "express_delivery": "快递",
 }
 SUFFIX = {
     "enterprise": "有限公司",
@@ -75,8 +114,12 @@ INDICATORS: list[tuple[str, float, str]] = [
     ("honor.national", 0.01, "own"),
     ("commitment.kept", 0.05, "own"),
 ]
-LIST_TYPES = ["judgment_defaulter", "serious_illegal_dishonest", "major_tax_violation",
-              "other_joint_punishment"]
+LIST_TYPES = [
+    "judgment_defaulter",
+    "serious_illegal_dishonest",
+    "major_tax_violation",
+    "other_joint_punishment",
+]
 
 
 class SimulatedClock:
@@ -90,18 +133,22 @@ class SimulatedClock:
 
     def advance_to(self, instant: datetime) -> None:
         """Move to `instant` (never backwards, never past the real present)."""
-        real_now = datetime.now(timezone.utc)
+        real_now = datetime.now(UTC)
         self.now = max(self.now, min(instant, real_now))
 
 
 @dataclass(order=True)
 class Action:
-    """One thing the platform learned, at its record time."""
+    """One thing the platform learned, at its record time: a ledger command and its arguments."""
 
     at: datetime
     seq: int
-    describe: str = field(compare=False)
-    run: Callable[[CreditLedger], Any] = field(compare=False)
+    command: str = field(compare=False)
+    kwargs: dict[str, Any] = field(compare=False)
+
+    def run(self, app: CreditLedger) -> Any:
+        """Apply the command through the ledger's write path."""
+        return getattr(app, self.command)(**self.kwargs)
 
 
 @dataclass
@@ -151,9 +198,10 @@ def plan(subjects: int, seed: int, today: date) -> tuple[list[Action], DemoSumma
     summary = DemoSummary(subjects=subjects)
     seq = iter(range(10**9))
 
-    def add(at: datetime, describe: str, run: Callable[[CreditLedger], Any]) -> None:
+    def add(at: datetime, command: str, **kwargs: Any) -> None:
         if at.astimezone(CST).date() <= today:
-            actions.append(Action(at, next(seq), describe, run))
+            kwargs.setdefault("actor", SYSTEM_ACTOR)
+            actions.append(Action(at, next(seq), command, kwargs))
 
     for n in range(subjects):
         kind, prefix, _ = rng.choices(KINDS, weights=[w for *_, w in KINDS])[0]
@@ -167,15 +215,16 @@ def plan(subjects: int, seed: int, today: date) -> tuple[list[Action], DemoSumma
         established = (
             None if rng.random() < 0.1 else _random_day(rng, date(2003, 1, 1), date(2022, 12, 31))
         )
-        registered_on = max(START, established or START)
+        first_day = max(START, established or START)
         add(
-            _at(registered_on, rng),
-            f"register {code}",
-            lambda app, c=code, nm=name, k=kind, f=own, e=established: app.register_subject(
-                uscc=c, name=nm, kind=k, fields=f, established_on=e, actor=SYSTEM_ACTOR
-            ),
+            _at(first_day, rng),
+            "register_subject",
+            uscc=code,
+            name=name,
+            kind=kind,
+            fields=own,
+            established_on=established,
         )
-        first_day = max(registered_on, START)
         # Most subjects are clean; a long tail has many records.
         count = 0 if rng.random() < 0.35 else min(int(rng.paretovariate(1.3)), 14)
         for i in range(count):
@@ -186,67 +235,65 @@ def plan(subjects: int, seed: int, today: date) -> tuple[list[Action], DemoSumma
             if rng.random() < 0.06:
                 lag = rng.randint(90, 420)  # a backdated fact: learned long after the decision
             fact_id = _uuid(rng)
-            doc = f"舞{_short(domain)}〔{decided.year}〕{n:04d}{i:02d}号"
             add(
                 _at(decided, rng, lag),
-                f"fact {indicator} on {code}",
-                lambda app, c=code, ind=indicator, d=decided, dom=domain, doc=doc, fid=fact_id: (
-                    app.record_fact(
-                        c, indicator=ind, decided_on=d, domain=dom, document_no=doc,
-                        actor=SYSTEM_ACTOR, fact_id=fid,
-                    )
-                ),
+                "record_fact",
+                uscc=code,
+                indicator=indicator,
+                decided_on=decided,
+                domain=domain,
+                document_no=f"舞{_short(domain)}〔{decided.year}〕{n:04d}{i:02d}号",
+                fact_id=fact_id,
             )
             learned = decided + timedelta(days=lag)
             if indicator in ("tax.arrears", "business.anomaly") and rng.random() < 0.7:
                 ended = max(add_months(decided, rng.randint(1, 18)), learned + timedelta(days=1))
                 add(
                     _at(ended, rng, rng.randint(0, 5)),
-                    f"end {indicator} on {code}",
-                    lambda app, c=code, fid=fact_id, e=ended: app.end_fact(
-                        c, fid, ended_on=e, reason="履行完毕", actor=SYSTEM_ACTOR
-                    ),
+                    "end_fact",
+                    uscc=code,
+                    fact_id=fact_id,
+                    ended_on=ended,
+                    reason="履行完毕",
                 )
             roll = rng.random()
             if roll < 0.02:
                 revoked_on = learned + timedelta(days=rng.randint(10, 200))
                 add(
                     _at(revoked_on, rng),
-                    f"revoke fact on {code}",
-                    lambda app, c=code, fid=fact_id: app.revoke_fact(
-                        c, fid, reason="行政复议撤销", actor=SYSTEM_ACTOR
-                    ),
+                    "revoke_fact",
+                    uscc=code,
+                    fact_id=fact_id,
+                    reason="行政复议撤销",
                 )
             elif roll < 0.12:
                 _objection(rng, add, code, fact_id, indicator, learned, today)
             elif roll < 0.22 and indicator.startswith(("penalty", "contract", "wage", "social")):
-                _repair(rng, add, code, fact_id, indicator, decided, learned, today)
+                _repair(rng, add, code, fact_id, indicator, decided, learned)
         if rng.random() < 0.05:
             listed = _random_day(rng, first_day, today)
             listing_id = _uuid(rng)
             list_type = rng.choice(LIST_TYPES)
-            domain = "taxation" if list_type == "major_tax_violation" else rng.choice(own)
             add(
                 _at(listed, rng, rng.randint(1, 10)),
-                f"list {code}",
-                lambda app, c=code, lid=listing_id, lt=list_type, d=listed, dom=domain, n=n: (
-                    app.list_subject(
-                        c, list_type=lt, listed_on=d, domain=dom,
-                        document_no=f"舞名单〔{d.year}〕{n:04d}号", authority="舞钢市人民法院"
-                        if lt == "judgment_defaulter" else "舞钢市信用办",
-                        actor=SYSTEM_ACTOR, listing_id=lid,
-                    )
-                ),
+                "list_subject",
+                uscc=code,
+                list_type=list_type,
+                listed_on=listed,
+                domain="taxation" if list_type == "major_tax_violation" else rng.choice(own),
+                document_no=f"舞名单〔{listed.year}〕{n:04d}号",
+                authority="舞钢市人民法院" if list_type == "judgment_defaulter" else "舞钢市信用办",
+                listing_id=listing_id,
             )
             if rng.random() < 0.5:
                 delisted = listed + timedelta(days=rng.randint(60, 900))
-                reason = rng.choice(["expired", "repaired", "repaired", "revoked"])
                 add(
                     _at(delisted, rng, rng.randint(1, 10)),
-                    f"delist {code}",
-                    lambda app, c=code, lid=listing_id, d=delisted, r=reason: app.delist_subject(
-                        c, lid, delisted_on=d, reason=r, actor=SYSTEM_ACTOR
-                    ),
+                    "delist_subject",
+                    uscc=code,
+                    listing_id=listing_id,
+                    delisted_on=delisted,
+                    reason=rng.choice(["expired", "repaired", "repaired", "revoked"]),
                 )
             summary.samples.setdefault("listed", code)
         for domain in own:
@@ -255,19 +302,20 @@ def plan(subjects: int, seed: int, today: date) -> tuple[list[Action], DemoSumma
                     evaluated = date(year, 6, 30)
                     if established is not None and evaluated < established:
                         continue
-                    if domain == "taxation":
-                        grading: dict[str, Any] = {"native_grade": rng.choice("AABBMCD")}
-                    else:
-                        grading = {"score": str(rng.randint(40, 99))}
+                    grading: dict[str, Any] = (
+                        {"native_grade": rng.choice("AABBMCD")}
+                        if domain == "taxation"
+                        else {"score": str(rng.randint(40, 99))}
+                    )
                     add(
                         _at(evaluated, rng, rng.randint(1, 20)),
-                        f"industry evaluation {domain} {code}",
-                        lambda app, c=code, dom=domain, d=evaluated, g=grading: (
-                            app.record_industry_evaluation(
-                                c, domain=dom, evaluated_on=d, model=f"{dom}-{d.year}",
-                                actor=SYSTEM_ACTOR, document_no=f"{dom}-{d.year}-{c}", **g,
-                            )
-                        ),
+                        "record_industry_evaluation",
+                        uscc=code,
+                        domain=domain,
+                        evaluated_on=evaluated,
+                        model=f"{domain}-{year}",
+                        document_no=f"{domain}-{year}-{code}",
+                        **grading,
                     )
         if count == 0:
             summary.samples.setdefault("clean", code)
@@ -277,9 +325,16 @@ def plan(subjects: int, seed: int, today: date) -> tuple[list[Action], DemoSumma
     return actions, summary
 
 
+class _Add(Protocol):
+    def __call__(self, at: datetime, command: str, **kwargs: Any) -> None: ...
+
+
+PLATFORM_ACTOR = Actor("system:platform", Role.PLATFORM)
+
+
 def _objection(
     rng: random.Random,
-    add: Callable[[datetime, str, Callable[[CreditLedger], Any]], None],
+    add: _Add,
     code: str,
     fact_id: UUID,
     indicator: str,
@@ -290,11 +345,13 @@ def _objection(
     objection_id = _uuid(rng)
     add(
         _at(filed, rng),
-        f"objection on {code}",
-        lambda app: app.file_objection(
-            code, target_id=fact_id, filed_on=filed, grounds="处罚决定已撤销或记录有误",
-            actor=Actor("system:platform", Role.PLATFORM), objection_id=objection_id,
-        ),
+        "file_objection",
+        uscc=code,
+        target_id=fact_id,
+        filed_on=filed,
+        grounds="处罚决定已撤销或记录有误",
+        actor=PLATFORM_ACTOR,
+        objection_id=objection_id,
     )
     resolved = filed + timedelta(days=rng.randint(3, 20))
     if resolved > today - timedelta(days=10) and rng.random() < 0.5:
@@ -306,27 +363,26 @@ def _objection(
             correction = {"indicator": "penalty.minor"}
         else:
             correction = {"void": True}
+    notes = {"corrected": "予以更正", "rejected": "维持原记录", "undetermined": "无法确认"}
     add(
         _at(resolved, rng),
-        f"resolve objection on {code}",
-        lambda app: app.resolve_objection(
-            objection_id, outcome=outcome, resolved_on=resolved, actor=SYSTEM_ACTOR,
-            note="经核查" + {"corrected": "予以更正", "rejected": "维持原记录",
-                             "undetermined": "无法确认"}[outcome],
-            **correction,
-        ),
+        "resolve_objection",
+        objection_id=objection_id,
+        outcome=outcome,
+        resolved_on=resolved,
+        note="经核查" + notes[outcome],
+        **correction,
     )
 
 
 def _repair(
     rng: random.Random,
-    add: Callable[[datetime, str, Callable[[CreditLedger], Any]], None],
+    add: _Add,
     code: str,
     fact_id: UUID,
     indicator: str,
     decided: date,
     learned: date,
-    today: date,
 ) -> None:
     wait = {"penalty.minor": 0, "penalty.serious": 12}.get(indicator, 3)
     requested = max(
@@ -336,22 +392,23 @@ def _repair(
     repair_id = _uuid(rng)
     add(
         _at(requested, rng),
-        f"repair request on {code}",
-        lambda app: app.request_repair(
-            code, target_id=fact_id, requested_on=requested,
-            commitment="本单位已纠正失信行为，承诺依法诚信经营。",
-            actor=Actor("system:platform", Role.PLATFORM), repair_id=repair_id,
-        ),
+        "request_repair",
+        uscc=code,
+        target_id=fact_id,
+        requested_on=requested,
+        commitment="本单位已纠正失信行为，承诺依法诚信经营。",
+        actor=PLATFORM_ACTOR,
+        repair_id=repair_id,
     )
     decided_on = requested + timedelta(days=rng.randint(2, 14))
     approved = rng.random() < 0.75
     add(
         _at(decided_on, rng),
-        f"repair decision on {code}",
-        lambda app: app.decide_repair(
-            repair_id, approved=approved, decided_on=decided_on, actor=SYSTEM_ACTOR,
-            reason="符合信用修复条件" if approved else "未完成整改",
-        ),
+        "decide_repair",
+        repair_id=repair_id,
+        approved=approved,
+        decided_on=decided_on,
+        reason="符合信用修复条件" if approved else "未完成整改",
     )
 
 

@@ -56,8 +56,6 @@ def persistence_env(database_url: str) -> dict[str, str]:
     )
 
 
-def open_ledger(
-    database_url: str, *, clock: Callable[[], datetime] = system_clock
-) -> CreditLedger:
+def open_ledger(database_url: str, *, clock: Callable[[], datetime] = system_clock) -> CreditLedger:
     """The one place that builds the application and its store from a database URL."""
     return CreditLedger(env=persistence_env(database_url), clock=clock)

@@ -1,1 +1,1 @@
-"""credit-ledger domain: immutable credit events, pure rules over their histories, one write path."""
+"""credit-ledger domain: immutable credit events, pure rules over histories, one write path."""

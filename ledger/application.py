@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import DomainEventProtocol
-from eventsourcing.persistence import RecordConflictError, Transcoder, Transcoding
+from eventsourcing.persistence import JSONTranscoder, RecordConflictError, Transcoding
 
 from ledger.catalog import catalogue, industry_grading
 from ledger.errors import Conflict, InvalidInput, NotEligible, NotFound
@@ -75,7 +75,7 @@ class Written:
 
 def system_clock() -> datetime:
     """Record time: now, in UTC."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _text(value: str | None, field_name: str, *, required: bool = True) -> str | None:
@@ -127,10 +127,10 @@ class CreditLedger(Application[UUID]):
         self.models = models or default_models()
         self.catalogue = catalogue()
 
-    def register_transcodings(self, transcoder: Transcoder) -> None:
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         """Add date values to the stored-event JSON."""
         super().register_transcodings(transcoder)
-        transcoder.register(DateAsISO())  # type: ignore[attr-defined]
+        transcoder.register(DateAsISO())
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -168,9 +168,9 @@ class CreditLedger(Application[UUID]):
         """Run a command on a subject and save what it emitted, retrying on a concurrent append."""
         for attempt in range(WRITE_ATTEMPTS):
             subject = self._load(uscc)
-            before = len(subject._pending_events)  # noqa: SLF001 - counting, not touching
+            before = len(subject._pending_events)
             result, extra = command(subject, self._now(subject.state.last_recorded_at))
-            appended = len(subject._pending_events) > before  # noqa: SLF001
+            appended = len(subject._pending_events) > before
             if not appended:
                 return result, self.max_position(), False
             try:
@@ -189,7 +189,8 @@ class CreditLedger(Application[UUID]):
         _date(day, field_name)
         if day > self._today(now):
             raise InvalidInput(
-                f"{field_name} {day.isoformat()} is after today ({self._today(now).isoformat()}, CST)",
+                f"{field_name} {day.isoformat()} is after today "
+                f"({self._today(now).isoformat()}, CST)",
                 field=field_name,
                 rule="a decision date cannot be in the future",
             )
@@ -559,7 +560,9 @@ class CreditLedger(Application[UUID]):
                 rule="void excludes other changes",
             )
         if indicator is not None and not self.models.knows_indicator(indicator):
-            self.models.in_force(resolved_on).model.indicator(indicator, field_name="correction.indicator")
+            self.models.in_force(resolved_on).model.indicator(
+                indicator, field_name="correction.indicator"
+            )
         if decided_on is not None:
             self._not_future(decided_on, now, "correction.decided_on")
 
@@ -582,9 +585,7 @@ class CreditLedger(Application[UUID]):
         due = add_working_days(requested_on, HANDLING_WORKING_DAYS)
         new_id = repair_id or uuid4()
 
-        def command(
-            subject: Subject, now: datetime
-        ) -> tuple[tuple[RepairState, bool], list[Any]]:
+        def command(subject: Subject, now: datetime) -> tuple[tuple[RepairState, bool], list[Any]]:
             self._not_future(requested_on, now, "requested_on")
             fact = subject.fact(target_id)
             model = self.models.in_force(requested_on).model
@@ -665,9 +666,7 @@ class CreditLedger(Application[UUID]):
             ), []
 
         _, position, created = self._change(uscc, command)
-        return Written(
-            repair_id, created, position, status="approved" if approved else "rejected"
-        )
+        return Written(repair_id, created, position, status="approved" if approved else "rejected")
 
     def revoke_repair(
         self,
@@ -764,7 +763,7 @@ class CreditLedger(Application[UUID]):
     def evaluate(
         self, uscc: str, *, as_of: date | None = None, known_at: datetime | None = None
     ) -> Evaluation:
-        """The explained evaluation at valid date D (default today, CST) as known at K (default now)."""
+        """The explained evaluation at valid date D (default: today, CST) as known at K (now)."""
         now = self.clock()
         k = require_aware(known_at, field_name="known_at") if known_at is not None else now
         d = _date(as_of, "as_of") if as_of is not None else china_date(now)

@@ -1,4 +1,4 @@
-"""The supervision fields of the plan's annex, each owned by one department, and industry grading."""
+"""Supervision fields of the plan's annex, each owned by one department; industry grading."""
 
 from __future__ import annotations
 
@@ -67,13 +67,15 @@ def catalogue() -> Catalogue:
                 raise ValueError(f"field {f['code']} owned twice")
             fields[f["code"]] = Field(f["code"], f["name_zh"], f["name_en"], dep["code"])
             codes.append(f["code"])
-        departments[dep["code"]] = Department(dep["code"], dep["name_zh"], dep["name_en"], tuple(codes))
+        departments[dep["code"]] = Department(
+            dep["code"], dep["name_zh"], dep["name_en"], tuple(codes)
+        )
     return Catalogue(departments, fields)
 
 
 @dataclass(frozen=True)
 class IndustryGrading:
-    """Unified A/B/C/D thresholds and the native-grade mappings of fields with their own standard."""
+    """Unified A/B/C/D thresholds, and native-grade mappings of fields with their own standard."""
 
     version: str
     thresholds: tuple[tuple[str, Decimal | None], ...]
@@ -106,8 +108,7 @@ class IndustryGrading:
             return mapping[str(native_grade)]
         except KeyError:
             raise InvalidInput(
-                f"'{native_grade}' is not a grade of {domain}'s standard "
-                f"({', '.join(mapping)})",
+                f"'{native_grade}' is not a grade of {domain}'s standard ({', '.join(mapping)})",
                 field="native_grade",
                 rule=f"native grade of {domain}",
             ) from None

@@ -1,4 +1,4 @@
-"""Domain errors: each names the field and the rule it broke, so any adapter can explain a refusal."""
+"""Domain errors: each names the field and the rule it broke, so adapters explain refusals."""
 
 from __future__ import annotations
 

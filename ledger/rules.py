@@ -32,7 +32,7 @@ class FoldableEvent(Protocol):
 
 
 def fold_history(events: Iterable[FoldableEvent], known_at: datetime | None = None) -> SubjectState:
-    """The subject's state from its events in stream order, using only those recorded at or before K.
+    """The subject's state from its events in stream order, using only those recorded by K.
 
     Record times are non-decreasing along a stream (the application guarantees it), so the fold
     stops at the first later event.
@@ -127,7 +127,9 @@ def fact_window_end(fact: FactState, model: EvaluationModel) -> date | None:
     return min(ends) if ends else None
 
 
-def fact_counts_at(fact: FactState, day: date, model: EvaluationModel) -> tuple[bool, date | None, str]:
+def fact_counts_at(
+    fact: FactState, day: date, model: EvaluationModel
+) -> tuple[bool, date | None, str]:
     """Whether a fact counts at `day`, until when (exclusive), and if not, why not."""
     if fact.revoked:
         return False, None, "revoked: void from the start"

@@ -119,7 +119,7 @@ SYSTEM_ACTOR = Actor(actor_id="system:cli", role=Role.SYSTEM, department=None)
 
 
 def normalize_uscc(value: str, *, field_name: str = "uscc") -> str:
-    """Return the compact, upper-case credit code, or refuse it naming the GB 32100-2015 rule broken."""
+    """The compact, upper-case credit code, or a refusal naming the GB 32100-2015 rule broken."""
     if not isinstance(value, str):
         raise InvalidInput("must be a string", field=field_name, rule="GB 32100-2015")
     code = stdnum_uscc.compact(value).upper()
@@ -130,7 +130,9 @@ def normalize_uscc(value: str, *, field_name: str = "uscc") -> str:
     except InvalidFormat:
         problem = "must be 8 digits then 10 digits or letters other than I, O, Z, S, V"
     except InvalidChecksum:
-        problem = f"check character should be '{stdnum_uscc.calc_check_digit(code)}', not '{code[-1]}'"
+        problem = (
+            f"check character should be '{stdnum_uscc.calc_check_digit(code)}', not '{code[-1]}'"
+        )
     except ValidationError as exc:  # pragma: no cover - stdnum may add classes
         problem = str(exc)
     raise InvalidInput(

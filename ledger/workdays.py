@@ -1,4 +1,4 @@
-"""Mainland China working days (statutory holidays, adjusted weekends) for objection and repair deadlines."""
+"""Mainland China working days (holidays, adjusted weekends) for objection and repair deadlines."""
 
 from __future__ import annotations
 

@@ -1,0 +1,1 @@
+"""Tests of credit-ledger: unit (domain, in memory), integration (both stores), api (HTTP)."""

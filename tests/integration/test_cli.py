@@ -1,0 +1,80 @@
+"""The command line as a user runs it: demo data, explained evaluations, refusals."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+import pytest
+
+from tests.support import postgres_schema
+
+CLI = shutil.which("credit-ledger", path=str(Path(sys.executable).parent)) or "credit-ledger"
+
+
+def run(url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "CREDIT_LEDGER_DATABASE_URL": url, "COLUMNS": "160"}
+    return subprocess.run(
+        [CLI, *args], capture_output=True, text=True, env=env, timeout=300, check=False
+    )
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/cli.db"
+    else:
+        with postgres_schema() as url:
+            yield url
+
+
+def test_demo_then_evaluate_prints_an_explained_grade(store_url: str) -> None:
+    loaded = run(store_url, "demo", "--subjects", "60", "--seed", "7")
+    assert loaded.returncode == 0, loaded.stderr
+    samples = dict(re.findall(r"^\s+(\w+): (\w{18})$", loaded.stdout, re.M))
+    assert {"clean", "many_records"} <= set(samples)
+
+    shown = run(store_url, "evaluate", samples["many_records"], "--as-of", "2023-10-31")
+    assert shown.returncode == 0, shown.stderr
+    assert "as of 2023-10-31" in shown.stdout
+    assert re.search(r"score \d+(\.\d+)?\s+grade [优良中差]", shown.stdout)
+
+    as_json = run(store_url, "evaluate", samples["clean"], "--as-of", "2023-10-31", "--json")
+    answer = orjson.loads(as_json.stdout)
+    assert (answer["score"], answer["grade"], answer["contributions"]) == ("80", "良", [])
+    assert answer["model"] == "PCCE-2021"
+
+    again = run(store_url, "demo", "--subjects", "60", "--seed", "7")
+    assert again.returncode == 0
+    assert "nothing was written" in again.stdout
+
+
+def test_an_invalid_credit_code_is_refused_naming_the_field(tmp_path: Path) -> None:
+    shown = run(f"sqlite:///{tmp_path}/x.db", "evaluate", "91350100M000100Y4A")
+    assert shown.returncode == 2
+    assert "uscc" in shown.stderr
+    assert "check character" in shown.stderr
+
+
+def test_a_naive_known_at_is_refused(tmp_path: Path) -> None:
+    shown = run(
+        f"sqlite:///{tmp_path}/x.db",
+        "evaluate",
+        "91350100M000100Y43",
+        "--known-at",
+        "2023-11-01T00:00:00",
+    )
+    assert shown.returncode == 2
+    assert "--known-at" in shown.stderr
+
+
+def test_an_unsupported_database_url_is_explained(tmp_path: Path) -> None:
+    shown = run("mysql://localhost/x", "evaluate", "91350100M000100Y43")
+    assert shown.returncode == 2
+    assert "CREDIT_LEDGER_DATABASE_URL" in shown.stderr
