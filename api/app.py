@@ -1,4 +1,4 @@
-"""The FastAPI application factory."""
+"""The FastAPI application factory: routers, error mapping, metrics, and the stores."""
 
 from __future__ import annotations
 
@@ -6,33 +6,48 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.responses import ORJSONResponse
 
+from api import observability, problems
+from api.routers import audit as audit_routes
+from api.routers import fields, objections, operations, repairs, subjects
 from credit_ledger.settings import get_settings
-from credit_ledger.store import open_ledger
+from credit_ledger.store import open_audit, open_ledger
+from ledger.application import CreditLedger
+from ledger.audit import QueryAudit
+
+DESCRIPTION = """
+The credit ledger's HTTP API (v1). Every credit fact, listing, objection and repair is an
+immutable event; evaluations answer for any valid date (`as_of`) as known at any record time
+(`known_at`). Results are shared for government supervision only and are not an endorsement.
+Errors are `application/problem+json` (RFC 9457).
+"""
 
 
-def create_app() -> FastAPI:
-    """Build the service on the configured store."""
+def create_app(ledger: CreditLedger | None = None, audit: QueryAudit | None = None) -> FastAPI:
+    """Build the service; without arguments it opens the configured store."""
+    settings = get_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.ledger = open_ledger(get_settings().database_url)
+        owned = ledger is None
+        app.state.ledger = ledger or open_ledger(settings.database_url)
+        app.state.audit = audit or open_audit(settings.database_url)
         try:
             yield
         finally:
-            app.state.ledger.close()
+            if owned:
+                app.state.ledger.close()
+                app.state.audit.close()
 
+    observability.configure_logging(settings.log_level)
     app = FastAPI(
         title="credit-ledger",
         version="1",
-        default_response_class=ORJSONResponse,
+        description=DESCRIPTION,
         lifespan=lifespan,
     )
-
-    @app.get("/healthz", tags=["operations"])
-    def healthz() -> dict[str, str]:
-        """Liveness: the process answers."""
-        return {"status": "ok"}
-
+    problems.install(app)
+    observability.install(app)
+    for module in (operations, subjects, objections, repairs, fields, audit_routes):
+        app.include_router(module.router)
     return app

@@ -15,7 +15,7 @@ from credit_ledger.settings import get_settings
 from credit_ledger.store import StoreURLError, open_ledger
 from ledger.errors import LedgerError
 from ledger.rules import Evaluation
-from ledger.values import CST
+from ledger.values import CST, SYSTEM_ACTOR
 
 app = typer.Typer(
     help="credit-ledger: an event-sourced public credit ledger for city credit platforms.",
@@ -239,6 +239,76 @@ def demo(
         console.print("Try: credit-ledger evaluate <USCC> --as-of 2023-10-31")
     finally:
         ledger.close()
+
+
+token_app = typer.Typer(
+    help="Bearer tokens: create (printed once), list, revoke.", no_args_is_help=True
+)
+app.add_typer(token_app, name="token")
+
+
+@token_app.command("create")
+def token_create(
+    role: Annotated[str, typer.Option(help="admin, recorder, reader, auditor or platform")],
+    field: Annotated[
+        list[str] | None, typer.Option("--field", help="a field the token may record in")
+    ] = None,
+    name: Annotated[str | None, typer.Option(help="who holds it, e.g. 市市场监管局执法科")] = None,
+) -> None:
+    """Create a token; the last line printed is the token itself, shown only this once."""
+    ledger = _open()
+    try:
+        issued = ledger.issue_token(role=role, fields=field or [], name=name, actor=SYSTEM_ACTOR)
+    except LedgerError as exc:
+        raise _fail(f"{exc.field or 'input'}: {exc.message}") from None
+    finally:
+        ledger.close()
+    info = issued.info
+    scope = f" fields {', '.join(info.fields)} ({info.department})" if info.fields else ""
+    err_console.print(
+        f"created {info.token_id}: {info.role}{scope} — {info.name}. "
+        "Store the token now; only its hash is kept."
+    )
+    typer.echo(issued.secret)
+
+
+@token_app.command("list")
+def token_list() -> None:
+    """List every token (never the secret), with whether it is revoked."""
+    ledger = _open()
+    try:
+        infos = ledger.tokens()
+    finally:
+        ledger.close()
+    table = Table(title="tokens")
+    for col in ("id", "role", "fields", "department", "name", "issued", "state"):
+        table.add_column(col, overflow="fold")
+    for t in infos:
+        table.add_row(
+            t.token_id,
+            t.role,
+            ", ".join(t.fields),
+            t.department or "",
+            t.name,
+            t.issued_at.astimezone(CST).isoformat(timespec="seconds"),
+            "revoked" if t.revoked else "active",
+        )
+    console.print(table)
+
+
+@token_app.command("revoke")
+def token_revoke(
+    token_id: Annotated[str, typer.Argument(help="the token's id, e.g. tok_1a2b3c4d5e")],
+) -> None:
+    """Revoke a token: it stops working at once."""
+    ledger = _open()
+    try:
+        changed = ledger.revoke_token(token_id, actor=SYSTEM_ACTOR)
+    except LedgerError as exc:
+        raise _fail(f"{exc.field or 'input'}: {exc.message}") from None
+    finally:
+        ledger.close()
+    console.print(f"{token_id} revoked" if changed else f"{token_id} was already revoked")
 
 
 @app.command()

@@ -5,9 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+from uuid import UUID
+
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore
+from psycopg.sql import SQL, Identifier
 
 from ledger.application import CreditLedger, system_clock
+from ledger.audit import QueryAudit
 
 
 class StoreURLError(ValueError):
@@ -54,6 +60,53 @@ def persistence_env(database_url: str) -> dict[str, str]:
     raise StoreURLError(
         f"unsupported database URL scheme '{parts.scheme}': use sqlite:///PATH or postgresql://…"
     )
+
+
+class AuditSQLiteRecorder(SQLiteApplicationRecorder):
+    """The stock SQLite recorder, writing the audit log to its own table in the same file.
+
+    The library's SQLite recorder always names its table `stored_events`; the audit log needs
+    another so the two logs can share one embedded database file.
+    """
+
+    def __init__(
+        self, datastore: SQLiteDatastore, events_table_name: str = "stored_audit_events"
+    ) -> None:
+        super().__init__(datastore, events_table_name=events_table_name)
+
+
+def open_audit(database_url: str) -> QueryAudit:
+    """The query-audit log on the same store as the ledger, in its own table."""
+    env = persistence_env(database_url)
+    if env["PERSISTENCE_MODULE"] == "eventsourcing.sqlite":
+        env["APPLICATION_RECORDER_TOPIC"] = f"{__name__}:AuditSQLiteRecorder"
+    return QueryAudit(env=env)
+
+
+def stream_positions(app: CreditLedger, originator_id: UUID) -> dict[int, int]:
+    """Ledger position (notification id) of each version of one stream."""
+    recorder: Any = app.recorder
+    with recorder.datastore.transaction(commit=False) as cursor:
+        if isinstance(recorder, SQLiteApplicationRecorder):
+            # The table name is the recorder's own, never input.
+            query = (
+                "SELECT originator_version AS version, rowid AS position "  # noqa: S608
+                f"FROM {recorder.events_table_name} WHERE originator_id = ?"
+            )
+            cursor.execute(query, (originator_id.hex,))
+            rows = cursor.fetchall()
+        else:
+            statement = SQL(
+                "SELECT originator_version AS version, notification_id AS position "
+                "FROM {schema}.{table} "
+                "WHERE originator_id = %s"
+            ).format(
+                schema=Identifier(recorder.datastore.schema),
+                table=Identifier(recorder.events_table_name),
+            )
+            cursor.execute(statement, (originator_id,))
+            rows = cursor.fetchall()
+    return {int(r["version"]): int(r["position"]) for r in rows}
 
 
 def open_ledger(database_url: str, *, clock: Callable[[], datetime] = system_clock) -> CreditLedger:

@@ -8,8 +8,9 @@ times when another writer appended to the same stream first.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+import secrets
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
@@ -17,19 +18,28 @@ from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import DomainEventProtocol
-from eventsourcing.persistence import JSONTranscoder, RecordConflictError, Transcoding
+from eventsourcing.persistence import JSONTranscoder, RecordConflictError
 
+from ledger.access import TOKEN_PREFIX, AccessToken, hash_secret, token_stream_id
 from ledger.catalog import catalogue, industry_grading
-from ledger.errors import Conflict, InvalidInput, NotEligible, NotFound
+from ledger.codec import DateAsISO
+from ledger.errors import Conflict, Forbidden, InvalidInput, NotEligible, NotFound
 from ledger.model import ModelRegistry, default_models
-from ledger.rules import Evaluation, evaluate_history, fact_counts_at, repair_eligible_on
-from ledger.state import ObjectionState, RepairState
+from ledger.rules import (
+    Evaluation,
+    evaluate_history,
+    fact_counts_at,
+    fold_history,
+    repair_eligible_on,
+)
+from ledger.state import ObjectionState, RepairState, SubjectState
 from ledger.subject import Locator, Subject
 from ledger.values import (
     Actor,
     DelistReason,
     ListType,
     ObjectionOutcome,
+    Role,
     SubjectKind,
     china_date,
     locator_id_for,
@@ -48,19 +58,6 @@ WRITE_ATTEMPTS = 5
 MAX_TEXT = 2000
 
 
-class DateAsISO(Transcoding):
-    """Stores `datetime.date` values as ISO dates (the library only ships datetimes)."""
-
-    type = date
-    name = "date_iso"
-
-    def encode(self, obj: date) -> str:
-        return obj.isoformat()
-
-    def decode(self, data: str) -> date:
-        return date.fromisoformat(data)
-
-
 @dataclass(frozen=True)
 class Written:
     """What a command did: the id it concerns, whether it appended, and the ledger position."""
@@ -71,6 +68,27 @@ class Written:
     due_on: date | None = None
     warning: str | None = None
     status: str | None = None
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """What may be shown about a token: never its secret."""
+
+    token_id: str
+    role: str
+    fields: tuple[str, ...]
+    department: str | None
+    name: str
+    issued_at: datetime
+    revoked: bool
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    """A new token: the secret (shown once) and its description."""
+
+    secret: str
+    info: TokenInfo
 
 
 def system_clock() -> datetime:
@@ -750,7 +768,185 @@ class CreditLedger(Application[UUID]):
         (the_id, _), position, created = self._change(code, command)
         return Written(the_id, created, position, status=grade)
 
+    # -- access tokens ------------------------------------------------------------------------
+
+    def issue_token(
+        self,
+        *,
+        role: str,
+        actor: Actor,
+        fields: Sequence[str] = (),
+        name: str | None = None,
+    ) -> IssuedToken:
+        """Create a bearer token; the secret is returned once and only its hash is stored."""
+        if actor.role not in (Role.ADMIN, Role.SYSTEM):
+            raise Forbidden("only an admin creates tokens", field="role", rule="admin only")
+        roles = [r.value for r in Role if r != Role.SYSTEM]
+        if role not in roles:
+            raise InvalidInput(
+                f"'{role}' is not one of: {', '.join(roles)}", field="role", rule="token roles"
+            )
+        codes = sorted({self._field(f, "fields") for f in fields})
+        if role == Role.RECORDER and not codes:
+            raise InvalidInput(
+                "a recorder token needs at least one field", field="fields", rule="recorder fields"
+            )
+        departments = {self.catalogue.department_of(f) for f in codes}
+        if role == Role.RECORDER and len(departments) > 1:
+            raise InvalidInput(
+                f"fields {', '.join(codes)} belong to several departments; "
+                "a recorder token acts for one department",
+                field="fields",
+                rule="one department per recorder token",
+            )
+        secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        token_id = "tok_" + secrets.token_hex(5)
+        label = _text(name, "name", required=False) or f"{role} token"
+        token = AccessToken._create(
+            AccessToken.Issued,
+            token_id=token_id,
+            secret_hash=hash_secret(secret),
+            role=role,
+            fields=codes,
+            department=departments.pop() if len(departments) == 1 else None,
+            name=label,
+            issued_by=actor.actor_id,
+        )
+        self.save(token)
+        return IssuedToken(secret=secret, info=self._token_info(token))
+
+    def authenticate(self, secret: str) -> Actor | None:
+        """The acting party of a presented bearer token, or None if unknown or revoked."""
+        if not secret.startswith(TOKEN_PREFIX):
+            return None
+        try:
+            token: AccessToken = self.repository.get(token_stream_id(hash_secret(secret)))
+        except AggregateNotFoundError:
+            return None
+        return None if token.revoked else token.actor()
+
+    def tokens(self) -> list[TokenInfo]:
+        """Every token ever issued, oldest first, with whether it is revoked."""
+        infos: dict[UUID, TokenInfo] = {}
+        topics = [AccessToken.Issued.TOPIC, AccessToken.Revoked.TOPIC]
+        position = 0
+        while True:
+            page = self.recorder.select_notifications(
+                start=position, limit=500, topics=topics, inclusive_of_start=False
+            )
+            if not page:
+                break
+            for notification in page:
+                position = notification.id
+                event = self.mapper.to_domain_event(notification)
+                if isinstance(event, AccessToken.Issued):
+                    infos[event.originator_id] = TokenInfo(
+                        token_id=event.token_id,
+                        role=event.role,
+                        fields=tuple(event.fields),
+                        department=event.department,
+                        name=event.name,
+                        issued_at=event.timestamp,
+                        revoked=False,
+                    )
+                elif event.originator_id in infos:
+                    infos[event.originator_id] = replace(infos[event.originator_id], revoked=True)
+        return list(infos.values())
+
+    def revoke_token(self, token_id: str, *, actor: Actor, reason: str = "revoked") -> bool:
+        """Revoke a token by its public id; returns whether it was active."""
+        if actor.role not in (Role.ADMIN, Role.SYSTEM):
+            raise Forbidden("only an admin revokes tokens", field="role", rule="admin only")
+        topics = [AccessToken.Issued.TOPIC]
+        position = 0
+        while True:
+            page = self.recorder.select_notifications(
+                start=position, limit=500, topics=topics, inclusive_of_start=False
+            )
+            if not page:
+                break
+            for notification in page:
+                position = notification.id
+                event = self.mapper.to_domain_event(notification)
+                if isinstance(event, AccessToken.Issued) and event.token_id == token_id:
+                    token: AccessToken = self.repository.get(event.originator_id)
+                    if token.revoked:
+                        return False
+                    token.revoke(by=actor.actor_id, reason=reason)
+                    self.save(token)
+                    return True
+        raise NotFound(f"no token {token_id}", field="token_id")
+
+    @staticmethod
+    def _token_info(token: AccessToken) -> TokenInfo:
+        return TokenInfo(
+            token_id=token.token_id,
+            role=token.role,
+            fields=tuple(token.fields),
+            department=token.department,
+            name=token.name,
+            issued_at=token.created_on,
+            revoked=token.revoked,
+        )
+
     # -- reads --------------------------------------------------------------------------------
+
+    def today(self) -> date:
+        """Today's date in China Standard Time, by the ledger's clock."""
+        return china_date(self.clock())
+
+    def subject(self, uscc: str) -> SubjectState:
+        """The subject's current state, folded from its whole stream."""
+        return fold_history(self.history(uscc))  # type: ignore[arg-type]
+
+    def _scan(self, topics: Sequence[str]) -> Iterator[Any]:
+        position = 0
+        while True:
+            page = self.recorder.select_notifications(
+                start=position, limit=500, topics=topics, inclusive_of_start=False
+            )
+            if not page:
+                return
+            for notification in page:
+                position = notification.id
+                yield self.mapper.to_domain_event(notification)
+
+    def _uscc_of(self, subject_id: UUID, cache: dict[UUID, str]) -> str:
+        if subject_id not in cache:
+            first = next(iter(self.events.get(subject_id, lte=1)))
+            cache[subject_id] = first.uscc  # type: ignore[attr-defined]
+        return cache[subject_id]
+
+    def _partial_states(self, topics: Sequence[str]) -> dict[UUID, SubjectState]:
+        """Per-subject states folded from only the events with these topics (for listings)."""
+        states: dict[UUID, SubjectState] = {}
+        for event in self._scan(topics):
+            event.fold(states.setdefault(event.originator_id, SubjectState()))
+        return states
+
+    def objections(self) -> list[tuple[str, ObjectionState]]:
+        """Every objection with its subject's credit code."""
+        topics = [Subject.ObjectionFiled.TOPIC, Subject.ObjectionResolved.TOPIC]
+        codes: dict[UUID, str] = {}
+        return [
+            (self._uscc_of(sid, codes), objection)
+            for sid, state in self._partial_states(topics).items()
+            for objection in state.objections.values()
+        ]
+
+    def repairs(self) -> list[tuple[str, RepairState]]:
+        """Every repair request with its subject's credit code."""
+        topics = [
+            Subject.RepairRequested.TOPIC,
+            Subject.RepairDecided.TOPIC,
+            Subject.RepairRevoked.TOPIC,
+        ]
+        codes: dict[UUID, str] = {}
+        return [
+            (self._uscc_of(sid, codes), repair)
+            for sid, state in self._partial_states(topics).items()
+            for repair in state.repairs.values()
+        ]
 
     def history(self, uscc: str) -> list[DomainEventProtocol[UUID]]:
         """Every stored event of a subject in stream order (no aggregate replay on this path)."""

@@ -263,10 +263,10 @@ class Subject(Aggregate):
             repair.approved = self.approved
             repair.decided_on = self.decided_on
             repair.reason = self.reason
-            if self.approved:
-                state.facts[repair.target_id].suspensions.append(
-                    Suspension(self.repair_id, self.decided_on)
-                )
+            fact = state.facts.get(repair.target_id)
+            # A state folded from repair events alone (queue listings) has no facts to suspend.
+            if self.approved and fact is not None:
+                fact.suspensions.append(Suspension(self.repair_id, self.decided_on))
 
     class RepairRevoked(Event):
         """RepairRevoked: an approval on false materials undone; the fact counts again from then."""
@@ -280,7 +280,8 @@ class Subject(Aggregate):
             repair = state.repairs[self.repair_id]
             repair.revoked_on = self.revoked_on
             repair.revoke_reason = self.reason
-            for suspension in state.facts[repair.target_id].suspensions:
+            fact = state.facts.get(repair.target_id)
+            for suspension in fact.suspensions if fact is not None else []:
                 if suspension.repair_id == self.repair_id:
                     suspension.until = self.revoked_on
 

@@ -1,0 +1,97 @@
+"""Request dependencies: the ledger, the audit log, and who is calling."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from api.problems import Problem
+from ledger.application import CreditLedger
+from ledger.audit import QueryAudit
+from ledger.values import Actor, Role
+
+bearer = HTTPBearer(auto_error=False, description="a token from `credit-ledger token create`")
+
+READERS = frozenset({Role.READER, Role.RECORDER, Role.AUDITOR, Role.ADMIN})
+RECORDERS = frozenset({Role.RECORDER, Role.ADMIN})
+FILERS = frozenset({Role.PLATFORM, Role.ADMIN})
+AUDITORS = frozenset({Role.AUDITOR, Role.ADMIN})
+#: How long a read may wait for `min_position` before it gives up.
+MAX_WAIT_SECONDS = 5.0
+
+
+def get_ledger(request: Request) -> CreditLedger:
+    """The application the service was started with."""
+    ledger: CreditLedger = request.app.state.ledger
+    return ledger
+
+
+def get_audit(request: Request) -> QueryAudit:
+    """The query-audit log."""
+    audit: QueryAudit = request.app.state.audit
+    return audit
+
+
+Ledger = Annotated[CreditLedger, Depends(get_ledger)]
+Audit = Annotated[QueryAudit, Depends(get_audit)]
+
+
+def get_actor(
+    request: Request,
+    ledger: Ledger,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Actor:
+    """The token's acting party, or 401."""
+    challenge = {"WWW-Authenticate": "Bearer"}
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Problem(401, "send Authorization: Bearer <token>", headers=challenge)
+    actor = ledger.authenticate(credentials.credentials)
+    if actor is None:
+        raise Problem(401, "the token is unknown or revoked", headers=challenge)
+    request.state.token_id = actor.actor_id
+    return actor
+
+
+def _role_in(allowed: frozenset[Role], what: str):  # type: ignore[no-untyped-def]
+    def check(actor: Annotated[Actor, Depends(get_actor)]) -> Actor:
+        if actor.role not in allowed:
+            names = ", ".join(sorted(r.value for r in allowed))
+            raise Problem(
+                403,
+                f"role '{actor.role.value}' may not {what}; allowed: {names}",
+                extra={"errors": [{"loc": ["header", "authorization"], "msg": f"needs {names}"}]},
+            )
+        return actor
+
+    return check
+
+
+Reader = Annotated[Actor, Depends(_role_in(READERS, "read grades"))]
+Recorder = Annotated[Actor, Depends(_role_in(RECORDERS, "record"))]
+Filer = Annotated[Actor, Depends(_role_in(FILERS, "file objections or repair requests"))]
+Auditor = Annotated[Actor, Depends(_role_in(AUDITORS, "read histories and the audit log"))]
+Admin = Annotated[Actor, Depends(_role_in(frozenset({Role.ADMIN}), "administer"))]
+
+
+def wait_for_position(ledger: CreditLedger, min_position: int | None) -> None:
+    """Read-your-writes: wait, bounded, until the ledger holds `min_position`."""
+    if min_position is None or min_position <= 0:
+        return
+    deadline = time.monotonic() + MAX_WAIT_SECONDS
+    while ledger.max_position() < min_position:
+        if time.monotonic() > deadline:
+            raise Problem(
+                503,
+                f"position {min_position} is not available yet; retry",
+                kind="not-caught-up",
+                headers={"Retry-After": "1"},
+            )
+        time.sleep(0.05)
+
+
+def in_queue(state: str, wanted: str | None) -> bool:
+    """Whether an item in `state` belongs in the queue asked for (`pending` includes overdue)."""
+    return wanted is None or state == wanted or (wanted == "pending" and state == "overdue")

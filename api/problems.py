@@ -1,0 +1,132 @@
+"""RFC 9457 problem responses: every refusal says what was wrong, and never shows a stack trace."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from ledger.errors import LedgerError, NotEligible
+
+log = logging.getLogger("credit_ledger.api")
+
+STATUS_OF_KIND = {
+    "invalid": 422,
+    "not_eligible": 422,
+    "not_found": 404,
+    "conflict": 409,
+    "forbidden": 403,
+}
+TITLES = {
+    400: "Malformed request",
+    401: "Not authenticated",
+    403: "Not allowed",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    422: "Refused by a ledger rule",
+    500: "Internal error",
+    503: "Not available",
+}
+
+
+class ProblemResponse(Response):
+    """`application/problem+json`, serialised with orjson."""
+
+    media_type = "application/problem+json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
+class Problem(Exception):
+    """A refusal raised by the HTTP layer itself (authentication, roles, waiting)."""
+
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        *,
+        kind: str | None = None,
+        headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.kind = kind or TITLES.get(status, "error").lower().replace(" ", "-")
+        self.headers = headers
+        self.extra = extra or {}
+
+
+def problem(
+    status: int,
+    detail: str,
+    *,
+    kind: str,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> ProblemResponse:
+    """A problem+json response."""
+    body = {
+        "type": f"urn:credit-ledger:problem:{kind}",
+        "title": TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+        **extra,
+    }
+    return ProblemResponse(body, status_code=status, headers=headers)
+
+
+def _loc(loc: tuple[Any, ...] | list[Any]) -> list[str | int]:
+    return [part if isinstance(part, int) else str(part) for part in loc]
+
+
+def install(app: FastAPI) -> None:
+    """Map every error to a problem response."""
+
+    @app.exception_handler(LedgerError)
+    async def ledger_error(request: Request, exc: LedgerError) -> Response:
+        status = STATUS_OF_KIND.get(exc.kind, 422)
+        extra: dict[str, Any] = {}
+        if exc.field is not None:
+            where = (
+                "path"
+                if exc.field in request.path_params
+                else "body"
+                if request.method in ("POST", "PUT", "PATCH")
+                else "query"
+            )
+            extra["errors"] = [{"loc": [where, exc.field], "msg": exc.message}]
+        if exc.rule is not None:
+            extra["rule"] = exc.rule
+        if isinstance(exc, NotEligible):
+            extra["eligible_on"] = exc.eligible_on.isoformat()
+        return problem(status, exc.message, kind=exc.kind, **extra)
+
+    @app.exception_handler(Problem)
+    async def http_problem(request: Request, exc: Problem) -> Response:
+        return problem(exc.status, exc.detail, kind=exc.kind, headers=exc.headers, **exc.extra)
+
+    @app.exception_handler(RequestValidationError)
+    async def malformed(request: Request, exc: RequestValidationError) -> Response:
+        errors = [
+            {"loc": _loc(e.get("loc", ())), "msg": str(e.get("msg", ""))} for e in exc.errors()
+        ]
+        where = ", ".join(".".join(str(p) for p in e["loc"]) for e in errors)
+        return problem(400, f"malformed request: {where}", kind="malformed", errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        headers = dict(exc.headers) if exc.headers else None
+        return problem(exc.status_code, str(exc.detail), kind="http", headers=headers)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return problem(500, "the service failed to answer; the error was logged", kind="internal")

@@ -1,0 +1,43 @@
+"""The query-audit log, for auditors: who read which grade, when and why."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from api.deps import Audit, Auditor
+from api.schemas import AuditPage, AuditRecord
+
+router = APIRouter(prefix="/v1/audit", tags=["audit"])
+
+
+@router.get("/reads", response_model=AuditPage)
+def list_reads(
+    actor: Auditor,
+    audit: Audit,
+    uscc: Annotated[str | None, Query(max_length=64)] = None,
+    token: Annotated[str | None, Query(max_length=64, description="token id")] = None,
+    after: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> AuditPage:
+    """Audit records after a cursor, filtered by subject and/or token."""
+    found, position = audit.reads(uscc=uscc, token_id=token, after=after, limit=limit)
+    items = [
+        AuditRecord(
+            position=pos,
+            recorded_at=e.timestamp,
+            token_id=e.token_id,
+            role=e.role,
+            department=e.department,
+            endpoint=e.endpoint,
+            uscc=e.uscc,
+            purpose=e.purpose,
+            as_of=e.as_of,
+            known_at=e.known_at,
+            grade=e.grade,
+            count=e.count,
+        )
+        for pos, e in found
+    ]
+    return AuditPage(items=items, next=position)

@@ -1,0 +1,76 @@
+"""Objections: resolution by the recording department, and the pending/overdue/resolved queues."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Query
+
+from api.deps import Ledger, Reader, Recorder
+from api.schemas import ObjectionList, ObjectionOut, Resolved, ResolveIn
+
+router = APIRouter(prefix="/v1/objections", tags=["objections"])
+
+
+@router.post("/{objection_id}/resolve", response_model=Resolved)
+def resolve_objection(
+    objection_id: UUID, body: ResolveIn, actor: Recorder, ledger: Ledger
+) -> Resolved:
+    """Resolve an objection; `corrected` with a correction voids or changes the record."""
+    correction = body.correction
+    written = ledger.resolve_objection(
+        objection_id,
+        outcome=body.outcome,
+        resolved_on=body.resolved_on,
+        note=body.note,
+        void=correction.void if correction else False,
+        indicator=correction.indicator if correction else None,
+        decided_on=correction.decided_on if correction else None,
+        actor=actor,
+        source_document=body.source_document,
+    )
+    return Resolved(
+        objection_id=objection_id,
+        status="resolved",
+        outcome=body.outcome,
+        changed=written.created,
+        position=written.position or 0,
+    )
+
+
+@router.get("", response_model=ObjectionList)
+def list_objections(
+    actor: Reader,
+    ledger: Ledger,
+    status: Annotated[Literal["pending", "overdue", "resolved"] | None, Query()] = None,
+    uscc: Annotated[str | None, Query(max_length=64)] = None,
+) -> ObjectionList:
+    """Objections by status; `overdue` are pending past their due date (CST)."""
+    today = ledger.today()
+    items = []
+    for code, o in ledger.objections():
+        state = "resolved" if not o.pending else "overdue" if o.due_on < today else "pending"
+        if status is not None and not (
+            state == status or (status == "pending" and state == "overdue")
+        ):
+            continue
+        if uscc is not None and code != uscc:
+            continue
+        items.append(
+            ObjectionOut(
+                objection_id=o.objection_id,
+                uscc=code,
+                target_id=o.target_id,
+                target_kind=o.target_kind,
+                filed_on=o.filed_on,
+                grounds=o.grounds,
+                due_on=o.due_on,
+                status=state,
+                outcome=o.outcome,
+                resolved_on=o.resolved_on,
+                filed_at=o.recorded_at,
+            )
+        )
+    items.sort(key=lambda o: (o.due_on, str(o.objection_id)))
+    return ObjectionList(items=items)

@@ -1,0 +1,92 @@
+"""Credit repair: decisions by the recording department, revocation, and the request queue."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Query
+
+from api.deps import Ledger, Reader, Recorder
+from api.schemas import Decided, DecideIn, RepairList, RepairOut, RevokeRepairIn
+
+router = APIRouter(prefix="/v1/repairs", tags=["repairs"])
+
+
+@router.post("/{repair_id}/decide", response_model=Decided)
+def decide_repair(repair_id: UUID, body: DecideIn, actor: Recorder, ledger: Ledger) -> Decided:
+    """Approve (the fact stops counting from `decided_on`) or reject a repair request."""
+    written = ledger.decide_repair(
+        repair_id,
+        approved=body.approved,
+        decided_on=body.decided_on,
+        reason=body.reason,
+        actor=actor,
+        source_document=body.source_document,
+    )
+    return Decided(
+        repair_id=repair_id,
+        status="approved" if body.approved else "rejected",
+        changed=written.created,
+        position=written.position or 0,
+    )
+
+
+@router.post("/{repair_id}/revoke", response_model=Decided)
+def revoke_repair(
+    repair_id: UUID, body: RevokeRepairIn, actor: Recorder, ledger: Ledger
+) -> Decided:
+    """Revoke an approval made on false materials: the fact counts again from `revoked_on`."""
+    written = ledger.revoke_repair(
+        repair_id,
+        revoked_on=body.revoked_on,
+        reason=body.reason,
+        actor=actor,
+        source_document=body.source_document,
+    )
+    return Decided(
+        repair_id=repair_id,
+        status="revoked",
+        changed=written.created,
+        position=written.position or 0,
+    )
+
+
+@router.get("", response_model=RepairList)
+def list_repairs(
+    actor: Reader,
+    ledger: Ledger,
+    status: Annotated[
+        Literal["pending", "overdue", "approved", "rejected", "revoked"] | None, Query()
+    ] = None,
+    uscc: Annotated[str | None, Query(max_length=64)] = None,
+) -> RepairList:
+    """Repair requests by status; `overdue` are undecided past their due date (CST)."""
+    today = ledger.today()
+    items = []
+    for code, r in ledger.repairs():
+        state = r.status
+        if state == "pending" and r.due_on < today:
+            state = "overdue"
+        if status is not None and not (
+            state == status or (status == "pending" and state == "overdue")
+        ):
+            continue
+        if uscc is not None and code != uscc:
+            continue
+        items.append(
+            RepairOut(
+                repair_id=r.repair_id,
+                uscc=code,
+                target_id=r.target_id,
+                requested_on=r.requested_on,
+                commitment=r.commitment,
+                due_on=r.due_on,
+                status=state,
+                decided_on=r.decided_on,
+                reason=r.reason,
+                requested_at=r.recorded_at,
+            )
+        )
+    items.sort(key=lambda r: (r.due_on, str(r.repair_id)))
+    return RepairList(items=items)

@@ -1,0 +1,330 @@
+"""Subjects and everything recorded on their streams: facts, listings, objections, repairs."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Response, status
+
+from api.deps import Audit, Auditor, Filer, Ledger, Reader, Recorder, wait_for_position
+from api.schemas import (
+    Changed,
+    Counts,
+    DelistIn,
+    EvaluationOut,
+    FactCreated,
+    FactEndIn,
+    FactIn,
+    FactRevokeIn,
+    HistoryEvent,
+    HistoryOut,
+    IndustryEvaluationCreated,
+    IndustryEvaluationIn,
+    ListingCreated,
+    ListingIn,
+    ObjectionCreated,
+    ObjectionIn,
+    RepairCreated,
+    RepairIn,
+    SubjectCreated,
+    SubjectIn,
+    SubjectOut,
+)
+from credit_ledger.store import stream_positions
+from ledger.application import Written
+from ledger.rules import fact_counts_at, listing_active_at
+from ledger.values import normalize_uscc, subject_id_for
+
+router = APIRouter(prefix="/v1/subjects", tags=["subjects"])
+
+
+def _created(response: Response, written: Written) -> None:
+    """201 for a new record, 200 for a repeat of one already stored."""
+    response.status_code = status.HTTP_201_CREATED if written.created else status.HTTP_200_OK
+
+
+def _position(written: Written) -> int:
+    return written.position or 0
+
+
+@router.post("", status_code=201, response_model=SubjectCreated)
+def register_subject(
+    body: SubjectIn, actor: Recorder, ledger: Ledger, response: Response
+) -> SubjectCreated:
+    """Register a subject (idempotent: the same details again answer 200)."""
+    written = ledger.register_subject(
+        uscc=body.uscc,
+        name=body.name,
+        kind=body.kind,
+        fields=body.fields,
+        established_on=body.established_on,
+        actor=actor,
+        source_document=body.source_document,
+    )
+    _created(response, written)
+    return SubjectCreated(
+        uscc=normalize_uscc(body.uscc), subject_id=written.id, position=_position(written)
+    )
+
+
+@router.get("/{uscc}", response_model=SubjectOut)
+def get_subject(uscc: str, actor: Reader, ledger: Ledger) -> SubjectOut:
+    """A subject, its fields and counts of what is recorded about it."""
+    state = ledger.subject(uscc)
+    today = ledger.today()
+    model = ledger.models.in_force(today).model
+    assert state.registered_at is not None
+    return SubjectOut(
+        uscc=state.uscc,
+        subject_id=subject_id_for(state.uscc),
+        name=state.name,
+        kind=state.kind,
+        fields=state.fields,
+        established_on=state.established_on,
+        registered_at=state.registered_at,
+        counts=Counts(
+            facts=len(state.facts),
+            facts_counting_today=sum(
+                1 for f in state.facts.values() if fact_counts_at(f, today, model)[0]
+            ),
+            listings=len(state.listings),
+            listings_active_today=sum(
+                1 for li in state.listings.values() if listing_active_at(li, today)
+            ),
+            objections=len(state.objections),
+            objections_pending=sum(1 for o in state.objections.values() if o.pending),
+            repairs=len(state.repairs),
+            repairs_pending=sum(1 for r in state.repairs.values() if r.status == "pending"),
+            industry_evaluations=len(state.industry_evaluations),
+        ),
+    )
+
+
+@router.post("/{uscc}/facts", status_code=201, response_model=FactCreated)
+def record_fact(
+    uscc: str, body: FactIn, actor: Recorder, ledger: Ledger, response: Response
+) -> FactCreated:
+    """Record a credit fact in one of the recorder's own fields."""
+    written = ledger.record_fact(
+        uscc,
+        indicator=body.indicator,
+        decided_on=body.decided_on,
+        domain=body.domain,
+        document_no=body.document_no,
+        description=body.description,
+        effective_until=body.effective_until,
+        actor=actor,
+    )
+    _created(response, written)
+    return FactCreated(fact_id=written.id, position=_position(written))
+
+
+@router.post("/{uscc}/facts/{fact_id}/end", response_model=Changed)
+def end_fact(uscc: str, fact_id: UUID, body: FactEndIn, actor: Recorder, ledger: Ledger) -> Changed:
+    """End a fact from `ended_on` (arrears paid, anomaly removed)."""
+    written = ledger.end_fact(
+        uscc,
+        fact_id,
+        ended_on=body.ended_on,
+        reason=body.reason,
+        actor=actor,
+        source_document=body.source_document,
+    )
+    return Changed(id=fact_id, changed=written.created, position=_position(written))
+
+
+@router.post("/{uscc}/facts/{fact_id}/revoke", response_model=Changed)
+def revoke_fact(
+    uscc: str, fact_id: UUID, body: FactRevokeIn, actor: Recorder, ledger: Ledger
+) -> Changed:
+    """Revoke a fact: void from the start."""
+    written = ledger.revoke_fact(
+        uscc, fact_id, reason=body.reason, actor=actor, source_document=body.source_document
+    )
+    return Changed(id=fact_id, changed=written.created, position=_position(written))
+
+
+@router.post("/{uscc}/listings", status_code=201, response_model=ListingCreated)
+def list_subject(
+    uscc: str, body: ListingIn, actor: Recorder, ledger: Ledger, response: Response
+) -> ListingCreated:
+    """Put the subject on a joint dishonesty list (graded 差 while listed)."""
+    written = ledger.list_subject(
+        uscc,
+        list_type=body.list_type,
+        listed_on=body.listed_on,
+        domain=body.domain,
+        document_no=body.document_no,
+        authority=body.authority,
+        actor=actor,
+    )
+    _created(response, written)
+    return ListingCreated(listing_id=written.id, position=_position(written))
+
+
+@router.post("/{uscc}/listings/{listing_id}/delist", response_model=Changed)
+def delist_subject(
+    uscc: str, listing_id: UUID, body: DelistIn, actor: Recorder, ledger: Ledger
+) -> Changed:
+    """Remove a listing; reason `revoked` voids it from the start."""
+    written = ledger.delist_subject(
+        uscc,
+        listing_id,
+        delisted_on=body.delisted_on,
+        reason=body.reason,
+        actor=actor,
+        source_document=body.source_document,
+    )
+    return Changed(id=listing_id, changed=written.created, position=_position(written))
+
+
+@router.post("/{uscc}/objections", status_code=201, response_model=ObjectionCreated)
+def file_objection(
+    uscc: str, body: ObjectionIn, actor: Filer, ledger: Ledger, response: Response
+) -> ObjectionCreated:
+    """File an objection to a fact or listing; due in 10 working days."""
+    written = ledger.file_objection(
+        uscc,
+        target_id=body.target_id,
+        filed_on=body.filed_on,
+        grounds=body.grounds,
+        actor=actor,
+        source_document=body.source_document,
+    )
+    _created(response, written)
+    assert written.due_on is not None
+    return ObjectionCreated(
+        objection_id=written.id,
+        status="pending",
+        due_on=written.due_on,
+        position=_position(written),
+        warning=written.warning,
+    )
+
+
+@router.post("/{uscc}/repairs", status_code=201, response_model=RepairCreated)
+def request_repair(
+    uscc: str, body: RepairIn, actor: Filer, ledger: Ledger, response: Response
+) -> RepairCreated:
+    """Request credit repair of a deduction fact (422 with `eligible_on` when too early)."""
+    written = ledger.request_repair(
+        uscc,
+        target_id=body.target_id,
+        requested_on=body.requested_on,
+        commitment=body.commitment,
+        actor=actor,
+        source_document=body.source_document,
+    )
+    _created(response, written)
+    assert written.due_on is not None
+    return RepairCreated(
+        repair_id=written.id,
+        due_on=written.due_on,
+        status=written.status or "pending",
+        position=_position(written),
+        warning=written.warning,
+    )
+
+
+@router.post(
+    "/{uscc}/industry-evaluations", status_code=201, response_model=IndustryEvaluationCreated
+)
+def record_industry_evaluation(
+    uscc: str, body: IndustryEvaluationIn, actor: Recorder, ledger: Ledger, response: Response
+) -> IndustryEvaluationCreated:
+    """Record a field's industry evaluation: a 100-point score or the field's native grade."""
+    written = ledger.record_industry_evaluation(
+        uscc,
+        domain=body.domain,
+        evaluated_on=body.evaluated_on,
+        model=body.model,
+        score=body.score,
+        native_grade=body.native_grade,
+        document_no=body.document_no,
+        actor=actor,
+    )
+    _created(response, written)
+    return IndustryEvaluationCreated(
+        evaluation_id=written.id, grade=written.status or "", position=_position(written)
+    )
+
+
+@router.get("/{uscc}/evaluation", response_model=EvaluationOut)
+def get_evaluation(
+    uscc: str,
+    actor: Reader,
+    ledger: Ledger,
+    audit: Audit,
+    as_of: Annotated[date | None, Query(description="valid date (default today, CST)")] = None,
+    known_at: Annotated[
+        datetime | None, Query(description="record-time instant with offset (default now)")
+    ] = None,
+    purpose: Annotated[str | None, Query(max_length=200, description="why you read it")] = None,
+    min_position: Annotated[int | None, Query(ge=0)] = None,
+) -> EvaluationOut:
+    """The explained evaluation at `as_of` as known at `known_at`; the read is audited."""
+    wait_for_position(ledger, min_position)
+    ev = ledger.evaluate(uscc, as_of=as_of, known_at=known_at)
+    audit.record_read(
+        token_id=actor.actor_id,
+        role=actor.role.value,
+        department=actor.department,
+        endpoint="evaluation",
+        uscc=ev.uscc,
+        purpose=purpose,
+        as_of=ev.as_of,
+        known_at=ev.known_at,
+        grade=ev.grade,
+    )
+    return EvaluationOut.of(ev)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (UUID, Decimal)):
+        return str(value)
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    return value
+
+
+@router.get("/{uscc}/history", response_model=HistoryOut)
+def get_history(uscc: str, actor: Auditor, ledger: Ledger, audit: Audit) -> HistoryOut:
+    """Every event of the subject in order, with its ledger position and record time."""
+    events = ledger.history(uscc)
+    subject_id = events[0].originator_id
+    positions = stream_positions(ledger, subject_id)
+    items = []
+    for event in events:
+        recorded_at: datetime = event.timestamp  # type: ignore[attr-defined]
+        payload = {
+            k: _jsonable(v)
+            for k, v in event.__dict__.items()
+            if k not in ("originator_id", "originator_version", "timestamp", "originator_topic")
+        }
+        items.append(
+            HistoryEvent(
+                position=positions.get(event.originator_version),
+                version=event.originator_version,
+                topic=type(event).TOPIC,  # type: ignore[attr-defined]
+                recorded_at=recorded_at,
+                payload=payload,
+            )
+        )
+    code = normalize_uscc(uscc)
+    audit.record_read(
+        token_id=actor.actor_id,
+        role=actor.role.value,
+        department=actor.department,
+        endpoint="history",
+        uscc=code,
+        purpose=None,
+        count=len(items),
+    )
+    return HistoryOut(uscc=code, subject_id=subject_id, events=items)

@@ -1,0 +1,374 @@
+"""Request and response bodies of API v1 (the contract in spec/API.md)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ledger.rules import NOTICE, Evaluation
+from ledger.values import CST
+
+
+def text() -> Any:
+    """A required free-text field."""
+    return Field(min_length=1, max_length=2000)
+
+
+class Body(BaseModel):
+    """Request bodies refuse unknown fields, so a misspelt field is named, not ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class SubjectIn(Body):
+    uscc: str = Field(description="unified social credit code (GB 32100-2015)", max_length=64)
+    name: str = text()
+    kind: Literal[
+        "enterprise",
+        "individual_business",
+        "social_organization",
+        "public_institution",
+        "government_department",
+    ]
+    fields: list[str] = Field(default_factory=list, max_length=40)
+    established_on: date | None = None
+    source_document: str | None = Field(default=None, max_length=2000)
+
+
+class SubjectCreated(BaseModel):
+    uscc: str
+    subject_id: UUID
+    position: int
+
+
+class Counts(BaseModel):
+    facts: int
+    facts_counting_today: int
+    listings: int
+    listings_active_today: int
+    objections: int
+    objections_pending: int
+    repairs: int
+    repairs_pending: int
+    industry_evaluations: int
+
+
+class SubjectOut(BaseModel):
+    uscc: str
+    subject_id: UUID
+    name: str
+    kind: str
+    fields: list[str]
+    established_on: date | None
+    registered_at: datetime
+    counts: Counts
+
+
+class FactIn(Body):
+    indicator: str = Field(max_length=100)
+    decided_on: date
+    domain: str = Field(max_length=100)
+    document_no: str = text()
+    description: str | None = Field(default=None, max_length=2000)
+    effective_until: date | None = None
+
+
+class FactCreated(BaseModel):
+    fact_id: UUID
+    position: int
+
+
+class FactEndIn(Body):
+    ended_on: date
+    reason: str = text()
+    source_document: str | None = Field(default=None, max_length=2000)
+
+
+class FactRevokeIn(Body):
+    reason: str = text()
+    source_document: str | None = Field(default=None, max_length=2000)
+
+
+class Changed(BaseModel):
+    id: UUID
+    changed: bool = Field(description="false when the same change had already been stored")
+    position: int
+
+
+class ListingIn(Body):
+    list_type: Literal[
+        "judgment_defaulter",
+        "serious_illegal_dishonest",
+        "major_tax_violation",
+        "other_joint_punishment",
+    ]
+    listed_on: date
+    domain: str = Field(max_length=100)
+    document_no: str = text()
+    authority: str = text()
+
+
+class ListingCreated(BaseModel):
+    listing_id: UUID
+    position: int
+
+
+class DelistIn(Body):
+    delisted_on: date
+    reason: Literal["expired", "repaired", "revoked"]
+    source_document: str | None = Field(default=None, max_length=2000)
+
+
+class ObjectionIn(Body):
+    target_id: UUID = Field(description="the fact or listing disputed")
+    filed_on: date
+    grounds: str = text()
+    source_document: str | None = Field(default=None, max_length=2000)
+
+
+class ObjectionCreated(BaseModel):
+    objection_id: UUID
+    status: str
+    due_on: date
+    position: int
+    warning: str | None = None
+
+
+class CorrectionIn(Body):
+    void: bool = False
+    indicator: str | None = Field(default=None, max_length=100)
+    decided_on: date | None = None
+
+
+class ResolveIn(Body):
+    outcome: Literal["corrected", "rejected", "undetermined"]
+    resolved_on: date
+    correction: CorrectionIn | None = None
+    note: str | None = Field(default=None, max_length=2000)
+    source_document: str | None = Field(default=None, max_length=2000)
+
+
+class Resolved(BaseModel):
+    objection_id: UUID
+    status: str
+    outcome: str
+    changed: bool
+    position: int
+
+
+class ObjectionOut(BaseModel):
+    objection_id: UUID
+    uscc: str
+    target_id: UUID
+    target_kind: str
+    filed_on: date
+    grounds: str
+    due_on: date
+    status: Literal["pending", "overdue", "resolved"]
+    outcome: str | None
+    resolved_on: date | None
+    filed_at: datetime
+
+
+class ObjectionList(BaseModel):
+    items: list[ObjectionOut]
+
+
+class RepairIn(Body):
+    target_id: UUID = Field(description="the deduction fact to repair")
+    requested_on: date
+    commitment: str = text()
+    source_document: str | None = Field(default=None, max_length=2000)
+
+
+class RepairCreated(BaseModel):
+    repair_id: UUID
+    due_on: date
+    status: str
+    position: int
+    warning: str | None = None
+
+
+class DecideIn(Body):
+    approved: bool
+    decided_on: date
+    reason: str = text()
+    source_document: str | None = Field(default=None, max_length=2000)
+
+
+class RevokeRepairIn(Body):
+    revoked_on: date
+    reason: str = text()
+    source_document: str | None = Field(default=None, max_length=2000)
+
+
+class Decided(BaseModel):
+    repair_id: UUID
+    status: str
+    changed: bool
+    position: int
+
+
+class RepairOut(BaseModel):
+    repair_id: UUID
+    uscc: str
+    target_id: UUID
+    requested_on: date
+    commitment: str
+    due_on: date
+    status: Literal["pending", "overdue", "approved", "rejected", "revoked"]
+    decided_on: date | None
+    reason: str | None
+    requested_at: datetime
+
+
+class RepairList(BaseModel):
+    items: list[RepairOut]
+
+
+class IndustryEvaluationIn(Body):
+    domain: str = Field(max_length=100)
+    evaluated_on: date
+    score: Decimal | None = Field(default=None, ge=0, le=100)
+    native_grade: str | None = Field(default=None, max_length=10)
+    model: str = Field(min_length=1, max_length=200)
+    document_no: str | None = Field(default=None, max_length=2000)
+
+
+class IndustryEvaluationCreated(BaseModel):
+    evaluation_id: UUID
+    grade: str
+    position: int
+
+
+class ContributionOut(BaseModel):
+    fact_id: UUID
+    indicator: str
+    kind: str
+    points: str
+    decided_on: date
+    counts_until: date | None
+    under_objection: bool
+    domain: str
+    document_no: str
+    corrected: bool
+
+
+class ListingOut(BaseModel):
+    listing_id: UUID
+    list_type: str
+    listed_on: date
+    delisted_on: date | None
+    authority: str
+    domain: str
+    document_no: str
+    under_objection: bool
+
+
+class ExcludedOut(BaseModel):
+    fact_id: UUID
+    indicator: str
+    reason: str
+
+
+class EvaluationOut(BaseModel):
+    uscc: str
+    name: str
+    as_of: date
+    known_at: datetime
+    model: str
+    score: str
+    grade: str
+    grade_en: str
+    score_grade: str
+    listed: bool
+    listings: list[ListingOut]
+    contributions: list[ContributionOut]
+    excluded: list[ExcludedOut]
+    deductions: str
+    bonuses: str
+    bonuses_counted: str
+    notes: list[str]
+    notice: str = NOTICE
+
+    @classmethod
+    def of(cls, ev: Evaluation) -> EvaluationOut:
+        """The answer for an evaluation; scores and points as decimal strings."""
+        return cls(
+            uscc=ev.uscc,
+            name=ev.name,
+            as_of=ev.as_of,
+            known_at=ev.known_at.astimezone(CST),
+            model=ev.model,
+            score=str(ev.score),
+            grade=ev.grade,
+            grade_en=ev.grade_en,
+            score_grade=ev.score_grade,
+            listed=ev.listed,
+            listings=[
+                ListingOut(**{k: getattr(li, k) for k in ListingOut.model_fields})
+                for li in ev.listings
+            ],
+            contributions=[
+                ContributionOut(
+                    **{k: getattr(c, k) for k in ContributionOut.model_fields if k != "points"},
+                    points=str(c.points),
+                )
+                for c in ev.contributions
+            ],
+            excluded=[
+                ExcludedOut(fact_id=x.fact_id, indicator=x.indicator, reason=x.reason)
+                for x in ev.excluded
+            ],
+            deductions=str(ev.deductions),
+            bonuses=str(ev.bonuses),
+            bonuses_counted=str(ev.bonuses_counted),
+            notes=list(ev.notes),
+            notice=ev.notice,
+        )
+
+
+class HistoryEvent(BaseModel):
+    position: int | None
+    version: int
+    topic: str
+    recorded_at: datetime
+    payload: dict[str, Any]
+
+
+class HistoryOut(BaseModel):
+    uscc: str
+    subject_id: UUID
+    events: list[HistoryEvent]
+
+
+class AuditRecord(BaseModel):
+    position: int
+    recorded_at: datetime
+    token_id: str
+    role: str
+    department: str | None
+    endpoint: str
+    uscc: str | None
+    purpose: str | None
+    as_of: date | None
+    known_at: datetime | None
+    grade: str | None
+    count: int
+
+
+class AuditPage(BaseModel):
+    items: list[AuditRecord]
+    next: int = Field(description="pass as `after` to continue")
+
+
+class FieldOut(BaseModel):
+    code: str
+    name_zh: str
+    name_en: str
+    department: str
+    department_zh: str

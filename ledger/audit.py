@@ -1,0 +1,143 @@
+"""The query-audit log: every read of a grade is itself an immutable event (who, what, why)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from uuid import UUID, uuid4
+
+from eventsourcing.application import Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import JSONTranscoder
+
+from ledger.codec import DateAsISO
+
+
+class GradeRead(Aggregate):
+    """One read of a subject's grade (or of many, for a feed page), recorded as it is served."""
+
+    TOPIC = "credit.grade_read.v1"
+
+    class Event(Aggregate.Event):
+        """Base of audit events."""
+
+        TOPIC = "credit.grade_read_event.v1"
+
+    class Recorded(Aggregate.Created, Event):
+        """A read was served."""
+
+        TOPIC = "credit.grade_read_recorded.v1"
+        token_id: str
+        role: str
+        department: str | None
+        endpoint: str
+        uscc: str | None
+        purpose: str | None
+        as_of: date | None
+        known_at: datetime | None
+        grade: str | None
+        count: int
+
+    @staticmethod
+    def create_id() -> UUID:
+        """Each read is its own stream: concurrent readers never contend."""
+        return uuid4()
+
+    def __init__(
+        self,
+        token_id: str,
+        role: str,
+        department: str | None,
+        endpoint: str,
+        uscc: str | None,
+        purpose: str | None,
+        as_of: date | None,
+        known_at: datetime | None,
+        grade: str | None,
+        count: int,
+    ) -> None:
+        self.token_id = token_id
+        self.uscc = uscc
+
+
+class QueryAudit(Application[UUID]):
+    """The append-only audit log of grade reads, kept apart from the credit events.
+
+    A separate event table keeps audit appends from contending with credit writes and keeps
+    grade reads out of the credit log that projections and the feed follow.
+    """
+
+    name = "credit_ledger_audit"
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        """Add date values to the stored-event JSON."""
+        super().register_transcodings(transcoder)
+        transcoder.register(DateAsISO())
+
+    def record_read(
+        self,
+        *,
+        token_id: str,
+        role: str,
+        department: str | None,
+        endpoint: str,
+        uscc: str | None,
+        purpose: str | None,
+        as_of: date | None = None,
+        known_at: datetime | None = None,
+        grade: str | None = None,
+        count: int = 1,
+    ) -> int:
+        """Append one audit record; returns its position in the audit log."""
+        read = GradeRead._create(
+            GradeRead.Recorded,
+            token_id=token_id,
+            role=role,
+            department=department,
+            endpoint=endpoint,
+            uscc=uscc,
+            purpose=purpose,
+            as_of=as_of,
+            known_at=known_at,
+            grade=grade,
+            count=count,
+        )
+        recordings = self.save(read)
+        return int(recordings[-1].notification.id)
+
+    def reads(
+        self,
+        *,
+        uscc: str | None = None,
+        token_id: str | None = None,
+        after: int = 0,
+        limit: int = 100,
+        scan: int = 10_000,
+    ) -> tuple[list[tuple[int, GradeRead.Recorded]], int]:
+        """Audit records after a position matching the filters, and the position scanned to.
+
+        At most `scan` records are examined per call, so a filter that matches rarely still
+        answers promptly; the returned position is the cursor to continue from.
+        """
+        found: list[tuple[int, GradeRead.Recorded]] = []
+        position = after
+        examined = 0
+        while len(found) < limit and examined < scan:
+            page = self.recorder.select_notifications(
+                start=position, limit=min(500, scan - examined), inclusive_of_start=False
+            )
+            if not page:
+                break
+            for notification in page:
+                position = notification.id
+                examined += 1
+                event = self.mapper.to_domain_event(notification)
+                if not isinstance(event, GradeRead.Recorded):
+                    continue
+                if uscc is not None and event.uscc != uscc:
+                    continue
+                if token_id is not None and event.token_id != token_id:
+                    continue
+                found.append((notification.id, event))
+                if len(found) >= limit:
+                    break
+        return found, position
