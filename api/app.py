@@ -32,6 +32,7 @@ def create_app(ledger: CreditLedger | None = None, audit: QueryAudit | None = No
         owned = ledger is None
         app.state.ledger = ledger or open_ledger(settings.database_url)
         app.state.audit = audit or open_audit(settings.database_url)
+        app.state.ledger.save_listeners.append(observability.EVENTS_APPENDED.inc)
         try:
             yield
         finally:
@@ -46,6 +47,10 @@ def create_app(ledger: CreditLedger | None = None, audit: QueryAudit | None = No
         description=DESCRIPTION,
         lifespan=lifespan,
     )
+    if ledger is not None and audit is not None:
+        # Given stores are usable at once, with or without a lifespan run (ASGI test clients).
+        app.state.ledger = ledger
+        app.state.audit = audit
     problems.install(app)
     observability.install(app)
     for module in (operations, subjects, objections, repairs, fields, audit_routes):

@@ -9,18 +9,20 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.problems import Problem
+from credit_ledger.settings import get_settings
 from ledger.application import CreditLedger
 from ledger.audit import QueryAudit
 from ledger.values import Actor, Role
 
 bearer = HTTPBearer(auto_error=False, description="a token from `credit-ledger token create`")
 
+#: The largest ledger position a request may name (stores count in signed 64-bit integers).
+MAX_POSITION = 2**62
+
 READERS = frozenset({Role.READER, Role.RECORDER, Role.AUDITOR, Role.ADMIN})
 RECORDERS = frozenset({Role.RECORDER, Role.ADMIN})
 FILERS = frozenset({Role.PLATFORM, Role.ADMIN})
 AUDITORS = frozenset({Role.AUDITOR, Role.ADMIN})
-#: How long a read may wait for `min_position` before it gives up.
-MAX_WAIT_SECONDS = 5.0
 
 
 def get_ledger(request: Request) -> CreditLedger:
@@ -80,18 +82,15 @@ def wait_for_position(ledger: CreditLedger, min_position: int | None) -> None:
     """Read-your-writes: wait, bounded, until the ledger holds `min_position`."""
     if min_position is None or min_position <= 0:
         return
-    deadline = time.monotonic() + MAX_WAIT_SECONDS
-    while ledger.max_position() < min_position:
+    deadline = time.monotonic() + get_settings().read_wait_seconds
+    while (position := ledger.max_position()) < min_position:
         if time.monotonic() > deadline:
             raise Problem(
-                503,
-                f"position {min_position} is not available yet; retry",
+                409,
+                f"position {min_position} is not available yet (the ledger is at {position}); "
+                "retry shortly",
                 kind="not-caught-up",
                 headers={"Retry-After": "1"},
+                extra={"errors": [{"loc": ["query", "min_position"], "msg": "not reached yet"}]},
             )
         time.sleep(0.05)
-
-
-def in_queue(state: str, wanted: str | None) -> bool:
-    """Whether an item in `state` belongs in the queue asked for (`pending` includes overdue)."""
-    return wanted is None or state == wanted or (wanted == "pending" and state == "overdue")

@@ -372,3 +372,39 @@ class FieldOut(BaseModel):
     name_en: str
     department: str
     department_zh: str
+
+
+class ProblemError(BaseModel):
+    loc: list[str | int]
+    msg: str
+
+
+class ProblemOut(BaseModel):
+    """An RFC 9457 problem: what was refused and why."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[ProblemError] | None = None
+    rule: str | None = None
+    eligible_on: date | None = None
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {
+        "model": ProblemOut,
+        "description": description,
+        "content": {"application/problem+json": {}},
+    }
+
+
+#: The refusals every resource can answer, documented once for the OpenAPI document.
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _problem("malformed request (the failing fields are listed in `errors`)"),
+    401: _problem("no token, or an unknown or revoked one"),
+    403: _problem("the token's role or fields do not allow this"),
+    404: _problem("unknown subject, fact, listing, objection or repair"),
+    409: _problem("same natural key with another payload, concurrent change, or not caught up"),
+    422: _problem("refused by a ledger rule (the field and rule are named)"),
+}

@@ -328,6 +328,7 @@ def serve(
         port=port or settings.port,
         workers=workers,
         log_level=settings.log_level,
+        access_log=False,  # the service logs each request itself, as JSON
     )
 
 

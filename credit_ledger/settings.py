@@ -21,6 +21,9 @@ class Settings(BaseSettings):
     host: str = Field(default="127.0.0.1", description="address `serve` listens on")
     port: int = Field(default=8000, description="port `serve` listens on")
     log_level: str = Field(default="info", description="log level of the service")
+    read_wait_seconds: float = Field(
+        default=5.0, ge=0, le=60, description="how long a read waits for `min_position`"
+    )
 
 
 @cache

@@ -8,7 +8,9 @@ times when another writer appended to the same stream first.
 
 from __future__ import annotations
 
+import random
 import secrets
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
@@ -54,7 +56,7 @@ T = TypeVar("T")
 #: Working days a department has to handle an objection or a repair request (DOMAIN §5).
 HANDLING_WORKING_DAYS = 10
 #: How often a command is retried when another writer appended to the same stream first.
-WRITE_ATTEMPTS = 5
+WRITE_ATTEMPTS = 20
 MAX_TEXT = 2000
 
 
@@ -89,6 +91,11 @@ class IssuedToken:
 
     secret: str
     info: TokenInfo
+
+
+def _back_off(attempt: int) -> None:
+    """Sleep a little, more on each attempt, jittered so colliding writers spread out."""
+    time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
 
 
 def system_clock() -> datetime:
@@ -144,6 +151,15 @@ class CreditLedger(Application[UUID]):
         self.clock = clock
         self.models = models or default_models()
         self.catalogue = catalogue()
+        #: Called with the number of events after every save (metrics hook for adapters).
+        self.save_listeners: list[Callable[[int], None]] = []
+
+    def save(self, *objs: Any, **kwargs: Any) -> Any:
+        """Store the pending events of the given aggregates in one transaction."""
+        recordings = super().save(*objs, **kwargs)
+        for listener in self.save_listeners:
+            listener(len(recordings))
+        return recordings
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         """Add date values to the stored-event JSON."""
@@ -194,11 +210,14 @@ class CreditLedger(Application[UUID]):
             try:
                 recordings = self.save(subject, *extra)
             except RecordConflictError:
-                if attempt == WRITE_ATTEMPTS - 1:
-                    raise
+                _back_off(attempt)
                 continue
             return result, self._position(recordings), True
-        raise AssertionError("unreachable")  # pragma: no cover
+        raise Conflict(
+            f"subject {uscc} kept changing under {WRITE_ATTEMPTS} attempts; retry",
+            field="uscc",
+            rule="concurrent change",
+        )
 
     def _today(self, now: datetime) -> date:
         return china_date(now)
@@ -258,8 +277,7 @@ class CreditLedger(Application[UUID]):
                 try:
                     recordings = self.save(subject)
                 except RecordConflictError:
-                    if attempt == WRITE_ATTEMPTS - 1:
-                        raise
+                    _back_off(attempt)
                     continue
                 return Written(subject_id, True, self._position(recordings))
             state = existing.state

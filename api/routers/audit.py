@@ -6,10 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api.deps import Audit, Auditor
-from api.schemas import AuditPage, AuditRecord
+from api.deps import MAX_POSITION, Audit, Auditor
+from api.schemas import PROBLEM_RESPONSES, AuditPage, AuditRecord
 
-router = APIRouter(prefix="/v1/audit", tags=["audit"])
+router = APIRouter(prefix="/v1/audit", tags=["audit"], responses=PROBLEM_RESPONSES)
 
 
 @router.get("/reads", response_model=AuditPage)
@@ -18,7 +18,7 @@ def list_reads(
     audit: Audit,
     uscc: Annotated[str | None, Query(max_length=64)] = None,
     token: Annotated[str | None, Query(max_length=64, description="token id")] = None,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_POSITION)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> AuditPage:
     """Audit records after a cursor, filtered by subject and/or token."""

@@ -8,9 +8,9 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 
 from api.deps import Ledger, Reader, Recorder
-from api.schemas import ObjectionList, ObjectionOut, Resolved, ResolveIn
+from api.schemas import PROBLEM_RESPONSES, ObjectionList, ObjectionOut, Resolved, ResolveIn
 
-router = APIRouter(prefix="/v1/objections", tags=["objections"])
+router = APIRouter(prefix="/v1/objections", tags=["objections"], responses=PROBLEM_RESPONSES)
 
 
 @router.post("/{objection_id}/resolve", response_model=Resolved)

@@ -8,9 +8,9 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 
 from api.deps import Ledger, Reader, Recorder
-from api.schemas import Decided, DecideIn, RepairList, RepairOut, RevokeRepairIn
+from api.schemas import PROBLEM_RESPONSES, Decided, DecideIn, RepairList, RepairOut, RevokeRepairIn
 
-router = APIRouter(prefix="/v1/repairs", tags=["repairs"])
+router = APIRouter(prefix="/v1/repairs", tags=["repairs"], responses=PROBLEM_RESPONSES)
 
 
 @router.post("/{repair_id}/decide", response_model=Decided)

@@ -9,8 +9,18 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Response, status
 
-from api.deps import Audit, Auditor, Filer, Ledger, Reader, Recorder, wait_for_position
+from api.deps import (
+    MAX_POSITION,
+    Audit,
+    Auditor,
+    Filer,
+    Ledger,
+    Reader,
+    Recorder,
+    wait_for_position,
+)
 from api.schemas import (
+    PROBLEM_RESPONSES,
     Changed,
     Counts,
     DelistIn,
@@ -38,7 +48,7 @@ from ledger.application import Written
 from ledger.rules import fact_counts_at, listing_active_at
 from ledger.values import normalize_uscc, subject_id_for
 
-router = APIRouter(prefix="/v1/subjects", tags=["subjects"])
+router = APIRouter(prefix="/v1/subjects", tags=["subjects"], responses=PROBLEM_RESPONSES)
 
 
 def _created(response: Response, written: Written) -> None:
@@ -263,7 +273,7 @@ def get_evaluation(
         datetime | None, Query(description="record-time instant with offset (default now)")
     ] = None,
     purpose: Annotated[str | None, Query(max_length=200, description="why you read it")] = None,
-    min_position: Annotated[int | None, Query(ge=0)] = None,
+    min_position: Annotated[int | None, Query(ge=0, le=MAX_POSITION)] = None,
 ) -> EvaluationOut:
     """The explained evaluation at `as_of` as known at `known_at`; the read is audited."""
     wait_for_position(ledger, min_position)

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import time
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 with warnings.catch_warnings():
@@ -18,6 +23,7 @@ from api.app import create_app
 from credit_ledger.store import open_audit, open_ledger
 from ledger.application import CreditLedger
 from ledger.values import SYSTEM_ACTOR
+from tests.integration.test_cli import CLI
 from tests.support import postgres_schema
 
 ROLES = {
@@ -78,3 +84,75 @@ def api(store_url: str) -> Iterator[Api]:
         yield Api(client, ledger, tokens)
     ledger.close()
     audit.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Served:
+    base: str
+    env: dict[str, str]
+    process: subprocess.Popen[bytes]
+
+    def token(self, *args: str) -> str:
+        made = subprocess.run(
+            [CLI, "token", "create", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        return made.stdout.strip().splitlines()[-1]
+
+    def call(self, method: str, path: str, token: str | None = None, **kw: Any) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.request(method, self.base + path, headers=headers, timeout=30, **kw)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Served]:
+    with _store(request.param, tmp_path) as url:
+        port = _free_port()
+        env = {**os.environ, "CREDIT_LEDGER_DATABASE_URL": url}
+        process = subprocess.Popen(
+            [CLI, "serve", "--port", str(port)],
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    if httpx.get(base + "/readyz", timeout=2).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert process.poll() is None, process.stderr.read() if process.stderr else b""
+                assert time.monotonic() < deadline, "service did not become ready in 30 s"
+                time.sleep(0.2)
+            yield Served(base, env, process)
+        finally:
+            process.terminate()
+            process.wait(timeout=15)
+
+
+def _store(kind: str, tmp_path: Path) -> Any:
+    if kind == "postgres":
+        return postgres_schema()
+
+    class _Sqlite:
+        def __enter__(self) -> str:
+            return f"sqlite:///{tmp_path}/served.db"
+
+        def __exit__(self, *exc: object) -> None:
+            return None
+
+    return _Sqlite()

@@ -445,5 +445,5 @@ def test_min_position_waits_for_a_position_and_gives_up_when_it_never_comes(api:
     created = register(api).json()
     ok = api.get(f"/v1/subjects/{CODE}/evaluation", min_position=created["position"])
     assert ok.status_code == 200
-    body = problem(api.get(f"/v1/subjects/{CODE}/evaluation", min_position=10**9), 503)
+    body = problem(api.get(f"/v1/subjects/{CODE}/evaluation", min_position=10**9), 409)
     assert "not available yet" in body["detail"]
