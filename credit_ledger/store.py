@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 from uuid import UUID
 
-from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore
+from eventsourcing.sqlite import SQLiteApplicationRecorder
 from psycopg.sql import SQL, Identifier
 
 from ledger.application import CreditLedger, system_clock
@@ -37,6 +37,7 @@ def persistence_env(database_url: str) -> dict[str, str]:
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
             "SQLITE_DBNAME": path,
             "SQLITE_LOCK_TIMEOUT": "10",
+            "APPLICATION_RECORDER_TOPIC": "credit_ledger.chain:ChainedSQLiteRecorder",
         }
     if parts.scheme in ("postgresql", "postgres", "postgresql+psycopg"):
         dbname = unquote(parts.path.lstrip("/"))
@@ -53,6 +54,7 @@ def persistence_env(database_url: str) -> dict[str, str]:
             "POSTGRES_CONNECT_TIMEOUT": "5",
             "POSTGRES_POOL_SIZE": "5",
             "POSTGRES_MAX_OVERFLOW": "10",
+            "APPLICATION_RECORDER_TOPIC": "credit_ledger.chain:ChainedPostgresRecorder",
         }
         if "schema" in query:
             env["POSTGRES_SCHEMA"] = query["schema"][0]
@@ -62,24 +64,11 @@ def persistence_env(database_url: str) -> dict[str, str]:
     )
 
 
-class AuditSQLiteRecorder(SQLiteApplicationRecorder):
-    """The stock SQLite recorder, writing the audit log to its own table in the same file.
-
-    The library's SQLite recorder always names its table `stored_events`; the audit log needs
-    another so the two logs can share one embedded database file.
-    """
-
-    def __init__(
-        self, datastore: SQLiteDatastore, events_table_name: str = "stored_audit_events"
-    ) -> None:
-        super().__init__(datastore, events_table_name=events_table_name)
-
-
 def open_audit(database_url: str) -> QueryAudit:
-    """The query-audit log on the same store as the ledger, in its own table."""
+    """The query-audit log on the same store as the ledger, in its own (chained) tables."""
     env = persistence_env(database_url)
     if env["PERSISTENCE_MODULE"] == "eventsourcing.sqlite":
-        env["APPLICATION_RECORDER_TOPIC"] = f"{__name__}:AuditSQLiteRecorder"
+        env["APPLICATION_RECORDER_TOPIC"] = "credit_ledger.chain:ChainedSQLiteAuditRecorder"
     return QueryAudit(env=env)
 
 

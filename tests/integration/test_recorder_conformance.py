@@ -1,0 +1,99 @@
+"""The library's own recorder conformance suites, run against our hash-chained recorders."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from typing import Any
+
+import psycopg
+import pytest
+from eventsourcing.postgres import PostgresDatastore
+from eventsourcing.sqlite import SQLiteDatastore
+from eventsourcing.tests.persistence import (
+    ApplicationRecorderTestCase,
+    NonInterleavingNotificationIDsBaseCase,
+)
+
+from credit_ledger.chain import ChainedPostgresRecorder, ChainedSQLiteRecorder, verify_chain
+from tests.support import PG_URL, REQUIRE_PG, postgres_available
+
+
+class _SQLiteStore:
+    def setUp(self) -> None:
+        self.folder = tempfile.TemporaryDirectory()
+        self.datastore = SQLiteDatastore(os.path.join(self.folder.name, "conformance.db"))
+
+    def tearDown(self) -> None:
+        self.folder.cleanup()
+
+    def create_recorder(self) -> ChainedSQLiteRecorder:
+        recorder = ChainedSQLiteRecorder(self.datastore)
+        recorder.create_table()
+        return recorder
+
+
+class _PostgresStore:
+    def setUp(self) -> None:
+        why = postgres_available()
+        if why is not None:
+            if REQUIRE_PG:
+                pytest.fail(why)
+            pytest.skip(why)
+        self.schema = f"conf_{uuid.uuid4().hex[:10]}"
+        with psycopg.connect(PG_URL, autocommit=True) as conn:
+            conn.execute(f"CREATE SCHEMA {self.schema}")
+        parts = psycopg.conninfo.conninfo_to_dict(PG_URL)
+        self.datastore = PostgresDatastore(
+            dbname=str(parts["dbname"]),
+            host=str(parts.get("host", "127.0.0.1")),
+            port=str(parts.get("port", "5432")),
+            user=str(parts.get("user", "postgres")),
+            password=str(parts.get("password", "")),
+            schema=self.schema,
+        )
+
+    def tearDown(self) -> None:
+        self.datastore.close()
+        with psycopg.connect(PG_URL, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {self.schema} CASCADE")
+
+    def create_recorder(self) -> ChainedPostgresRecorder:
+        recorder = ChainedPostgresRecorder(self.datastore, events_table_name="conformance_events")
+        recorder.create_table()
+        return recorder
+
+
+class _ChainStaysValid:
+    """After each conformance test, the chain the recorder kept must verify."""
+
+    def tearDown(self) -> None:
+        recorder: Any = self.create_recorder()  # type: ignore[attr-defined]
+        report = verify_chain(recorder)
+        assert report.problems == (), report.problems
+        super().tearDown()  # type: ignore[misc]
+
+
+class TestChainedSQLiteRecorderConformance(
+    _ChainStaysValid, _SQLiteStore, ApplicationRecorderTestCase[Any]
+):
+    pass
+
+
+class TestChainedSQLiteNonInterleaving(
+    _ChainStaysValid, _SQLiteStore, NonInterleavingNotificationIDsBaseCase
+):
+    pass
+
+
+class TestChainedPostgresRecorderConformance(
+    _ChainStaysValid, _PostgresStore, ApplicationRecorderTestCase[Any]
+):
+    pass
+
+
+class TestChainedPostgresNonInterleaving(
+    _ChainStaysValid, _PostgresStore, NonInterleavingNotificationIDsBaseCase
+):
+    pass
