@@ -9,11 +9,12 @@ from fastapi import FastAPI
 
 from api import observability, problems
 from api.routers import audit as audit_routes
-from api.routers import fields, objections, operations, repairs, subjects
+from api.routers import evaluations, feed, fields, objections, operations, repairs, subjects
 from credit_ledger.settings import get_settings
 from credit_ledger.store import open_audit, open_ledger
 from ledger.application import CreditLedger
 from ledger.audit import QueryAudit
+from projections.runner import BackgroundProjector, Projector
 
 DESCRIPTION = """
 The credit ledger's HTTP API (v1). Every credit fact, listing, objection and repair is an
@@ -33,9 +34,20 @@ def create_app(ledger: CreditLedger | None = None, audit: QueryAudit | None = No
         app.state.ledger = ledger or open_ledger(settings.database_url)
         app.state.audit = audit or open_audit(settings.database_url)
         app.state.ledger.save_listeners.append(observability.EVENTS_APPENDED.inc)
+        app.state.projector = Projector(app.state.ledger)
+        background = None
+        in_process = settings.projector == "in-process" or (
+            settings.projector == "auto" and app.state.projector.store.sqlite
+        )
+        if in_process:
+            background = BackgroundProjector(app.state.projector)
+            background.start()
+        app.state.background = background
         try:
             yield
         finally:
+            if background is not None:
+                background.stop()
             if owned:
                 app.state.ledger.close()
                 app.state.audit.close()
@@ -51,8 +63,19 @@ def create_app(ledger: CreditLedger | None = None, audit: QueryAudit | None = No
         # Given stores are usable at once, with or without a lifespan run (ASGI test clients).
         app.state.ledger = ledger
         app.state.audit = audit
+        app.state.projector = Projector(ledger)
+        app.state.background = None
     problems.install(app)
     observability.install(app)
-    for module in (operations, subjects, objections, repairs, fields, audit_routes):
+    for module in (
+        operations,
+        subjects,
+        objections,
+        repairs,
+        evaluations,
+        feed,
+        fields,
+        audit_routes,
+    ):
         app.include_router(module.router)
     return app

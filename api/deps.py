@@ -13,6 +13,7 @@ from credit_ledger.settings import get_settings
 from ledger.application import CreditLedger
 from ledger.audit import QueryAudit
 from ledger.values import Actor, Role
+from projections.runner import Projector
 
 bearer = HTTPBearer(auto_error=False, description="a token from `credit-ledger token create`")
 
@@ -37,7 +38,14 @@ def get_audit(request: Request) -> QueryAudit:
     return audit
 
 
+def get_projector(request: Request) -> Projector:
+    """The read models' projector (its runner may live in this process or another)."""
+    projector: Projector = request.app.state.projector
+    return projector
+
+
 Ledger = Annotated[CreditLedger, Depends(get_ledger)]
+Projections = Annotated[Projector, Depends(get_projector)]
 Audit = Annotated[QueryAudit, Depends(get_audit)]
 
 
@@ -78,16 +86,26 @@ Auditor = Annotated[Actor, Depends(_role_in(AUDITORS, "read histories and the au
 Admin = Annotated[Actor, Depends(_role_in(frozenset({Role.ADMIN}), "administer"))]
 
 
-def wait_for_position(ledger: CreditLedger, min_position: int | None) -> None:
-    """Read-your-writes: wait, bounded, until the ledger holds `min_position`."""
+def wait_for_position(
+    ledger: CreditLedger, min_position: int | None, projector: Projector | None = None
+) -> None:
+    """Read-your-writes: wait, bounded, until the ledger (or the read models) hold a position.
+
+    Reads served from the event store need only the write to be stored; reads served from
+    read models pass their projector and wait for it to catch up.
+    """
     if min_position is None or min_position <= 0:
         return
     deadline = time.monotonic() + get_settings().read_wait_seconds
-    while (position := ledger.max_position()) < min_position:
+
+    def reached() -> int:
+        return projector.caught_up_to() if projector is not None else ledger.max_position()
+
+    while (position := reached()) < min_position:
         if time.monotonic() > deadline:
             raise Problem(
                 409,
-                f"position {min_position} is not available yet (the ledger is at {position}); "
+                f"position {min_position} is not available yet (reads are at {position}); "
                 "retry shortly",
                 kind="not-caught-up",
                 headers={"Retry-After": "1"},

@@ -374,6 +374,62 @@ class FieldOut(BaseModel):
     department_zh: str
 
 
+class FeedItem(BaseModel):
+    position: int = Field(description="ledger position of the event that changed the grade")
+    uscc: str
+    topic: str
+    recorded_at: datetime
+    as_of: date = Field(description="the valid date graded: the event's record date (CST)")
+    score: str
+    grade: str
+    grade_en: str
+    listed: bool
+    previous_score: str | None
+    previous_grade: str | None
+    valid_until: date | None = Field(
+        description="the grade may change without a new event from this date (a fact lapses)"
+    )
+
+
+class FeedPage(BaseModel):
+    items: list[FeedItem]
+    next: int = Field(description="pass as `after` for the next page")
+
+
+class YearSummaryOut(BaseModel):
+    year: int
+    as_of: date
+    published_known_at: datetime
+    restated_known_at: datetime
+    published: dict[str, int]
+    restated: dict[str, int]
+    changed: int = Field(description="subjects whose grade differs between the two")
+    entered: int = Field(description="subjects in the restatement but not the publication")
+    left: int = Field(description="subjects in the publication but not the restatement")
+    source: Literal["materialised", "computed"]
+    notice: str = NOTICE
+
+
+class YearChange(BaseModel):
+    position: int | None
+    topic: str
+    recorded_at: datetime
+    score_before: str | None
+    grade_before: str | None
+    score_after: str | None
+    grade_after: str | None
+
+
+class SubjectYearOut(BaseModel):
+    uscc: str
+    year: int
+    published: EvaluationOut | None = Field(description="null when not in the published population")
+    restated: EvaluationOut | None
+    current: EvaluationOut = Field(description="today's evaluation, as known now")
+    restated_differs: bool
+    changes: list[YearChange] = Field(description="later events that changed the year's result")
+
+
 class ProblemError(BaseModel):
     loc: list[str | int]
     msg: str

@@ -210,8 +210,12 @@ def _as_bytes(value: Any) -> bytes:
     return value.encode() if isinstance(value, str) else bytes(value)
 
 
-def verify_chain(recorder: Any) -> ChainReport:
-    """Recompute every link from the stored rows and compare with the stored chain."""
+def verify_chain(recorder: Any, anchor: tuple[int, str] | None = None) -> ChainReport:
+    """Recompute every link from the stored rows and compare with the stored chain.
+
+    `anchor` is a (position, link) pair recorded earlier outside the database (printed by an
+    earlier `verify`): a chain rewritten wholesale by a superuser no longer reaches it.
+    """
     if isinstance(recorder, ChainedSQLiteRecorder):
         rows = list(_rows_sqlite(recorder))
         events = [r for kind, r in rows if kind == "event"]
@@ -244,6 +248,7 @@ def verify_chain(recorder: Any) -> ChainReport:
     problems: list[str] = []
     previous = GENESIS
     seen: set[int] = set()
+    recomputed: dict[int, str] = {}
     for event in events:
         position = int(event["position"])
         seen.add(position)
@@ -255,6 +260,7 @@ def verify_chain(recorder: Any) -> ChainReport:
             event["topic"],
             _as_bytes(event["state"]),
         )
+        recomputed[position] = expected
         stored = links.get(position)
         if stored is None:
             problems.append(f"{table} position {position}: event has no chain link")
@@ -265,6 +271,11 @@ def verify_chain(recorder: Any) -> ChainReport:
             )
         # Continue from the stored link, so one changed row is reported once, not forever after.
         previous = stored or expected
+    if anchor is not None and recomputed.get(anchor[0]) != anchor[1]:
+        problems.append(
+            f"{table} position {anchor[0]}: the chain no longer reaches the anchored link "
+            f"{anchor[1]}"
+        )
     for position in sorted(set(links) - seen):
         problems.append(f"{table} position {position}: chain link without its event (deleted?)")
     head_position = int(events[-1]["position"]) if events else 0

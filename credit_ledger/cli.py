@@ -312,6 +312,241 @@ def token_revoke(
 
 
 @app.command()
+def project(
+    once: Annotated[bool, typer.Option("--once", help="catch up, then exit")] = False,
+    poll: Annotated[float, typer.Option(min=0.05, help="seconds between polls")] = 0.5,
+) -> None:
+    """Keep the read models caught up with the log (the worker process for PostgreSQL)."""
+    import time
+
+    from projections.runner import Projector
+
+    ledger = _open()
+    try:
+        projector = Projector(ledger)
+        while True:
+            applied = projector.run_once()
+            if applied:
+                err_console.print(f"applied {applied}; lag {projector.lag()}")
+            if once:
+                break
+            time.sleep(poll)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        ledger.close()
+
+
+def _bar(label: str) -> Progress:
+    return Progress(
+        TextColumn(f"[bold]{label}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeRemainingColumn(),
+        console=err_console,
+    )
+
+
+@app.command()
+def rebuild(
+    projection: Annotated[
+        str | None, typer.Argument(help="current_grades or feed (default: both)")
+    ] = None,
+    batch: Annotated[int, typer.Option(min=1, help="events per transaction")] = 5000,
+) -> None:
+    """Rebuild read models from position 0 beside the live ones, resumably; switch in at the end."""
+    import time
+
+    from projections.models import READ_MODELS
+    from projections.runner import Projector
+
+    names = [projection] if projection else list(READ_MODELS)
+    for name in names:
+        if name not in READ_MODELS:
+            raise _fail(f"projection: '{name}' is not one of {', '.join(READ_MODELS)}")
+    ledger = _open()
+    try:
+        projector = Projector(ledger)
+        for name in names:
+            started = time.monotonic()
+            with _bar(f"rebuild {name}") as bar:
+                task = bar.add_task(name, total=ledger.max_position(), rate="")
+
+                def show(
+                    done: int, total: int, task: Any = task, bar: Any = bar, t0: float = started
+                ) -> None:
+                    rate = done / max(time.monotonic() - t0, 1e-6)
+                    bar.update(task, completed=done, total=total, rate=f"{rate:,.0f} events/s")
+
+                table = projector.rebuild(name, batch=batch, progress=show)
+            console.print(f"{name}: rebuilt into {table} and switched in")
+    finally:
+        ledger.close()
+
+
+@app.command()
+def verify(
+    sample: Annotated[
+        int | None, typer.Option(min=1, help="check read models for N random subjects only")
+    ] = None,
+    expect_head: Annotated[
+        str | None,
+        typer.Option(help="POSITION:LINK of the credit log recorded earlier (an external anchor)"),
+    ] = None,
+) -> None:
+    """Prove the logs unchanged (hash chains) and the read models equal to a fresh replay."""
+    from credit_ledger.store import open_audit
+    from replay.tools import verify as run_verify
+
+    anchor = None
+    if expect_head:
+        position, _, link = expect_head.partition(":")
+        if not position.isdigit() or len(link) != 64:
+            raise _fail("--expect-head: give POSITION:LINK as printed by an earlier verify")
+        anchor = (int(position), link)
+    ledger = _open()
+    audit = open_audit(get_settings().database_url)
+    try:
+        total = sample or sum(1 for _ in ledger.subject_registrations())
+        with _bar("verify") as bar:
+            task = bar.add_task("verify", total=total, rate="")
+            report = run_verify(
+                ledger,
+                audit,
+                sample=sample,
+                anchor=anchor,
+                progress=lambda _k, n: bar.advance(task, n),
+            )
+    finally:
+        ledger.close()
+        audit.close()
+    problems = list(report.problems)
+    for chain in report.chains:
+        console.print(
+            f"chain {chain.table}: {chain.events} events, head {chain.head_position}:{chain.head}"
+        )
+    console.print(f"checked {report.checked}")
+    if problems:
+        for problem in problems:
+            err_console.print(f"[bold red]DIFFERENCE[/] {problem}")
+        raise typer.Exit(1)
+    console.print("[bold green]verified[/]: no stored event changed; read models match a replay")
+
+
+@app.command()
+def replay(
+    uscc: Annotated[str, typer.Argument(help="the subject's credit code")],
+    until: Annotated[str | None, typer.Option(help="stop after this record instant")] = None,
+    as_of: Annotated[
+        str | None, typer.Option(help="evaluate this valid date after each event")
+    ] = None,
+) -> None:
+    """Every event of a subject in order with the score and grade after it (the audit trail)."""
+    from replay.tools import replay_subject
+
+    ledger = _open()
+    try:
+        steps = list(
+            replay_subject(
+                ledger,
+                uscc,
+                until=_parse_instant(until, "--until"),
+                as_of=_parse_date(as_of, "--as-of"),
+            )
+        )
+    except LedgerError as exc:
+        raise _fail(f"{exc.field or 'input'}: {exc.message}") from None
+    finally:
+        ledger.close()
+    table = Table(title=f"replay of {uscc}" + (f" for valid date {as_of}" if as_of else ""))
+    for col in ("pos", "recorded (CST)", "event", "details", "as of", "score", "grade"):
+        table.add_column(col, overflow="fold")
+    for step in steps:
+        ev = step.evaluation
+        table.add_row(
+            str(step.position),
+            step.recorded_at.astimezone(CST).isoformat(timespec="seconds"),
+            step.topic.removeprefix("credit.").removesuffix(".v1"),
+            step.summary,
+            ev.as_of.isoformat(),
+            str(ev.score),
+            ev.grade,
+        )
+    console.print(table)
+
+
+evaluations_app = typer.Typer(help="Annual 31-October evaluations.", no_args_is_help=True)
+app.add_typer(evaluations_app, name="evaluations")
+
+
+@evaluations_app.command("build")
+def evaluations_build(year: Annotated[int, typer.Option(help="the evaluation year")]) -> None:
+    """Materialise a year's published and restated results for fast listing."""
+    from projections.annual import AnnualResults
+
+    ledger = _open()
+    try:
+        total = sum(1 for _ in ledger.subject_registrations())
+        with _bar(f"evaluate {year}") as bar:
+            task = bar.add_task("year", total=total, rate="")
+            count = AnnualResults(ledger).build(year, progress=lambda n: bar.advance(task, n))
+        summary = AnnualResults(ledger).summary(year)
+    except LedgerError as exc:
+        raise _fail(f"{exc.field or 'input'}: {exc.message}") from None
+    finally:
+        ledger.close()
+    console.print(f"{year}: {count} subjects materialised")
+    _print_summary(summary)
+
+
+@evaluations_app.command("check")
+def evaluations_check(year: Annotated[int, typer.Option(help="the evaluation year")]) -> None:
+    """Prove the materialised year equals a fresh computation (exit 1 naming differences)."""
+    from projections.annual import AnnualResults
+
+    ledger = _open()
+    try:
+        problems = AnnualResults(ledger).check(year)
+    finally:
+        ledger.close()
+    for problem in problems:
+        err_console.print(f"[bold red]DIFFERENCE[/] {problem}")
+    if problems:
+        raise typer.Exit(1)
+    console.print(f"{year}: the materialised results equal a fresh computation")
+
+
+@evaluations_app.command("show")
+def evaluations_show(year: Annotated[int, typer.Option(help="the evaluation year")]) -> None:
+    """Counts per grade, as published and as restated now."""
+    from projections.annual import AnnualResults
+
+    ledger = _open()
+    try:
+        summary = AnnualResults(ledger).summary(year)
+    except LedgerError as exc:
+        raise _fail(f"{exc.field or 'input'}: {exc.message}") from None
+    finally:
+        ledger.close()
+    _print_summary(summary)
+
+
+def _print_summary(summary: Any) -> None:
+    table = Table(title=f"{summary.year} evaluation (31 October) — {summary.source}")
+    table.add_column("")
+    for grade in summary.published:
+        table.add_column(grade, justify="right")
+    table.add_row("published", *(str(v) for v in summary.published.values()))
+    table.add_row("restated", *(str(v) for v in summary.restated.values()))
+    console.print(table)
+    console.print(
+        f"grade changed since publication: {summary.changed}; entered: {summary.entered}; "
+        f"left: {summary.left}"
+    )
+
+
+@app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="listen address")] = None,
     port: Annotated[int | None, typer.Option(help="listen port")] = None,

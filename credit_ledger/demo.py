@@ -190,8 +190,11 @@ def _random_day(rng: random.Random, start: date, end: date) -> date:
 
 
 def plan(subjects: int, seed: int, today: date) -> tuple[list[Action], DemoSummary]:
-    """Every action of the demo history, sorted by record time, deterministic for a seed."""
-    rng = random.Random(seed)
+    """Every action of the demo history, sorted by record time, deterministic for a seed.
+
+    Each subject draws from its own random stream, so a subject's code, kind and record count
+    do not shift when the calendar moves on (only events after `today` are held back).
+    """
     fields = sorted(catalogue().fields)
     weights = [w for _, w, _ in INDICATORS]
     actions: list[Action] = []
@@ -204,6 +207,7 @@ def plan(subjects: int, seed: int, today: date) -> tuple[list[Action], DemoSumma
             actions.append(Action(at, next(seq), command, kwargs))
 
     for n in range(subjects):
+        rng = random.Random(f"{seed}:{n}")
         kind, prefix, _ = rng.choices(KINDS, weights=[w for *_, w in KINDS])[0]
         code = make_uscc(rng, prefix)
         own = (
@@ -227,6 +231,16 @@ def plan(subjects: int, seed: int, today: date) -> tuple[list[Action], DemoSumma
         )
         # Most subjects are clean; a long tail has many records.
         count = 0 if rng.random() < 0.35 else min(int(rng.paretovariate(1.3)), 14)
+        story = rng.random()
+        if story < 0.04:
+            _corrected_after_publication(rng, add, code, n, own[0], first_day)
+            summary.samples.setdefault("restated", code)
+        elif story < 0.07:
+            _listed_late(rng, add, code, n, own[0], first_day)
+            summary.samples.setdefault("restated_listing", code)
+        elif story < 0.17 and count == 0:
+            _exemplary(rng, add, code, n, own[0], first_day)
+            summary.samples.setdefault("exemplary", code)
         for i in range(count):
             indicator, _, chooser = rng.choices(INDICATORS, weights=weights)[0]
             domain = rng.choice(own) if chooser == "own" else chooser
@@ -317,7 +331,7 @@ def plan(subjects: int, seed: int, today: date) -> tuple[list[Action], DemoSumma
                         document_no=f"{domain}-{year}-{code}",
                         **grading,
                     )
-        if count == 0:
+        if count == 0 and story >= 0.17:
             summary.samples.setdefault("clean", code)
         elif count >= 5:
             summary.samples.setdefault("many_records", code)
@@ -327,6 +341,100 @@ def plan(subjects: int, seed: int, today: date) -> tuple[list[Action], DemoSumma
 
 class _Add(Protocol):
     def __call__(self, at: datetime, command: str, **kwargs: Any) -> None: ...
+
+
+def _story_year(rng: random.Random, first_day: date) -> int:
+    return max(rng.randint(2021, 2025), first_day.year + 1)
+
+
+def _corrected_after_publication(
+    rng: random.Random, add: _Add, code: str, n: int, domain: str, first_day: date
+) -> None:
+    """A serious penalty graded into one year's 31-October result, voided on objection in
+    November: the published result keeps it, the restatement does not."""
+    year = _story_year(rng, first_day)
+    decided = date(year, rng.randint(3, 9), rng.randint(1, 28))
+    fact_id = _uuid(rng)
+    add(
+        _at(decided, rng, rng.randint(1, 10)),
+        "record_fact",
+        uscc=code,
+        indicator="penalty.serious",
+        decided_on=decided,
+        domain=domain,
+        document_no=f"舞{_short(domain)}〔{year}〕{n:04d}90号",
+        fact_id=fact_id,
+    )
+    filed = date(year, 11, rng.randint(2, 12))
+    objection_id = _uuid(rng)
+    add(
+        _at(filed, rng),
+        "file_objection",
+        uscc=code,
+        target_id=fact_id,
+        filed_on=filed,
+        grounds="处罚决定已被行政复议撤销",
+        actor=PLATFORM_ACTOR,
+        objection_id=objection_id,
+    )
+    resolved = filed + timedelta(days=rng.randint(5, 12))
+    add(
+        _at(resolved, rng),
+        "resolve_objection",
+        objection_id=objection_id,
+        outcome="corrected",
+        resolved_on=resolved,
+        note="经核查予以更正：原处罚已撤销",
+        void=True,
+    )
+
+
+def _exemplary(
+    rng: random.Random, add: _Add, code: str, n: int, domain: str, first_day: date
+) -> None:
+    """A taxpayer rated A every April and honoured every other year: graded 优."""
+    for year in range(max(2019, first_day.year + 1), 2031):
+        rated = date(year, 4, rng.randint(1, 28))
+        add(
+            _at(rated, rng, rng.randint(1, 10)),
+            "record_fact",
+            uscc=code,
+            indicator="tax.a_level",
+            decided_on=rated,
+            domain="taxation",
+            document_no=f"舞税信〔{year}〕{n:04d}号",
+        )
+        if year % 2 == 0:
+            honoured = date(year, 5, rng.randint(1, 28))
+            add(
+                _at(honoured, rng, rng.randint(1, 10)),
+                "record_fact",
+                uscc=code,
+                indicator="honor.municipal",
+                decided_on=honoured,
+                domain=domain,
+                document_no=f"舞政表〔{year}〕{n:04d}号",
+            )
+
+
+def _listed_late(
+    rng: random.Random, add: _Add, code: str, n: int, domain: str, first_day: date
+) -> None:
+    """A judgment-defaulter listing decided in September, reported to the platform only in
+    December: that year's published result missed it, the restatement grades 差."""
+    year = _story_year(rng, first_day)
+    listed = date(year, 9, rng.randint(1, 28))
+    add(
+        _at(date(year, 12, rng.randint(1, 20)), rng),
+        "list_subject",
+        uscc=code,
+        list_type="judgment_defaulter",
+        listed_on=listed,
+        domain=domain,
+        document_no=f"(〔{year}〕豫0481执{n:04d}号)",
+        authority="舞钢市人民法院",
+        listing_id=_uuid(rng),
+    )
 
 
 PLATFORM_ACTOR = Actor("system:platform", Role.PLATFORM)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import cache
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -21,6 +22,11 @@ class Settings(BaseSettings):
     host: str = Field(default="127.0.0.1", description="address `serve` listens on")
     port: int = Field(default=8000, description="port `serve` listens on")
     log_level: str = Field(default="info", description="log level of the service")
+    projector: Literal["auto", "in-process", "off"] = Field(
+        default="auto",
+        description="run the projection runner inside `serve`: auto = yes for SQLite; for "
+        "PostgreSQL run `credit-ledger project` as its own process",
+    )
     read_wait_seconds: float = Field(
         default=5.0, ge=0, le=60, description="how long a read waits for `min_position`"
     )

@@ -935,6 +935,10 @@ class CreditLedger(Application[UUID]):
             cache[subject_id] = first.uscc  # type: ignore[attr-defined]
         return cache[subject_id]
 
+    def subject_registrations(self) -> Iterator[Any]:
+        """Every subject's registration event, in ledger order (the population of the ledger)."""
+        return self._scan([Subject.Registered.TOPIC])
+
     def _partial_states(self, topics: Sequence[str]) -> dict[UUID, SubjectState]:
         """Per-subject states folded from only the events with these topics (for listings)."""
         states: dict[UUID, SubjectState] = {}

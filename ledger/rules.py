@@ -259,6 +259,18 @@ def evaluate(
     )
 
 
+def next_change_on(evaluation: Evaluation, models: ModelRegistry) -> date | None:
+    """The first later date the evaluation may change without any new event, if any.
+
+    A contribution stops counting, a listing ends, or a new model version comes into force;
+    until then a read model may serve this evaluation for any valid date.
+    """
+    candidates = [c.counts_until for c in evaluation.contributions if c.counts_until is not None]
+    candidates += [li.delisted_on for li in evaluation.listings if li.delisted_on is not None]
+    candidates += [m.effective_from for m in models.models if m.effective_from > evaluation.as_of]
+    return min(candidates) if candidates else None
+
+
 def evaluate_history(
     events: Iterable[FoldableEvent], as_of: date, known_at: datetime, models: ModelRegistry
 ) -> Evaluation:

@@ -914,3 +914,13 @@ class Locator(Aggregate):
         self.kind = kind
         self.item_id = item_id
         self.subject_id = subject_id
+
+
+#: Topics of every event stored on subject streams (what read models follow in the log).
+SUBJECT_EVENT_TOPICS: tuple[str, ...] = tuple(
+    sorted(
+        cls.TOPIC
+        for cls in vars(Subject).values()
+        if isinstance(cls, type) and issubclass(cls, Subject.Event) and cls is not Subject.Event
+    )
+)

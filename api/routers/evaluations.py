@@ -1,0 +1,110 @@
+"""Annual 31-October evaluations: as published, and as restated after later corrections."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+
+from api.deps import Audit, Ledger, Reader
+from api.schemas import (
+    PROBLEM_RESPONSES,
+    EvaluationOut,
+    SubjectYearOut,
+    YearChange,
+    YearSummaryOut,
+)
+from ledger.rules import NOTICE
+from ledger.values import CST, normalize_uscc
+from projections.annual import (
+    AnnualResults,
+    changes_since_publication,
+    evaluation_date,
+    published_at,
+    require_published,
+    subject_result,
+)
+
+router = APIRouter(prefix="/v1/evaluations", tags=["evaluations"], responses=PROBLEM_RESPONSES)
+Year = Annotated[int, Path(ge=1900, le=9999, description="the evaluation year")]
+
+
+@router.get("/{year}", response_model=YearSummaryOut)
+def year_summary(year: Year, actor: Reader, ledger: Ledger, audit: Audit) -> YearSummaryOut:
+    """Counts per grade for a year: as published on 31 October, and as restated now."""
+    summary = AnnualResults(ledger).summary(year)
+    audit.record_read(
+        token_id=actor.actor_id,
+        role=actor.role.value,
+        department=actor.department,
+        endpoint="evaluations",
+        uscc=None,
+        purpose=f"year={year}",
+        count=sum(summary.restated.values()),
+    )
+    return YearSummaryOut(
+        year=year,
+        as_of=evaluation_date(year),
+        published_known_at=published_at(year),
+        restated_known_at=ledger.clock().astimezone(CST),
+        published=summary.published,
+        restated=summary.restated,
+        changed=summary.changed,
+        entered=summary.entered,
+        left=summary.left,
+        source=summary.source,
+        notice=NOTICE,
+    )
+
+
+@router.get("/{year}/subjects/{uscc}", response_model=SubjectYearOut)
+def subject_year(
+    year: Year, uscc: str, actor: Reader, ledger: Ledger, audit: Audit
+) -> SubjectYearOut:
+    """One subject's year: published, restated, current, and the events behind any difference."""
+    require_published(ledger, year)
+    code = normalize_uscc(uscc)
+    events = ledger.history(code)
+    now = ledger.clock()
+    result = subject_result(ledger, events, year, now)
+    current = ledger.evaluate(code)
+    changes = changes_since_publication(ledger, events, year)
+    audit.record_read(
+        token_id=actor.actor_id,
+        role=actor.role.value,
+        department=actor.department,
+        endpoint="evaluations.subject",
+        uscc=code,
+        purpose=f"year={year}",
+        as_of=evaluation_date(year),
+        grade=result.restated.grade if result.restated else None,
+    )
+    return SubjectYearOut(
+        uscc=code,
+        year=year,
+        published=EvaluationOut.of(result.published) if result.published else None,
+        restated=EvaluationOut.of(result.restated) if result.restated else None,
+        current=EvaluationOut.of(current),
+        restated_differs=(
+            (result.published.score, result.published.grade, result.published.listed)
+            if result.published
+            else None
+        )
+        != (
+            (result.restated.score, result.restated.grade, result.restated.listed)
+            if result.restated
+            else None
+        ),
+        changes=[
+            YearChange(
+                position=c.position,
+                topic=c.topic,
+                recorded_at=c.recorded_at,
+                score_before=str(c.before.score) if c.before else None,
+                grade_before=c.before.grade if c.before else None,
+                score_after=str(c.after.score) if c.after else None,
+                grade_after=c.after.grade if c.after else None,
+            )
+            for c in changes
+        ],
+    )

@@ -1,0 +1,66 @@
+"""The change feed: grade changes in ledger order, for department systems to poll."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from api.deps import MAX_POSITION, Audit, Ledger, Projections, Reader, wait_for_position
+from api.schemas import PROBLEM_RESPONSES, FeedItem, FeedPage
+
+router = APIRouter(prefix="/v1/feed", tags=["feed"], responses=PROBLEM_RESPONSES)
+
+
+@router.get("", response_model=FeedPage)
+def read_feed(
+    actor: Reader,
+    ledger: Ledger,
+    audit: Audit,
+    projections: Projections,
+    after: Annotated[
+        int, Query(ge=0, le=MAX_POSITION, description="the `next` of the last page")
+    ] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    min_position: Annotated[int | None, Query(ge=0, le=MAX_POSITION)] = None,
+) -> FeedPage:
+    """Grade changes after a cursor, oldest first; `next` is the cursor for the following page.
+
+    Each item is one event's effect on one subject's grade, as of the event's record date, so a
+    poller that stores `next` never misses or applies a change twice.
+    """
+    wait_for_position(ledger, min_position, projections)
+    table = projections.active_table("feed")
+    with projections.store.transaction(write=False) as cur:
+        cur.execute(
+            f"SELECT * FROM {table} WHERE position > %s ORDER BY position LIMIT %s",  # noqa: S608
+            (after, limit),
+        )
+        rows = cur.fetchall()
+    items = [
+        FeedItem(
+            position=r["position"],
+            uscc=r["uscc"],
+            topic=r["topic"],
+            recorded_at=r["recorded_at"],
+            as_of=r["as_of"],
+            score=r["score"],
+            grade=r["grade"],
+            grade_en=r["grade_en"],
+            listed=bool(r["listed"]),
+            previous_score=r["previous_score"],
+            previous_grade=r["previous_grade"],
+            valid_until=r["valid_until"],
+        )
+        for r in rows
+    ]
+    audit.record_read(
+        token_id=actor.actor_id,
+        role=actor.role.value,
+        department=actor.department,
+        endpoint="feed",
+        uscc=None,
+        purpose=f"after={after}",
+        count=len(items),
+    )
+    return FeedPage(items=items, next=items[-1].position if items else after)

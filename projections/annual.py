@@ -1,0 +1,323 @@
+"""Annual evaluations: each year's 31-October result as published, beside its restatement.
+
+Published = state(D = Y-10-31, K = end of that day, China time): what the platform had
+collected by 31 October. Events recorded later can never change it, so it is reproducible
+from the ledger at any time. Restated = the same D as known now. `build` materialises a year
+for fast listing; `check` proves the table equals a fresh computation.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+from credit_ledger.store import stream_positions
+from ledger.application import CreditLedger
+from ledger.errors import InvalidInput
+from ledger.rules import Evaluation, evaluate, fold_history
+from ledger.state import SubjectState
+from ledger.subject import SUBJECT_EVENT_TOPICS
+from ledger.values import end_of_china_day
+from projections.store import ReadStore
+
+GRADES = ("优", "良", "中", "差")
+RESULTS = "annual_results"
+BUILDS = "annual_builds"
+
+
+def evaluation_date(year: int) -> date:
+    """The valid date of a year's evaluation: 31 October."""
+    return date(year, 10, 31)
+
+
+def published_at(year: int) -> datetime:
+    """The record-time cut-off of a year's evaluation: the end of 31 October, China time."""
+    return end_of_china_day(evaluation_date(year))
+
+
+def require_published(ledger: CreditLedger, year: int) -> None:
+    """Refuse a year whose 31 October has not ended yet (or predates the ledger's data)."""
+    if year < 2000 or published_at(year) > ledger.clock():
+        raise InvalidInput(
+            f"the {year} evaluation is not published yet (cut-off {published_at(year).isoformat()})"
+            if year >= 2000
+            else f"no evaluation for {year}",
+            field="year",
+            rule="a year's evaluation exists once its 31 October has ended",
+        )
+
+
+def in_population(state: SubjectState, as_of: date) -> bool:
+    """Registered, and established by the evaluation date (or with no date given)."""
+    return state.registered and (state.established_on is None or state.established_on <= as_of)
+
+
+@dataclass(frozen=True)
+class AnnualResult:
+    """One subject's result for a year: as published (None if not in that population) and now."""
+
+    uscc: str
+    subject_id: UUID
+    published: Evaluation | None
+    restated: Evaluation | None
+
+
+def subject_result(
+    ledger: CreditLedger, events: list[Any], year: int, known_now: datetime
+) -> AnnualResult:
+    """A subject's published and restated result, from its whole stream."""
+    as_of = evaluation_date(year)
+    cutoff = published_at(year)
+    then = fold_history(events, cutoff)
+    now = fold_history(events, known_now)
+    published = evaluate(then, as_of, cutoff, ledger.models) if in_population(then, as_of) else None
+    restated = evaluate(now, as_of, known_now, ledger.models) if in_population(now, as_of) else None
+    return AnnualResult(now.uscc, events[0].originator_id, published, restated)
+
+
+def all_results(
+    ledger: CreditLedger,
+    year: int,
+    known_now: datetime | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Iterator[AnnualResult]:
+    """Every subject's result for a year, in registration order."""
+    now = known_now or ledger.clock()
+    for registered in ledger.subject_registrations():
+        events = list(ledger.events.get(registered.originator_id))
+        yield subject_result(ledger, events, year, now)
+        if progress is not None:
+            progress(1)
+
+
+def _key(ev: Evaluation | None) -> tuple[Any, ...] | None:
+    return None if ev is None else (ev.score, ev.grade, ev.listed)
+
+
+@dataclass(frozen=True)
+class Change:
+    """A later event that changed a year's result, with the result before and after it."""
+
+    position: int | None
+    topic: str
+    recorded_at: datetime
+    before: Evaluation | None
+    after: Evaluation | None
+
+
+def changes_since_publication(ledger: CreditLedger, events: list[Any], year: int) -> list[Change]:
+    """The events recorded after the cut-off that changed the result for 31 October."""
+    as_of = evaluation_date(year)
+    cutoff = published_at(year)
+    positions = stream_positions(ledger, events[0].originator_id)
+    state = SubjectState()
+    current: Evaluation | None = None
+    found: list[Change] = []
+    for event in events:
+        event.fold(state)
+        state.last_recorded_at = event.timestamp
+        after = (
+            evaluate(state, as_of, event.timestamp, ledger.models)
+            if in_population(state, as_of)
+            else None
+        )
+        if event.timestamp > cutoff and _key(after) != _key(current):
+            found.append(
+                Change(
+                    positions.get(event.originator_version),
+                    type(event).TOPIC,
+                    event.timestamp,
+                    current,
+                    after,
+                )
+            )
+        current = after
+    return found
+
+
+@dataclass(frozen=True)
+class YearSummary:
+    """Counts per grade, published and restated, for a year."""
+
+    year: int
+    published: dict[str, int]
+    restated: dict[str, int]
+    changed: int
+    entered: int
+    left: int
+    source: str
+    built_position: int | None
+
+
+def _count(
+    results: list[tuple[str | None, str | None]],
+) -> tuple[dict[str, int], dict[str, int], int, int, int]:
+    published = Counter(p for p, _ in results if p is not None)
+    restated = Counter(r for _, r in results if r is not None)
+    changed = sum(1 for p, r in results if p is not None and r is not None and p != r)
+    entered = sum(1 for p, r in results if p is None and r is not None)
+    left = sum(1 for p, r in results if p is not None and r is None)
+    return (
+        {g: published.get(g, 0) for g in GRADES},
+        {g: restated.get(g, 0) for g in GRADES},
+        changed,
+        entered,
+        left,
+    )
+
+
+class AnnualResults:
+    """The materialised annual results of a ledger, and the fresh computation they must equal."""
+
+    def __init__(self, ledger: CreditLedger) -> None:
+        self.ledger = ledger
+        self.store = ReadStore(ledger)
+        with self.store.transaction() as cur:
+            cur.execute(
+                f"CREATE TABLE IF NOT EXISTS {self.store.table(RESULTS)} ("
+                "year INTEGER NOT NULL, uscc TEXT NOT NULL, subject_id TEXT NOT NULL, "
+                "published_score TEXT, published_grade TEXT, published_listed INTEGER, "
+                "restated_score TEXT, restated_grade TEXT, restated_listed INTEGER, "
+                "PRIMARY KEY (year, uscc))"
+            )
+            cur.execute(
+                f"CREATE TABLE IF NOT EXISTS {self.store.table(BUILDS)} ("
+                "year INTEGER PRIMARY KEY, known_at TEXT NOT NULL, position BIGINT NOT NULL)"
+            )
+
+    @staticmethod
+    def _row(year: int, r: AnnualResult) -> tuple[Any, ...]:
+        p, s = r.published, r.restated
+        return (
+            year,
+            r.uscc,
+            str(r.subject_id),
+            str(p.score) if p else None,
+            p.grade if p else None,
+            int(p.listed) if p else None,
+            str(s.score) if s else None,
+            s.grade if s else None,
+            int(s.listed) if s else None,
+        )
+
+    def build(self, year: int, progress: Callable[[int], None] | None = None) -> int:
+        """Materialise a year (replacing an earlier build); returns the number of subjects."""
+        require_published(self.ledger, year)
+        position = self.ledger.max_position()
+        known_now = self.ledger.clock()
+        rows = [self._row(year, r) for r in all_results(self.ledger, year, known_now, progress)]
+        with self.store.transaction() as cur:
+            cur.execute(f"DELETE FROM {self.store.table(RESULTS)} WHERE year = %s", (year,))
+            cur.executemany(
+                f"INSERT INTO {self.store.table(RESULTS)} VALUES "
+                "(%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                rows,
+            )
+            cur.execute(f"DELETE FROM {self.store.table(BUILDS)} WHERE year = %s", (year,))
+            cur.execute(
+                f"INSERT INTO {self.store.table(BUILDS)} VALUES (%s, %s, %s)",
+                (year, known_now.isoformat(), position),
+            )
+        return len(rows)
+
+    def build_info(self, year: int) -> tuple[datetime, int] | None:
+        """When a year was materialised: the record time it used, and the log position."""
+        with self.store.transaction(write=False) as cur:
+            cur.execute(
+                f"SELECT known_at, position FROM {self.store.table(BUILDS)} WHERE year = %s",
+                (year,),
+            )
+            row = cur.fetchone()
+        return (datetime.fromisoformat(row["known_at"]), int(row["position"])) if row else None
+
+    def built_years(self) -> list[int]:
+        """The years that have been materialised."""
+        with self.store.transaction(write=False) as cur:
+            cur.execute(f"SELECT year FROM {self.store.table(BUILDS)} ORDER BY year")
+            return [int(r["year"]) for r in cur.fetchall()]
+
+    def rows(self, year: int) -> dict[str, dict[str, Any]]:
+        """The materialised rows of a year, by credit code."""
+        with self.store.transaction(write=False) as cur:
+            cur.execute(
+                f"SELECT * FROM {self.store.table(RESULTS)} WHERE year = %s ORDER BY uscc", (year,)
+            )
+            return {r["uscc"]: r for r in cur.fetchall()}
+
+    def check(self, year: int, progress: Callable[[int], None] | None = None) -> list[str]:
+        """Every difference between the materialised year and a fresh computation."""
+        info = self.build_info(year)
+        if info is None:
+            return [
+                f"{year}: not materialised (run: credit-ledger evaluations build --year {year})"
+            ]
+        known_at, _ = info
+        stored = self.rows(year)
+        problems = []
+        fresh = {
+            r.uscc: self._row(year, r) for r in all_results(self.ledger, year, known_at, progress)
+        }
+        columns = (
+            "published_score",
+            "published_grade",
+            "published_listed",
+            "restated_score",
+            "restated_grade",
+            "restated_listed",
+        )
+        for uscc in sorted(set(stored) | set(fresh)):
+            if uscc not in stored:
+                problems.append(f"{year} {uscc}: missing from the materialised results")
+                continue
+            if uscc not in fresh:
+                problems.append(f"{year} {uscc}: materialised but not in the ledger")
+                continue
+            want = dict(zip(columns, fresh[uscc][3:], strict=True))
+            got = {c: stored[uscc][c] for c in columns}
+            if want != got:
+                diff = ", ".join(
+                    f"{c} {got[c]!r} != {want[c]!r}" for c in columns if got[c] != want[c]
+                )
+                problems.append(f"{year} {uscc}: {diff}")
+        return problems
+
+    def summary(self, year: int) -> YearSummary:
+        """Counts per grade published vs restated (from the materialised year when there is one)."""
+        require_published(self.ledger, year)
+        info = self.build_info(year)
+        if info is None:
+            pairs = [
+                (
+                    r.published.grade if r.published else None,
+                    r.restated.grade if r.restated else None,
+                )
+                for r in all_results(self.ledger, year)
+            ]
+            return YearSummary(year, *_count(pairs), source="computed", built_position=None)
+        _, position = info
+        stored = self.rows(year)
+        grades = {u: (r["published_grade"], r["restated_grade"]) for u, r in stored.items()}
+        # Subjects written to since the build are restated afresh; published never changes.
+        touched: set[UUID] = set()
+        start = position
+        while page := self.ledger.recorder.select_notifications(
+            start=start, limit=1000, topics=SUBJECT_EVENT_TOPICS, inclusive_of_start=False
+        ):
+            touched.update(UUID(str(n.originator_id)) for n in page)
+            start = page[-1].id
+        now = self.ledger.clock()
+        for subject_id in touched:
+            result = subject_result(
+                self.ledger, list(self.ledger.events.get(subject_id)), year, now
+            )
+            grades[result.uscc] = (
+                result.published.grade if result.published else None,
+                result.restated.grade if result.restated else None,
+            )
+        return YearSummary(
+            year, *_count(list(grades.values())), source="materialised", built_position=position
+        )

@@ -1,0 +1,101 @@
+"""Per-subject outcomes of a batch of events: the grade after each event and the grade today.
+
+Both read models (current grades, change feed) are functions of these outcomes, which come from
+the ledger's one evaluation (`ledger.rules`), so read models never disagree with the API.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+from ledger.model import ModelRegistry
+from ledger.rules import Evaluation, evaluate, next_change_on
+from ledger.state import SubjectState
+from ledger.values import china_date
+
+
+@dataclass(frozen=True)
+class GradeChange:
+    """A change of a subject's grade caused by one event, as of the event's record date."""
+
+    position: int
+    subject_id: UUID
+    uscc: str
+    topic: str
+    recorded_at: str
+    as_of: date
+    evaluation: Evaluation
+    previous: Evaluation | None
+    valid_until: date | None
+
+
+@dataclass(frozen=True)
+class SubjectOutcome:
+    """Where a subject stands after a batch: its state, its grade today, the changes on the way."""
+
+    subject_id: UUID
+    state: SubjectState
+    today: Evaluation
+    valid_until: date | None
+    last_position: int
+    changes: tuple[GradeChange, ...]
+
+
+def _key(ev: Evaluation | None) -> tuple[Any, ...] | None:
+    return None if ev is None else (ev.score, ev.grade, ev.listed)
+
+
+def outcome(
+    subject_id: UUID,
+    events: Sequence[Any],
+    positions: dict[int, int],
+    today: date,
+    models: ModelRegistry,
+) -> SubjectOutcome:
+    """Fold a subject's events (its whole stream up to the batch's end) and grade it.
+
+    `positions` maps the versions that belong to the batch to their ledger positions; only
+    those produce feed entries. The evaluation before and after each such event is taken at
+    the event's record date (China time), so the feed is a pure function of the log.
+    """
+    state = SubjectState()
+    changes: list[GradeChange] = []
+    for event in events:
+        position = positions.get(event.originator_version)
+        if position is None:
+            event.fold(state)
+            state.last_recorded_at = event.timestamp
+            continue
+        as_of = china_date(event.timestamp)
+        before = evaluate(state, as_of, event.timestamp, models) if state.registered else None
+        event.fold(state)
+        state.last_recorded_at = event.timestamp
+        after = evaluate(state, as_of, event.timestamp, models)
+        if _key(after) != _key(before):
+            changes.append(
+                GradeChange(
+                    position=position,
+                    subject_id=subject_id,
+                    uscc=state.uscc,
+                    topic=type(event).TOPIC,
+                    recorded_at=event.timestamp.isoformat(),
+                    as_of=as_of,
+                    evaluation=after,
+                    previous=before,
+                    valid_until=next_change_on(after, models),
+                )
+            )
+    assert state.last_recorded_at is not None
+    now = evaluate(state, today, state.last_recorded_at, models)
+    return SubjectOutcome(
+        subject_id=subject_id,
+        state=state,
+        today=now,
+        valid_until=next_change_on(now, models),
+        last_position=max(positions.values()),
+        changes=tuple(changes),
+    )

@@ -1,0 +1,156 @@
+"""The read models: current grades per subject, and the change feed of grade changes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+import orjson
+
+from projections.grades import SubjectOutcome
+from projections.store import Cursor
+
+
+class ReadModel(Protocol):
+    """A table kept from the ordered log; dropping and rebuilding it is always safe."""
+
+    name: str
+
+    def create(self, cur: Cursor, table: str) -> None:
+        """Create the table (and its indexes) if missing."""
+
+    def write(self, cur: Cursor, table: str, outcomes: Sequence[SubjectOutcome]) -> None:
+        """Apply a batch's outcomes to the table."""
+
+    def key(self) -> str:
+        """The column that orders rows for comparisons."""
+
+
+class CurrentGrades:
+    """Per subject: score, grade and listing today, the date it holds until, the last position."""
+
+    name = "current_grades"
+    columns = (
+        "uscc",
+        "subject_id",
+        "name",
+        "kind",
+        "fields",
+        "score",
+        "grade",
+        "grade_en",
+        "listed",
+        "model",
+        "as_of",
+        "valid_until",
+        "last_position",
+    )
+
+    def create(self, cur: Cursor, table: str) -> None:
+        cur.execute(
+            f"CREATE TABLE IF NOT EXISTS {table} ("
+            "uscc TEXT PRIMARY KEY, subject_id TEXT NOT NULL, name TEXT NOT NULL, "
+            "kind TEXT NOT NULL, fields TEXT NOT NULL, score TEXT NOT NULL, grade TEXT NOT NULL, "
+            "grade_en TEXT NOT NULL, listed INTEGER NOT NULL, model TEXT NOT NULL, "
+            "as_of TEXT NOT NULL, valid_until TEXT, last_position BIGINT NOT NULL)"
+        )
+
+    @staticmethod
+    def row(outcome: SubjectOutcome) -> tuple[object, ...]:
+        """The table row of one subject's outcome."""
+        ev = outcome.today
+        state = outcome.state
+        return (
+            state.uscc,
+            str(outcome.subject_id),
+            state.name,
+            state.kind,
+            orjson.dumps(sorted(state.fields)).decode(),
+            str(ev.score),
+            ev.grade,
+            ev.grade_en,
+            int(ev.listed),
+            ev.model,
+            ev.as_of.isoformat(),
+            outcome.valid_until.isoformat() if outcome.valid_until else None,
+            outcome.last_position,
+        )
+
+    def write(self, cur: Cursor, table: str, outcomes: Sequence[SubjectOutcome]) -> None:
+        names = ", ".join(self.columns)
+        marks = ", ".join(["%s"] * len(self.columns))
+        updates = ", ".join(f"{c} = excluded.{c}" for c in self.columns if c != "uscc")
+        cur.executemany(
+            f"INSERT INTO {table} ({names}) VALUES ({marks}) "
+            f"ON CONFLICT (uscc) DO UPDATE SET {updates}",
+            [self.row(o) for o in outcomes],
+        )
+
+    def key(self) -> str:
+        return "uscc"
+
+
+class Feed:
+    """Every grade change an event caused, keyed by the event's ledger position (the cursor)."""
+
+    name = "feed"
+    columns = (
+        "position",
+        "uscc",
+        "subject_id",
+        "topic",
+        "recorded_at",
+        "as_of",
+        "score",
+        "grade",
+        "grade_en",
+        "listed",
+        "previous_score",
+        "previous_grade",
+        "valid_until",
+    )
+
+    def create(self, cur: Cursor, table: str) -> None:
+        cur.execute(
+            f"CREATE TABLE IF NOT EXISTS {table} ("
+            "position BIGINT PRIMARY KEY, uscc TEXT NOT NULL, subject_id TEXT NOT NULL, "
+            "topic TEXT NOT NULL, recorded_at TEXT NOT NULL, as_of TEXT NOT NULL, "
+            "score TEXT NOT NULL, grade TEXT NOT NULL, grade_en TEXT NOT NULL, "
+            "listed INTEGER NOT NULL, previous_score TEXT, previous_grade TEXT, valid_until TEXT)"
+        )
+
+    def write(self, cur: Cursor, table: str, outcomes: Sequence[SubjectOutcome]) -> None:
+        rows = []
+        for outcome in outcomes:
+            for change in outcome.changes:
+                ev, prev = change.evaluation, change.previous
+                rows.append(
+                    (
+                        change.position,
+                        change.uscc,
+                        str(change.subject_id),
+                        change.topic,
+                        change.recorded_at,
+                        change.as_of.isoformat(),
+                        str(ev.score),
+                        ev.grade,
+                        ev.grade_en,
+                        int(ev.listed),
+                        str(prev.score) if prev else None,
+                        prev.grade if prev else None,
+                        change.valid_until.isoformat() if change.valid_until else None,
+                    )
+                )
+        names = ", ".join(self.columns)
+        marks = ", ".join(["%s"] * len(self.columns))
+        # A position is written once; a replayed batch (after a crash) rewrites the same row.
+        cur.executemany(
+            f"INSERT INTO {table} ({names}) VALUES ({marks}) ON CONFLICT (position) DO NOTHING",
+            rows,
+        )
+
+    def key(self) -> str:
+        return "position"
+
+
+READ_MODELS: dict[str, ReadModel] = {m.name: m for m in (CurrentGrades(), Feed())}

@@ -1,0 +1,341 @@
+"""The projection runner: batched catch-up with the tracking position in the same transaction.
+
+Each physical read-model table has its own tracked position. A batch is computed outside any
+transaction, then written with a compare-and-set of that position: if another runner moved it
+meanwhile, the batch is dropped and recomputed. So every event is applied exactly once, even
+with several runners or after a crash between batches.
+
+`rebuild` fills a new generation of a table from position 0 beside the live one, resumably,
+and switches readers to it in one transaction when it has caught up.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+from ledger.application import CreditLedger
+from ledger.subject import SUBJECT_EVENT_TOPICS
+from projections.grades import SubjectOutcome, outcome
+from projections.models import READ_MODELS, ReadModel
+from projections.store import Cursor, ReadStore
+
+TRACKING = "projection_tracking"
+REGISTRY = "projection_tables"
+DEFAULT_BATCH = 1000
+SUBJECT_TOPICS = frozenset(SUBJECT_EVENT_TOPICS)
+
+
+class ConcurrentRunner(Exception):
+    """Another runner advanced the table first; the batch is recomputed."""
+
+
+@dataclass(frozen=True)
+class TableState:
+    """Which physical table serves a read model, and any generation being rebuilt."""
+
+    projection: str
+    active: str
+    building: str | None
+
+
+class Projector:
+    """Keeps the read models of one ledger."""
+
+    def __init__(self, ledger: CreditLedger, *, today: Callable[[], date] | None = None) -> None:
+        self.ledger = ledger
+        self.store = ReadStore(ledger)
+        self.today = today or ledger.today
+        self._setup()
+
+    # -- tables -------------------------------------------------------------------------------
+
+    def _setup(self) -> None:
+        with self.store.transaction() as cur:
+            cur.execute(
+                f"CREATE TABLE IF NOT EXISTS {self.store.table(TRACKING)} "
+                "(table_name TEXT PRIMARY KEY, position BIGINT NOT NULL)"
+            )
+            cur.execute(
+                f"CREATE TABLE IF NOT EXISTS {self.store.table(REGISTRY)} "
+                "(projection TEXT PRIMARY KEY, active TEXT NOT NULL, building TEXT)"
+            )
+        for name in READ_MODELS:
+            if self.tables(name) is None:
+                self._create_generation(name, make_active=True)
+
+    def tables(self, projection: str) -> TableState | None:
+        """The registry entry of a read model."""
+        with self.store.transaction(write=False) as cur:
+            cur.execute(
+                f"SELECT active, building FROM {self.store.table(REGISTRY)} WHERE projection = %s",
+                (projection,),
+            )
+            row = cur.fetchone()
+        return TableState(projection, row["active"], row["building"]) if row else None
+
+    def active_table(self, projection: str) -> str:
+        """The quoted name of the table readers should use now."""
+        state = self.tables(projection)
+        assert state is not None
+        return self.store.table(state.active)
+
+    def _create_generation(self, projection: str, *, make_active: bool) -> str:
+        model = READ_MODELS[projection]
+        with self.store.transaction() as cur:
+            cur.execute(f"SELECT table_name FROM {self.store.table(TRACKING)}")
+            taken = {r["table_name"] for r in cur.fetchall()}
+            generation = 1
+            while f"{projection}_g{generation}" in taken:
+                generation += 1
+            name = f"{projection}_g{generation}"
+            model.create(cur, self.store.table(name))
+            cur.execute(
+                f"INSERT INTO {self.store.table(TRACKING)} (table_name, position) VALUES (%s, 0)",
+                (name,),
+            )
+            if make_active:
+                cur.execute(
+                    f"INSERT INTO {self.store.table(REGISTRY)} (projection, active) "
+                    "VALUES (%s, %s) ON CONFLICT (projection) DO NOTHING",
+                    (projection, name),
+                )
+            else:
+                cur.execute(
+                    f"UPDATE {self.store.table(REGISTRY)} SET building = %s WHERE projection = %s",
+                    (name, projection),
+                )
+        return name
+
+    def position(self, table_name: str) -> int:
+        """The last ledger position applied to a table."""
+        with self.store.transaction(write=False) as cur:
+            cur.execute(
+                f"SELECT position FROM {self.store.table(TRACKING)} WHERE table_name = %s",
+                (table_name,),
+            )
+            row = cur.fetchone()
+        return int(row["position"]) if row else 0
+
+    def lag(self) -> dict[str, int]:
+        """How many ledger positions each active read model is behind the log's head."""
+        head = self.ledger.max_position()
+        lags = {}
+        for name in READ_MODELS:
+            state = self.tables(name)
+            assert state is not None
+            lags[name] = max(0, head - self.position(state.active))
+        return lags
+
+    def caught_up_to(self) -> int:
+        """The position every active read model has reached."""
+        positions = []
+        for name in READ_MODELS:
+            state = self.tables(name)
+            assert state is not None
+            positions.append(self.position(state.active))
+        return min(positions)
+
+    # -- batches ------------------------------------------------------------------------------
+
+    def _notifications(self, after: int, limit: int) -> list[Any]:
+        # Unfiltered, so the tracked position passes over token events too and lag reads true.
+        return list(
+            self.ledger.recorder.select_notifications(
+                start=after, limit=limit, inclusive_of_start=False
+            )
+        )
+
+    def _outcomes(self, notifications: Sequence[Any], today: date) -> list[SubjectOutcome]:
+        by_subject: dict[UUID, dict[int, int]] = defaultdict(dict)
+        for n in notifications:
+            if n.topic in SUBJECT_TOPICS:
+                by_subject[n.originator_id][n.originator_version] = n.id
+        results = []
+        for subject_id, positions in by_subject.items():
+            events = list(self.ledger.events.get(subject_id, lte=max(positions)))
+            results.append(outcome(subject_id, events, positions, today, self.ledger.models))
+        return results
+
+    def _apply(
+        self,
+        model: ReadModel,
+        table_name: str,
+        expected: int,
+        batch_end: int,
+        outcomes: Sequence[SubjectOutcome],
+    ) -> None:
+        with self.store.transaction() as cur:
+            # The compare-and-set takes the write lock first, then proves nobody moved on.
+            cur.execute(
+                f"UPDATE {self.store.table(TRACKING)} SET position = %s "
+                "WHERE table_name = %s AND position = %s",
+                (batch_end, table_name, expected),
+            )
+            if _rowcount(cur) != 1:
+                raise ConcurrentRunner(table_name)
+            model.write(cur, self.store.table(table_name), outcomes)
+
+    def step(self, projection: str, table_name: str, batch: int = DEFAULT_BATCH) -> int:
+        """Apply the next batch of events to one table; returns how many events it covered."""
+        model = READ_MODELS[projection]
+        for _ in range(10):
+            start = self.position(table_name)
+            notifications = self._notifications(start, batch)
+            if not notifications:
+                return 0
+            outcomes = self._outcomes(notifications, self.today())
+            try:
+                self._apply(model, table_name, start, notifications[-1].id, outcomes)
+            except ConcurrentRunner:
+                continue
+            return len(notifications)
+        return 0
+
+    def run_once(self, batch: int = DEFAULT_BATCH) -> int:
+        """Catch every active read model up with the log; returns events applied."""
+        applied = 0
+        for name in READ_MODELS:
+            state = self.tables(name)
+            assert state is not None
+            while done := self.step(name, state.active, batch):
+                applied += done
+        applied += self.refresh()
+        return applied
+
+    def refresh(self) -> int:
+        """Re-grade subjects whose current grade may have lapsed (a fact stopped counting)."""
+        state = self.tables("current_grades")
+        assert state is not None
+        today = self.today()
+        table = self.store.table(state.active)
+        with self.store.transaction(write=False) as cur:
+            cur.execute(
+                f"SELECT subject_id, last_position FROM {table} "
+                "WHERE valid_until IS NOT NULL AND valid_until <= %s",
+                (today.isoformat(),),
+            )
+            stale = cur.fetchall()
+        if not stale:
+            return 0
+        outcomes = []
+        for row in stale:
+            subject_id = UUID(row["subject_id"])
+            events = list(self.ledger.events.get(subject_id))
+            done = outcome(subject_id, events, {}, today, self.ledger.models) if events else None
+            if done is not None:
+                outcomes.append(done)
+        rows = [
+            (
+                o.today.score,
+                o.today.grade,
+                o.today.grade_en,
+                int(o.today.listed),
+                o.today.model,
+                o.today.as_of.isoformat(),
+                o.valid_until.isoformat() if o.valid_until else None,
+                o.state.uscc,
+            )
+            for o in outcomes
+        ]
+        with self.store.transaction() as cur:
+            cur.executemany(
+                f"UPDATE {table} SET score = %s, grade = %s, grade_en = %s, listed = %s, "
+                "model = %s, as_of = %s, valid_until = %s WHERE uscc = %s",
+                [(str(r[0]), *r[1:]) for r in rows],
+            )
+        return len(rows)
+
+    # -- rebuild ------------------------------------------------------------------------------
+
+    def rebuild(
+        self,
+        projection: str,
+        *,
+        batch: int = 5000,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> str:
+        """Rebuild a read model from position 0 into a new table, then switch readers to it.
+
+        Resumable: an interrupted rebuild continues from its own tracked position.
+        """
+        state = self.tables(projection)
+        assert state is not None
+        building = state.building or self._create_generation(projection, make_active=False)
+        head = self.ledger.max_position()
+        while self.step(projection, building, batch):
+            if progress is not None:
+                progress(self.position(building), head)
+        with self.store.transaction() as cur:
+            cur.execute(
+                f"UPDATE {self.store.table(REGISTRY)} SET active = %s, building = NULL "
+                "WHERE projection = %s AND building = %s",
+                (building, projection, building),
+            )
+        # The switched-in table may be a batch behind the head; the runner carries it on.
+        self._drop(state.active)
+        if progress is not None:
+            progress(self.position(building), head)
+        return building
+
+    def _drop(self, table_name: str) -> None:
+        with self.store.transaction() as cur:
+            cur.execute(f"DROP TABLE IF EXISTS {self.store.table(table_name)}")
+            cur.execute(
+                f"DELETE FROM {self.store.table(TRACKING)} WHERE table_name = %s", (table_name,)
+            )
+
+    def rows(self, projection: str, table_name: str | None = None) -> list[dict[str, Any]]:
+        """Every row of a read model's table, in key order (for comparisons and checks)."""
+        model = READ_MODELS[projection]
+        name = table_name or self.tables(projection).active  # type: ignore[union-attr]
+        with self.store.transaction(write=False) as cur:
+            cur.execute(f"SELECT * FROM {self.store.table(name)} ORDER BY {model.key()}")
+            return cur.fetchall()
+
+
+def _rowcount(cur: Cursor) -> int:
+    raw = getattr(cur.raw, "sqlite_cursor", cur.raw)  # the library wraps sqlite3's cursor
+    return int(raw.rowcount)
+
+
+class BackgroundProjector:
+    """Runs a projector in a daemon thread of the service (the embedded default)."""
+
+    def __init__(self, projector: Projector, poll_seconds: float = 0.5) -> None:
+        self.projector = projector
+        self.poll_seconds = poll_seconds
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="projector", daemon=True)
+        self.last_error: str | None = None
+
+    def start(self) -> None:
+        """Begin catching up in the background."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop after the current batch."""
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.projector.run_once()
+                self.last_error = None
+            except Exception as exc:  # keep serving; readiness reports the error
+                self.last_error = f"{type(exc).__name__}: {exc}"
+            self._stop.wait(self.poll_seconds)
+
+
+def iterate_batches(projector: Projector, projection: str) -> Iterator[int]:
+    """Step the active table of a read model until caught up, yielding events per batch."""
+    state = projector.tables(projection)
+    assert state is not None
+    while done := projector.step(projection, state.active):
+        yield done
