@@ -34,7 +34,8 @@ def create_app(ledger: CreditLedger | None = None, audit: QueryAudit | None = No
         app.state.ledger = ledger or open_ledger(settings.database_url)
         app.state.audit = audit or open_audit(settings.database_url)
         app.state.ledger.save_listeners.append(observability.EVENTS_APPENDED.inc)
-        app.state.projector = Projector(app.state.ledger)
+        if ledger is None:
+            app.state.projector = Projector(app.state.ledger)
         background = None
         in_process = settings.projector == "in-process" or (
             settings.projector == "auto" and app.state.projector.store.sqlite

@@ -20,6 +20,7 @@ with warnings.catch_warnings():
     from fastapi.testclient import TestClient
 
 from api.app import create_app
+from credit_ledger.settings import get_settings
 from credit_ledger.store import open_audit, open_ledger
 from ledger.application import CreditLedger
 from ledger.values import SYSTEM_ACTOR
@@ -75,8 +76,10 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
-def api(store_url: str) -> Iterator[Api]:
-    """The service in process on a fresh store."""
+def api(store_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
+    """The service in process on a fresh store, its projection runner in a thread."""
+    monkeypatch.setenv("CREDIT_LEDGER_PROJECTOR", "in-process")
+    get_settings.cache_clear()
     ledger = open_ledger(store_url)
     audit = open_audit(store_url)
     tokens = make_tokens(ledger)
@@ -84,6 +87,7 @@ def api(store_url: str) -> Iterator[Api]:
         yield Api(client, ledger, tokens)
     ledger.close()
     audit.close()
+    get_settings.cache_clear()
 
 
 def _free_port() -> int:
