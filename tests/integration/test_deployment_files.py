@@ -22,6 +22,12 @@ def test_compose_runs_the_service_against_its_postgres_with_health_checks() -> N
     assert ledger["depends_on"]["db"]["condition"] == "service_healthy"
     assert "healthz" in " ".join(ledger["healthcheck"]["test"])
     assert ledger["build"] == "."
+    projector = compose["services"]["projector"]
+    assert projector["command"] == ["credit-ledger", "project"]
+    assert projector["environment"]["CREDIT_LEDGER_DATABASE_URL"] == (
+        ledger["environment"]["CREDIT_LEDGER_DATABASE_URL"]
+    )
+    assert ledger["environment"]["CREDIT_LEDGER_PROJECTOR"] == "off"
 
 
 def test_the_image_copies_every_package_the_distribution_ships() -> None:
