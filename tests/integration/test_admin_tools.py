@@ -66,7 +66,6 @@ def test_a_rebuild_killed_midway_resumes_and_equals_the_incremental_model(tmp_pa
     incremental = projector.rows("feed")
     head = ledger.max_position()
 
-
     env = {**os.environ, "CREDIT_LEDGER_DATABASE_URL": url}
     proc = subprocess.Popen(
         [CLI, "rebuild", "feed", "--batch", "1"],

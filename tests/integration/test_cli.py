@@ -78,3 +78,15 @@ def test_an_unsupported_database_url_is_explained(tmp_path: Path) -> None:
     shown = run("mysql://localhost/x", "evaluate", "91350100M000100Y43")
     assert shown.returncode == 2
     assert "CREDIT_LEDGER_DATABASE_URL" in shown.stderr
+
+
+def test_the_credit_codes_the_readme_shows_are_those_the_default_demo_prints(
+    tmp_path: Path,
+) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme[readme.index("## Using it") : readme.index("### Read models")]
+    shown = set(re.findall(r"\b[0-9]{8}[0-9A-Z]{10}\b", section))
+    assert shown
+    loaded = run(f"sqlite:///{tmp_path}/default.db", "demo")
+    printed = set(re.findall(r"^\s+\w+: (\w{18})$", loaded.stdout, re.M))
+    assert shown <= printed, shown - printed

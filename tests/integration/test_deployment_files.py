@@ -24,8 +24,9 @@ def test_compose_runs_the_service_against_its_postgres_with_health_checks() -> N
     assert ledger["build"] == "."
     projector = compose["services"]["projector"]
     assert projector["command"] == ["credit-ledger", "project"]
-    assert projector["environment"]["CREDIT_LEDGER_DATABASE_URL"] == (
-        ledger["environment"]["CREDIT_LEDGER_DATABASE_URL"]
+    assert (
+        projector["environment"]["CREDIT_LEDGER_DATABASE_URL"]
+        == (ledger["environment"]["CREDIT_LEDGER_DATABASE_URL"])
     )
     assert ledger["environment"]["CREDIT_LEDGER_PROJECTOR"] == "off"
 
