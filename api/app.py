@@ -9,7 +9,16 @@ from fastapi import FastAPI
 
 from api import observability, problems
 from api.routers import audit as audit_routes
-from api.routers import evaluations, feed, fields, objections, operations, repairs, subjects
+from api.routers import (
+    evaluations,
+    feed,
+    fields,
+    inspections,
+    objections,
+    operations,
+    repairs,
+    subjects,
+)
 from credit_ledger.settings import get_settings
 from credit_ledger.store import open_audit, open_ledger
 from ledger.application import CreditLedger
@@ -76,6 +85,7 @@ def create_app(ledger: CreditLedger | None = None, audit: QueryAudit | None = No
         evaluations,
         feed,
         fields,
+        inspections,
         audit_routes,
     ):
         app.include_router(module.router)

@@ -377,6 +377,11 @@ class FieldOut(BaseModel):
 class FeedItem(BaseModel):
     position: int = Field(description="ledger position of the event that changed the grade")
     uscc: str
+    kind: Literal["grade", "industry", "inspection"] = Field(
+        description="a public grade change, an industry evaluation, or an inspection result"
+    )
+    field: str | None
+    detail: str | None = Field(description="the industry grade, or the inspection outcome")
     topic: str
     recorded_at: datetime
     as_of: date = Field(description="the valid date graded: the event's record date (CST)")
@@ -428,6 +433,118 @@ class SubjectYearOut(BaseModel):
     current: EvaluationOut = Field(description="today's evaluation, as known now")
     restated_differs: bool
     changes: list[YearChange] = Field(description="later events that changed the year's result")
+
+
+class SupervisionOut(BaseModel):
+    uscc: str
+    field: str
+    as_of: date
+    tier: Literal["reduced", "regular", "intensified"]
+    basis: Literal["industry", "public", "listing"]
+    grade: str = Field(description="the letter A–D the tier was read from")
+    ratio: str = Field(description="share of the field's subjects in this grade drawn per draw")
+    max_per_year: int
+    policy: str
+    public_grade: str
+    public_score: str
+    industry_grade: str | None
+    industry_evaluated_on: date | None
+    listed: bool
+    notice: str = NOTICE
+
+
+class WorklistItem(BaseModel):
+    uscc: str
+    name: str
+    tier: str
+    grade: str
+    basis: str
+    public_grade: str
+    industry_grade: str | None
+    listed: bool
+    as_of: date
+
+
+class Worklist(BaseModel):
+    field: str
+    counts: dict[str, int] = Field(description="subjects per tier in the field (all filters off)")
+    items: list[WorklistItem]
+    next: str | None = Field(description="pass as `after` for the next page")
+
+
+class JoinFieldIn(Body):
+    field: str = Field(max_length=100)
+    joined_on: date
+
+
+class LeaveFieldIn(Body):
+    left_on: date
+
+
+class InspectorsIn(Body):
+    inspectors: list[str] = Field(min_length=2, max_length=500)
+
+
+class DrawIn(Body):
+    field: str = Field(max_length=100)
+    as_of: date
+    seed: str | None = Field(default=None, max_length=200)
+
+
+class DrawnOut(BaseModel):
+    uscc: str
+    grade: str
+    tier: str
+    inspectors: list[str]
+
+
+class DrawOut(BaseModel):
+    draw_id: UUID
+    field: str
+    as_of: date
+    seed: str
+    position: int = Field(description="the ledger position the population was read at")
+    policy: str
+    population_digest: str
+    strata: dict[str, list[int]] = Field(description="grade -> [population, drawn]")
+    selected: list[DrawnOut]
+    recorded_at: datetime
+
+
+class DrawVerified(BaseModel):
+    draw_id: UUID
+    valid: bool
+    differences: list[str]
+
+
+class PopulationMember(BaseModel):
+    uscc: str
+    grade: str
+    tier: str
+
+
+class DrawPopulation(BaseModel):
+    draw_id: UUID
+    seed: str
+    population_digest: str
+    members: list[PopulationMember]
+
+
+class ResultIn(Body):
+    uscc: str = Field(max_length=64)
+    outcome: Literal["passed", "finding"]
+    inspected_on: date
+    indicator: str | None = Field(default=None, max_length=100)
+    document_no: str | None = Field(default=None, max_length=2000)
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class ResultOut(BaseModel):
+    draw_id: UUID
+    uscc: str
+    outcome: str
+    fact_id: UUID | None
+    position: int
 
 
 class ProblemError(BaseModel):

@@ -210,10 +210,15 @@ def plan(subjects: int, seed: int, today: date) -> tuple[list[Action], DemoSumma
         rng = random.Random(f"{seed}:{n}")
         kind, prefix, _ = rng.choices(KINDS, weights=[w for *_, w in KINDS])[0]
         code = make_uscc(rng, prefix)
+        # Market regulation's fields hold most of a city's enterprises.
+        primary = rng.choices(["food", "market_entities", "other"], weights=[0.25, 0.15, 0.6])[0]
         own = (
             ["social_organizations"]
             if kind == "social_organization"
-            else sorted(set(rng.sample(fields, k=rng.choice([1, 1, 2]))))
+            else sorted(
+                {primary if primary != "other" else rng.choice(fields)}
+                | set(rng.sample(fields, k=rng.choice([0, 0, 1])))
+            )
         )
         name = f"舞钢市{rng.choice(NAME_WORDS)}{NAME_TRADES[own[0]]}{SUFFIX[kind]}"
         established = (
@@ -335,6 +340,29 @@ def plan(subjects: int, seed: int, today: date) -> tuple[list[Action], DemoSumma
             summary.samples.setdefault("clean", code)
         elif count >= 5:
             summary.samples.setdefault("many_records", code)
+    pools = {
+        "food": [
+            "市场监管执法一队-张伟",
+            "市场监管执法一队-王芳",
+            "市场监管执法二队-李娜",
+            "市场监管执法二队-刘洋",
+            "食品安全科-陈静",
+            "食品安全科-杨帆",
+        ],
+        "market_entities": [
+            "市场监管执法一队-赵磊",
+            "登记注册科-黄敏",
+            "信用监管科-周杰",
+            "信用监管科-吴婷",
+        ],
+    }
+    for field_code, names in pools.items():
+        add(
+            _at(date(2021, 1, 4), random.Random(f"{seed}:pool:{field_code}")),
+            "register_inspectors",
+            field=field_code,
+            inspectors=names,
+        )
     actions.sort()
     return actions, summary
 

@@ -26,6 +26,7 @@ from ledger.access import TOKEN_PREFIX, AccessToken, hash_secret, token_stream_i
 from ledger.catalog import catalogue, industry_grading
 from ledger.codec import DateAsISO
 from ledger.errors import Conflict, Forbidden, InvalidInput, NotEligible, NotFound
+from ledger.inspections import InspectionDraw, InspectorPool, pool_id_for
 from ledger.model import ModelRegistry, default_models
 from ledger.rules import (
     Evaluation,
@@ -35,7 +36,15 @@ from ledger.rules import (
     repair_eligible_on,
 )
 from ledger.state import ObjectionState, RepairState, SubjectState
-from ledger.subject import Locator, Subject
+from ledger.subject import SUBJECT_EVENT_TOPICS, Locator, Subject
+from ledger.supervision import (
+    Draw,
+    Supervision,
+    default_policies,
+    draw,
+    in_field,
+    supervise,
+)
 from ledger.values import (
     Actor,
     DelistReason,
@@ -150,6 +159,7 @@ class CreditLedger(Application[UUID]):
         super().__init__(env)
         self.clock = clock
         self.models = models or default_models()
+        self.policies = default_policies()
         self.catalogue = catalogue()
         #: Called with the number of events after every save (metrics hook for adapters).
         self.save_listeners: list[Callable[[int], None]] = []
@@ -786,6 +796,272 @@ class CreditLedger(Application[UUID]):
         (the_id, _), position, created = self._change(code, command)
         return Written(the_id, created, position, status=grade)
 
+    # -- fields, supervision and inspections --------------------------------------------------
+
+    def join_field(self, uscc: str, *, field: str, joined_on: date, actor: Actor) -> Written:
+        """Bring a subject under a field's supervision from `joined_on`."""
+        actor.require("record")
+        code = normalize_uscc(uscc)
+        self._field(field, "field")
+        actor.require_field(field, what="field")
+        _date(joined_on, "joined_on")
+
+        def command(subject: Subject, now: datetime) -> tuple[bool, list[Any]]:
+            self._not_future(joined_on, now, "joined_on")
+            return subject.join_field(field=field, joined_on=joined_on, actor=actor, at=now), []
+
+        _, position, created = self._change(code, command)
+        return Written(subject_id_for(code), created, position)
+
+    def leave_field(self, uscc: str, *, field: str, left_on: date, actor: Actor) -> Written:
+        """Take a subject out of a field's supervision from `left_on`."""
+        actor.require("record")
+        code = normalize_uscc(uscc)
+        self._field(field, "field")
+        actor.require_field(field, what="field")
+        _date(left_on, "left_on")
+
+        def command(subject: Subject, now: datetime) -> tuple[bool, list[Any]]:
+            return subject.leave_field(field=field, left_on=left_on, actor=actor, at=now), []
+
+        _, position, created = self._change(code, command)
+        return Written(subject_id_for(code), created, position)
+
+    def register_inspectors(
+        self, field: str, *, inspectors: Sequence[str], actor: Actor
+    ) -> Written:
+        """Register (or replace) a field's inspector pool for double-random draws."""
+        actor.require("record")
+        self._field(field, "field")
+        actor.require_field(field, what="field")
+        names = sorted({str(_text(i, "inspectors")) for i in inspectors})
+        if len(names) < 2:
+            raise InvalidInput(
+                "an inspector pool needs at least two inspectors (two go to each subject)",
+                field="inspectors",
+                rule="at least two inspectors",
+            )
+        try:
+            pool: InspectorPool = self.repository.get(pool_id_for(field))
+        except AggregateNotFoundError:
+            pool = InspectorPool._create(
+                InspectorPool.Registered, field=field, inspectors=names, actor_id=actor.actor_id
+            )
+            return Written(pool.id, True, self._position(self.save(pool)))
+        if not pool.replace(names, actor.actor_id):
+            return Written(pool.id, False, self.max_position())
+        return Written(pool.id, True, self._position(self.save(pool)))
+
+    def inspectors(self, field: str) -> list[str]:
+        """A field's registered inspectors (empty without a pool)."""
+        try:
+            pool: InspectorPool = self.repository.get(pool_id_for(field))
+        except AggregateNotFoundError:
+            return []
+        return list(pool.inspectors)
+
+    def supervision(
+        self,
+        uscc: str,
+        *,
+        field: str,
+        as_of: date | None = None,
+        known_at: datetime | None = None,
+    ) -> Supervision:
+        """A subject's supervision tier in a field at D as known at K (DOMAIN §6)."""
+        self._field(field, "field")
+        now = self.clock()
+        k = require_aware(known_at, field_name="known_at") if known_at is not None else now
+        d = _date(as_of, "as_of") if as_of is not None else china_date(now)
+        state = fold_history(self.history(uscc), k)  # type: ignore[arg-type]
+        if not state.registered:
+            raise NotFound(f"subject not known at {k.isoformat()}", field="known_at")
+        return supervise(state, field, d, k, self.models, self.policies)
+
+    def states_at(self, position: int) -> dict[Any, SubjectState]:
+        """Every subject's state from the events at or before a ledger position."""
+        states: dict[Any, SubjectState] = {}
+        start = 0
+        while start < position:
+            page = self.recorder.select_notifications(
+                start=start,
+                limit=1000,
+                stop=position,
+                topics=SUBJECT_EVENT_TOPICS,
+                inclusive_of_start=False,
+            )
+            if not page:
+                break
+            for notification in page:
+                event = self.mapper.to_domain_event(notification)
+                state = states.setdefault(notification.originator_id, SubjectState())
+                event.fold(state)  # type: ignore[attr-defined]
+                state.last_recorded_at = event.timestamp  # type: ignore[attr-defined]
+            start = page[-1].id
+        return states
+
+    def field_population(self, field: str, as_of: date, position: int) -> list[Supervision]:
+        """The field's subjects at D with their supervision, from the log up to a position."""
+        result = []
+        for state in self.states_at(position).values():
+            if in_field(state, field, as_of):
+                assert state.last_recorded_at is not None
+                result.append(
+                    supervise(
+                        state, field, as_of, state.last_recorded_at, self.models, self.policies
+                    )
+                )
+        return sorted(result, key=lambda s: s.uscc)
+
+    def _draw_for(self, field: str, as_of: date, seed: str, position: int, pool: list[str]) -> Draw:
+        population = [
+            (s.uscc, s.grade, s.tier) for s in self.field_population(field, as_of, position)
+        ]
+        policy = self.policies.in_force(as_of)
+        ratios = {letter: policy.rule(field, letter).ratio for letter in "ABCD"}
+        return draw(field, as_of, seed, population, ratios, pool)
+
+    def make_draw(
+        self, *, field: str, as_of: date, actor: Actor, seed: str | None = None
+    ) -> tuple[InspectionDraw, int]:
+        """Draw a field's inspection sample at D and record it (seed generated when absent)."""
+        actor.require("record")
+        self._field(field, "field")
+        actor.require_field(field, what="field")
+        _date(as_of, "as_of")
+        chosen = _text(seed, "seed", required=False) or secrets.token_hex(16)
+        if len(chosen) > 200:
+            raise InvalidInput("seed is longer than 200 characters", field="seed", rule="length")
+        position = self.max_position()
+        pool = self.inspectors(field)
+        result = self._draw_for(field, as_of, chosen, position, pool)
+        recorded = InspectionDraw._create(
+            InspectionDraw.Recorded,
+            id=uuid4(),
+            field=field,
+            as_of=as_of,
+            seed=chosen,
+            position=position,
+            policy=self.policies.in_force(as_of).version,
+            population_digest=result.population_digest,
+            strata={k: list(v) for k, v in result.strata.items()},
+            selected=[
+                {"uscc": s.uscc, "grade": s.grade, "tier": s.tier, "inspectors": list(s.inspectors)}
+                for s in result.selected
+            ],
+            inspectors=pool,
+            actor_id=actor.actor_id,
+            department=actor.department,
+        )
+        return recorded, self._position(self.save(recorded)) or 0
+
+    def get_draw(self, draw_id: UUID) -> InspectionDraw:
+        """A recorded draw, or NotFound."""
+        try:
+            recorded: InspectionDraw = self.repository.get(draw_id)
+        except AggregateNotFoundError:
+            raise NotFound(f"no draw {draw_id}", field="draw_id") from None
+        if not isinstance(recorded, InspectionDraw):
+            raise NotFound(f"no draw {draw_id}", field="draw_id")
+        return recorded
+
+    def verify_draw(self, draw_id: UUID) -> list[str]:
+        """Every difference between a recorded draw and its recomputation from the ledger."""
+        recorded = self.get_draw(draw_id)
+        again = self._draw_for(
+            recorded.field, recorded.as_of, recorded.seed, recorded.position, recorded.inspectors
+        )
+        problems = []
+        if again.population_digest != recorded.population_digest:
+            problems.append("the population digest differs from the ledger's population")
+        selected = [
+            {"uscc": s.uscc, "grade": s.grade, "tier": s.tier, "inspectors": list(s.inspectors)}
+            for s in again.selected
+        ]
+        if selected != recorded.selected:
+            problems.append("the selection differs from a recomputation with the published seed")
+        if {k: list(v) for k, v in again.strata.items()} != recorded.strata:
+            problems.append("the stratum sizes differ")
+        return problems
+
+    def record_inspection_result(
+        self,
+        draw_id: UUID,
+        *,
+        uscc: str,
+        outcome: str,
+        inspected_on: date,
+        actor: Actor,
+        indicator: str | None = None,
+        document_no: str | None = None,
+        note: str | None = None,
+    ) -> Written:
+        """Record a drawn subject's inspection: `passed`, or a `finding` that becomes a fact."""
+        actor.require("record")
+        recorded = self.get_draw(draw_id)
+        actor.require_field(recorded.field, what="field")
+        code = normalize_uscc(uscc)
+        if code not in {s["uscc"] for s in recorded.selected}:
+            raise InvalidInput(
+                f"{code} was not drawn in {draw_id}",
+                field="uscc",
+                rule="results for drawn subjects",
+            )
+        if outcome not in ("passed", "finding"):
+            raise InvalidInput(
+                f"'{outcome}' is not one of: passed, finding", field="outcome", rule="enumeration"
+            )
+        _date(inspected_on, "inspected_on")
+        if inspected_on < recorded.as_of:
+            raise InvalidInput(
+                f"inspected_on {inspected_on.isoformat()} is before the draw's date "
+                f"{recorded.as_of.isoformat()}",
+                field="inspected_on",
+                rule="an inspection follows its draw",
+            )
+        if outcome == "finding":
+            if indicator is None:
+                raise InvalidInput(
+                    "a finding names the indicator it records", field="indicator", rule="finding"
+                )
+            if not self.models.knows_indicator(indicator):
+                self.models.in_force(inspected_on).model.indicator(indicator)
+            _text(document_no, "document_no")
+        elif indicator is not None or document_no is not None:
+            raise InvalidInput(
+                "a passed inspection records no fact", field="indicator", rule="passed"
+            )
+        fact_id = uuid4() if outcome == "finding" else None
+
+        def command(subject: Subject, now: datetime) -> tuple[bool, list[Any]]:
+            self._not_future(inspected_on, now, "inspected_on")
+            changed = subject.record_inspection_result(
+                draw_id=draw_id,
+                field=recorded.field,
+                inspected_on=inspected_on,
+                outcome=outcome,
+                fact_id=fact_id,
+                note=_text(note, "note", required=False),
+                actor=actor,
+                at=now,
+            )
+            if changed and fact_id is not None:
+                subject.record_fact(
+                    fact_id=fact_id,
+                    indicator=str(indicator),
+                    decided_on=inspected_on,
+                    domain=recorded.field,
+                    document_no=str(document_no),
+                    description=note,
+                    effective_until=None,
+                    actor=actor,
+                    at=now,
+                )
+            return changed, []
+
+        _, position, created = self._change(code, command)
+        return Written(fact_id or subject_id_for(code), created, position, status=outcome)
+
     # -- access tokens ------------------------------------------------------------------------
 
     def issue_token(
@@ -941,7 +1217,7 @@ class CreditLedger(Application[UUID]):
 
     def _partial_states(self, topics: Sequence[str]) -> dict[UUID, SubjectState]:
         """Per-subject states folded from only the events with these topics (for listings)."""
-        states: dict[UUID, SubjectState] = {}
+        states: dict[Any, SubjectState] = {}
         for event in self._scan(topics):
             event.fold(states.setdefault(event.originator_id, SubjectState()))
         return states

@@ -138,6 +138,34 @@ class IndustryEvaluationState:
 
 
 @dataclass
+class Membership:
+    """A subject's membership of a supervision field over valid time."""
+
+    field: str
+    since: date | None
+    until: date | None = None
+
+    def holds_on(self, day: date) -> bool:
+        """Whether the subject was in the field on a valid date."""
+        return (self.since is None or self.since <= day) and (
+            self.until is None or day < self.until
+        )
+
+
+@dataclass
+class InspectionResultState:
+    """The outcome of one drawn inspection of the subject."""
+
+    draw_id: UUID
+    field: str
+    inspected_on: date
+    outcome: str
+    fact_id: UUID | None
+    note: str | None
+    recorded_at: datetime
+
+
+@dataclass
 class SubjectState:
     """Everything known about one subject after folding a prefix of its stream."""
 
@@ -155,11 +183,19 @@ class SubjectState:
     objections: dict[UUID, ObjectionState] = field(default_factory=dict)
     repairs: dict[UUID, RepairState] = field(default_factory=dict)
     industry_evaluations: list[IndustryEvaluationState] = field(default_factory=list)
+    memberships: list[Membership] = field(default_factory=list)
+    inspections: list[InspectionResultState] = field(default_factory=list)
 
     @property
     def registered(self) -> bool:
         """Whether the registration event has been folded in."""
         return self.registered_at is not None
+
+    def in_field_on(self, field_code: str, day: date) -> bool:
+        """Whether the subject belonged to a field on a valid date (and existed then)."""
+        if self.established_on is not None and day < self.established_on:
+            return False
+        return any(m.field == field_code and m.holds_on(day) for m in self.memberships)
 
     def pending_objection_for(self, target_id: UUID) -> ObjectionState | None:
         """The open objection to a fact or listing, if any."""

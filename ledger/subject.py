@@ -19,7 +19,9 @@ from ledger.errors import Conflict, InvalidInput, NotFound
 from ledger.state import (
     FactState,
     IndustryEvaluationState,
+    InspectionResultState,
     ListingState,
+    Membership,
     ObjectionState,
     RepairState,
     SubjectState,
@@ -76,6 +78,7 @@ class Subject(Aggregate):
             state.name = self.name
             state.kind = self.kind
             state.fields = list(self.fields)
+            state.memberships = [Membership(f, None) for f in self.fields]
             state.established_on = self.established_on
             state.registered_at = self.timestamp
             state.last_recorded_at = self.timestamp
@@ -284,6 +287,55 @@ class Subject(Aggregate):
             for suspension in fact.suspensions if fact is not None else []:
                 if suspension.repair_id == self.repair_id:
                     suspension.until = self.revoked_on
+
+    class JoinedField(Event):
+        """SubjectJoinedField: the subject comes under a field's supervision from `joined_on`."""
+
+        TOPIC = "credit.subject_joined_field.v1"
+        field: str
+        joined_on: date
+
+        def fold(self, state: SubjectState) -> None:
+            if self.field not in state.fields:
+                state.fields = sorted([*state.fields, self.field])
+            state.memberships.append(Membership(self.field, self.joined_on))
+
+    class LeftField(Event):
+        """SubjectLeftField: the subject leaves a field's supervision from `left_on`."""
+
+        TOPIC = "credit.subject_left_field.v1"
+        field: str
+        left_on: date
+
+        def fold(self, state: SubjectState) -> None:
+            state.fields = [f for f in state.fields if f != self.field]
+            for membership in state.memberships:
+                if membership.field == self.field and membership.until is None:
+                    membership.until = self.left_on
+
+    class InspectionResultRecorded(Event):
+        """InspectionResultRecorded: the outcome of a drawn inspection, made public."""
+
+        TOPIC = "credit.inspection_result_recorded.v1"
+        draw_id: UUID
+        field: str
+        inspected_on: date
+        outcome: str
+        fact_id: UUID | None
+        note: str | None
+
+        def fold(self, state: SubjectState) -> None:
+            state.inspections.append(
+                InspectionResultState(
+                    draw_id=self.draw_id,
+                    field=self.field,
+                    inspected_on=self.inspected_on,
+                    outcome=self.outcome,
+                    fact_id=self.fact_id,
+                    note=self.note,
+                    recorded_at=self.timestamp,
+                )
+            )
 
     class IndustryEvaluationRecorded(Event):
         """IndustryEvaluationRecorded: a field's A/B/C/D grade, in force until the next one."""
@@ -875,6 +927,78 @@ class Subject(Aggregate):
             **_provenance(actor, document_no),
         )
         return evaluation_id, True
+
+    def join_field(self, *, field: str, joined_on: date, actor: Actor, at: datetime) -> bool:
+        """Bring the subject under a field's supervision; joining again is a no-op."""
+        if field in self.state.fields:
+            return False
+        self._require_not_before_established(joined_on, "joined_on")
+        self.trigger_event(
+            self.JoinedField,
+            field=field,
+            joined_on=joined_on,
+            timestamp=at,
+            **_provenance(actor, None),
+        )
+        return True
+
+    def leave_field(self, *, field: str, left_on: date, actor: Actor, at: datetime) -> bool:
+        """Take the subject out of a field from `left_on`; leaving again is a no-op."""
+        if field not in self.state.fields:
+            return False
+        since = max(
+            (
+                m.since
+                for m in self.state.memberships
+                if m.field == field and m.until is None and m.since is not None
+            ),
+            default=None,
+        )
+        if since is not None and left_on < since:
+            raise InvalidInput(
+                f"left_on {left_on.isoformat()} is before the subject joined ({since.isoformat()})",
+                field="left_on",
+                rule="left_on must not be before joined_on",
+            )
+        self.trigger_event(
+            self.LeftField, field=field, left_on=left_on, timestamp=at, **_provenance(actor, None)
+        )
+        return True
+
+    def record_inspection_result(
+        self,
+        *,
+        draw_id: UUID,
+        field: str,
+        inspected_on: date,
+        outcome: str,
+        fact_id: UUID | None,
+        note: str | None,
+        actor: Actor,
+        at: datetime,
+    ) -> bool:
+        """Record a drawn inspection's outcome once per draw; the same result again is a no-op."""
+        for known in self.state.inspections:
+            if known.draw_id == draw_id:
+                if (known.outcome, known.inspected_on) == (outcome, inspected_on):
+                    return False
+                raise Conflict(
+                    f"draw {draw_id} already has a result for {self.state.uscc}",
+                    field="uscc",
+                    rule="one result per drawn subject",
+                )
+        self.trigger_event(
+            self.InspectionResultRecorded,
+            draw_id=draw_id,
+            field=field,
+            inspected_on=inspected_on,
+            outcome=outcome,
+            fact_id=fact_id,
+            note=note,
+            timestamp=at,
+            **_provenance(actor, None),
+        )
+        return True
 
     def _require_not_before_established(self, day: date, field_name: str) -> None:
         established = self.state.established_on

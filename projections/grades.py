@@ -15,6 +15,14 @@ from uuid import UUID
 from ledger.model import ModelRegistry
 from ledger.rules import Evaluation, evaluate, next_change_on
 from ledger.state import SubjectState
+from ledger.subject import Subject
+from ledger.supervision import (
+    PolicyRegistry,
+    Supervision,
+    default_policies,
+    in_field,
+    supervise,
+)
 from ledger.values import china_date
 
 
@@ -25,6 +33,9 @@ class GradeChange:
     position: int
     subject_id: UUID
     uscc: str
+    kind: str  # "grade", "industry" or "inspection"
+    field: str | None
+    detail: str | None
     topic: str
     recorded_at: str
     as_of: date
@@ -43,6 +54,7 @@ class SubjectOutcome:
     valid_until: date | None
     last_position: int
     changes: tuple[GradeChange, ...]
+    supervision: tuple[Supervision, ...]
 
 
 def _key(ev: Evaluation | None) -> tuple[Any, ...] | None:
@@ -55,6 +67,7 @@ def outcome(
     positions: dict[int, int],
     today: date,
     models: ModelRegistry,
+    policies: PolicyRegistry | None = None,
 ) -> SubjectOutcome:
     """Fold a subject's events (its whole stream up to the batch's end) and grade it.
 
@@ -62,6 +75,7 @@ def outcome(
     those produce feed entries. The evaluation before and after each such event is taken at
     the event's record date (China time), so the feed is a pure function of the log.
     """
+    policies = policies or default_policies()
     state = SubjectState()
     changes: list[GradeChange] = []
     for event in events:
@@ -75,12 +89,18 @@ def outcome(
         event.fold(state)
         state.last_recorded_at = event.timestamp
         after = evaluate(state, as_of, event.timestamp, models)
-        if _key(after) != _key(before):
+        kind, field, detail = _published(event)
+        if kind is None and _key(after) != _key(before):
+            kind = "grade"
+        if kind is not None:
             changes.append(
                 GradeChange(
                     position=position,
                     subject_id=subject_id,
                     uscc=state.uscc,
+                    kind=kind,
+                    field=field,
+                    detail=detail,
                     topic=type(event).TOPIC,
                     recorded_at=event.timestamp.isoformat(),
                     as_of=as_of,
@@ -91,11 +111,26 @@ def outcome(
             )
     assert state.last_recorded_at is not None
     now = evaluate(state, today, state.last_recorded_at, models)
+    tiers = tuple(
+        supervise(state, f, today, state.last_recorded_at, models, policies)
+        for f in sorted(state.fields)
+        if in_field(state, f, today)
+    )
     return SubjectOutcome(
         subject_id=subject_id,
         state=state,
         today=now,
         valid_until=next_change_on(now, models),
-        last_position=max(positions.values()),
+        last_position=max(positions.values(), default=0),
         changes=tuple(changes),
+        supervision=tiers,
     )
+
+
+def _published(event: Any) -> tuple[str | None, str | None, str | None]:
+    """Events the feed publishes whatever the public grade does: industry grades, inspections."""
+    if isinstance(event, Subject.IndustryEvaluationRecorded):
+        return "industry", event.domain, event.grade
+    if isinstance(event, Subject.InspectionResultRecorded):
+        return "inspection", event.field, event.outcome
+    return None, None, None

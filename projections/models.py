@@ -15,6 +15,7 @@ class ReadModel(Protocol):
     """A table kept from the ordered log; dropping and rebuilding it is always safe."""
 
     name: str
+    version: int
 
     def create(self, cur: Cursor, table: str) -> None:
         """Create the table (and its indexes) if missing."""
@@ -30,6 +31,7 @@ class CurrentGrades:
     """Per subject: score, grade and listing today, the date it holds until, the last position."""
 
     name = "current_grades"
+    version = 1
     columns = (
         "uscc",
         "subject_id",
@@ -91,13 +93,18 @@ class CurrentGrades:
 
 
 class Feed:
-    """Every grade change an event caused, keyed by the event's ledger position (the cursor)."""
+    """Every grade change, industry grade and inspection result an event made public, keyed by
+    the event's ledger position (the cursor)."""
 
     name = "feed"
+    version = 2
     columns = (
         "position",
         "uscc",
         "subject_id",
+        "kind",
+        "field",
+        "detail",
         "topic",
         "recorded_at",
         "as_of",
@@ -114,6 +121,7 @@ class Feed:
         cur.execute(
             f"CREATE TABLE IF NOT EXISTS {table} ("
             "position BIGINT PRIMARY KEY, uscc TEXT NOT NULL, subject_id TEXT NOT NULL, "
+            "kind TEXT NOT NULL, field TEXT, detail TEXT, "
             "topic TEXT NOT NULL, recorded_at TEXT NOT NULL, as_of TEXT NOT NULL, "
             "score TEXT NOT NULL, grade TEXT NOT NULL, grade_en TEXT NOT NULL, "
             "listed INTEGER NOT NULL, previous_score TEXT, previous_grade TEXT, valid_until TEXT)"
@@ -129,6 +137,9 @@ class Feed:
                         change.position,
                         change.uscc,
                         str(change.subject_id),
+                        change.kind,
+                        change.field,
+                        change.detail,
                         change.topic,
                         change.recorded_at,
                         change.as_of.isoformat(),
@@ -153,4 +164,71 @@ class Feed:
         return "position"
 
 
-READ_MODELS: dict[str, ReadModel] = {m.name: m for m in (CurrentGrades(), Feed())}
+class SupervisionTiers:
+    """Per field and subject: today's tier, grade letter and its basis (department worklists)."""
+
+    name = "supervision"
+    version = 1
+    columns = (
+        "field",
+        "uscc",
+        "subject_id",
+        "name",
+        "tier",
+        "grade",
+        "basis",
+        "public_grade",
+        "industry_grade",
+        "listed",
+        "ratio",
+        "max_per_year",
+        "as_of",
+        "last_position",
+    )
+
+    def create(self, cur: Cursor, table: str) -> None:
+        cur.execute(
+            f"CREATE TABLE IF NOT EXISTS {table} ("
+            "field TEXT NOT NULL, uscc TEXT NOT NULL, subject_id TEXT NOT NULL, "
+            "name TEXT NOT NULL, tier TEXT NOT NULL, grade TEXT NOT NULL, basis TEXT NOT NULL, "
+            "public_grade TEXT NOT NULL, industry_grade TEXT, listed INTEGER NOT NULL, "
+            "ratio TEXT NOT NULL, max_per_year INTEGER NOT NULL, as_of TEXT NOT NULL, "
+            "last_position BIGINT NOT NULL, PRIMARY KEY (field, uscc))"
+        )
+
+    def write(self, cur: Cursor, table: str, outcomes: Sequence[SubjectOutcome]) -> None:
+        # A subject's rows are replaced whole: fields it left disappear from the worklists.
+        cur.executemany(
+            f"DELETE FROM {table} WHERE subject_id = %s", [(str(o.subject_id),) for o in outcomes]
+        )
+        rows = [
+            (
+                s.field,
+                s.uscc,
+                str(o.subject_id),
+                o.state.name,
+                s.tier,
+                s.grade,
+                s.basis,
+                s.public.grade,
+                s.industry.grade if s.industry else None,
+                int(s.public.listed),
+                str(s.ratio),
+                s.max_per_year,
+                s.as_of.isoformat(),
+                o.last_position,
+            )
+            for o in outcomes
+            for s in o.supervision
+        ]
+        names = ", ".join(self.columns)
+        marks = ", ".join(["%s"] * len(self.columns))
+        cur.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)
+
+    def key(self) -> str:
+        return "field, uscc"
+
+
+READ_MODELS: dict[str, ReadModel] = {
+    m.name: m for m in (CurrentGrades(), Feed(), SupervisionTiers())
+}

@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 from uuid import UUID
@@ -74,7 +74,7 @@ class Projector:
         with self.store.transaction(write=False) as cur:
             cur.execute(
                 f"SELECT active, building FROM {self.store.table(REGISTRY)} WHERE projection = %s",
-                (projection,),
+                (_versioned(projection),),
             )
             row = cur.fetchone()
         return TableState(projection, row["active"], row["building"]) if row else None
@@ -91,9 +91,9 @@ class Projector:
             cur.execute(f"SELECT table_name FROM {self.store.table(TRACKING)}")
             taken = {r["table_name"] for r in cur.fetchall()}
             generation = 1
-            while f"{projection}_g{generation}" in taken:
+            while f"{_versioned(projection)}_g{generation}" in taken:
                 generation += 1
-            name = f"{projection}_g{generation}"
+            name = f"{_versioned(projection)}_g{generation}"
             model.create(cur, self.store.table(name))
             cur.execute(
                 f"INSERT INTO {self.store.table(TRACKING)} (table_name, position) VALUES (%s, 0)",
@@ -103,12 +103,12 @@ class Projector:
                 cur.execute(
                     f"INSERT INTO {self.store.table(REGISTRY)} (projection, active) "
                     "VALUES (%s, %s) ON CONFLICT (projection) DO NOTHING",
-                    (projection, name),
+                    (_versioned(projection), name),
                 )
             else:
                 cur.execute(
                     f"UPDATE {self.store.table(REGISTRY)} SET building = %s WHERE projection = %s",
-                    (name, projection),
+                    (name, _versioned(projection)),
                 )
         return name
 
@@ -209,47 +209,43 @@ class Projector:
         return applied
 
     def refresh(self) -> int:
-        """Re-grade subjects whose current grade may have lapsed (a fact stopped counting)."""
-        state = self.tables("current_grades")
-        assert state is not None
+        """Re-grade subjects whose grade today may have lapsed (a fact stopped counting).
+
+        No event marks such a change, so it is found by date: rows whose `valid_until` has come.
+        A row is rewritten only if no batch moved it on meanwhile (its last position unchanged).
+        """
+        grades, tiers = self.tables("current_grades"), self.tables("supervision")
+        assert grades is not None
+        assert tiers is not None
         today = self.today()
-        table = self.store.table(state.active)
+        grades_table = self.store.table(grades.active)
         with self.store.transaction(write=False) as cur:
             cur.execute(
-                f"SELECT subject_id, last_position FROM {table} "
+                f"SELECT subject_id, last_position FROM {grades_table} "
                 "WHERE valid_until IS NOT NULL AND valid_until <= %s",
                 (today.isoformat(),),
             )
             stale = cur.fetchall()
-        if not stale:
-            return 0
         outcomes = []
         for row in stale:
             subject_id = UUID(row["subject_id"])
             events = list(self.ledger.events.get(subject_id))
-            done = outcome(subject_id, events, {}, today, self.ledger.models) if events else None
-            if done is not None:
-                outcomes.append(done)
-        rows = [
-            (
-                o.today.score,
-                o.today.grade,
-                o.today.grade_en,
-                int(o.today.listed),
-                o.today.model,
-                o.today.as_of.isoformat(),
-                o.valid_until.isoformat() if o.valid_until else None,
-                o.state.uscc,
-            )
-            for o in outcomes
-        ]
+            done = outcome(subject_id, events, {}, today, self.ledger.models)
+            outcomes.append(replace(done, last_position=int(row["last_position"])))
+        if not outcomes:
+            return 0
+        refreshed = []
         with self.store.transaction() as cur:
-            cur.executemany(
-                f"UPDATE {table} SET score = %s, grade = %s, grade_en = %s, listed = %s, "
-                "model = %s, as_of = %s, valid_until = %s WHERE uscc = %s",
-                [(str(r[0]), *r[1:]) for r in rows],
-            )
-        return len(rows)
+            for done in outcomes:
+                cur.execute(
+                    f"DELETE FROM {grades_table} WHERE uscc = %s AND last_position = %s",
+                    (done.state.uscc, done.last_position),
+                )
+                if _rowcount(cur) == 1:
+                    refreshed.append(done)
+            READ_MODELS["current_grades"].write(cur, grades_table, refreshed)
+            READ_MODELS["supervision"].write(cur, self.store.table(tiers.active), refreshed)
+        return len(refreshed)
 
     # -- rebuild ------------------------------------------------------------------------------
 
@@ -275,7 +271,7 @@ class Projector:
             cur.execute(
                 f"UPDATE {self.store.table(REGISTRY)} SET active = %s, building = NULL "
                 "WHERE projection = %s AND building = %s",
-                (building, projection, building),
+                (building, _versioned(projection), building),
             )
         # The switched-in table may be a batch behind the head; the runner carries it on.
         self._drop(state.active)
@@ -297,6 +293,12 @@ class Projector:
         with self.store.transaction(write=False) as cur:
             cur.execute(f"SELECT * FROM {self.store.table(name)} ORDER BY {model.key()}")
             return cur.fetchall()
+
+
+def _versioned(projection: str) -> str:
+    # A new table shape is a new version: its tables start empty and fill from position 0,
+    # while tables of older versions are left alone (and unused).
+    return f"{projection}_v{READ_MODELS[projection].version}"
 
 
 def _rowcount(cur: Cursor) -> int:

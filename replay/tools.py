@@ -130,6 +130,9 @@ def verify(
     feed: dict[str, list[dict[str, Any]]] = {}
     for entry in projector.rows("feed"):
         feed.setdefault(entry["subject_id"], []).append(entry)
+    tiers: dict[str, list[dict[str, Any]]] = {}
+    for entry in projector.rows("supervision"):
+        tiers.setdefault(entry["subject_id"], []).append(entry)
     subject_ids = [str(e.originator_id) for e in ledger.subject_registrations()]
     if sample is not None and sample < len(subject_ids):
         subject_ids = random.Random(seed).sample(subject_ids, sample)
@@ -157,6 +160,14 @@ def verify(
         got_feed = [(r["position"], r["score"], r["grade"]) for r in feed.get(subject_id, [])]
         if got_feed != want_feed:
             report.problems.append(f"feed {uscc}: stored {got_feed} != replayed {want_feed}")
+        want_tiers = sorted((s.field, s.tier, s.grade, s.basis) for s in fresh.supervision)
+        got_tiers = sorted(
+            (r["field"], r["tier"], r["grade"], r["basis"]) for r in tiers.get(subject_id, [])
+        )
+        if got_tiers != want_tiers:
+            report.problems.append(
+                f"supervision {uscc}: stored {got_tiers} != replayed {want_tiers}"
+            )
         if progress is not None:
             progress("subjects", 1)
     report.checked["subjects"] = len(subject_ids)

@@ -41,6 +41,9 @@ def read_feed(
         FeedItem(
             position=r["position"],
             uscc=r["uscc"],
+            kind=r["kind"],
+            field=r["field"],
+            detail=r["detail"],
             topic=r["topic"],
             recorded_at=r["recorded_at"],
             as_of=r["as_of"],

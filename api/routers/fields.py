@@ -1,13 +1,24 @@
-"""The supervision fields catalogue of the plan's annex."""
+"""The supervision fields catalogue, department worklists, and inspector pools."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated, Literal
 
-from api.schemas import FieldOut
+from fastapi import APIRouter, Path, Query
+
+from api.deps import Ledger, Projections, Reader, Recorder, wait_for_position
+from api.schemas import (
+    PROBLEM_RESPONSES,
+    Changed,
+    FieldOut,
+    InspectorsIn,
+    Worklist,
+    WorklistItem,
+)
 from ledger.catalog import catalogue
 
-router = APIRouter(prefix="/v1/fields", tags=["fields"])
+router = APIRouter(prefix="/v1/fields", tags=["fields"], responses=PROBLEM_RESPONSES)
+FieldCode = Annotated[str, Path(max_length=100, description="a field code, e.g. food")]
 
 
 @router.get("", response_model=list[FieldOut])
@@ -24,3 +35,72 @@ def list_fields() -> list[FieldOut]:
         )
         for f in cat.fields.values()
     ]
+
+
+@router.get("/{field}/subjects", response_model=Worklist)
+def worklist(
+    field: FieldCode,
+    actor: Reader,
+    ledger: Ledger,
+    projections: Projections,
+    tier: Annotated[Literal["reduced", "regular", "intensified"] | None, Query()] = None,
+    grade: Annotated[Literal["A", "B", "C", "D"] | None, Query()] = None,
+    after: Annotated[str | None, Query(max_length=64, description="the last uscc seen")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    min_position: Annotated[int | None, Query(ge=0, le=2**62)] = None,
+) -> Worklist:
+    """A department's worklist: the field's subjects by tier and grade, from the read model."""
+    catalogue().field(field, field_name="field")
+    wait_for_position(ledger, min_position, projections)
+    table = projections.active_table("supervision")
+    where, params = ["field = %s"], [field]
+    if tier is not None:
+        where.append("tier = %s")
+        params.append(tier)
+    if grade is not None:
+        where.append("grade = %s")
+        params.append(grade)
+    if after is not None:
+        where.append("uscc > %s")
+        params.append(after)
+    with projections.store.transaction(write=False) as cur:
+        cur.execute(
+            f"SELECT tier, COUNT(*) AS n FROM {table} WHERE field = %s GROUP BY tier",  # noqa: S608
+            (field,),
+        )
+        counts = {r["tier"]: int(r["n"]) for r in cur.fetchall()}
+        cur.execute(
+            f"SELECT * FROM {table} WHERE {' AND '.join(where)} "  # noqa: S608
+            "ORDER BY uscc LIMIT %s",
+            (*params, limit),
+        )
+        rows = cur.fetchall()
+    items = [
+        WorklistItem(
+            uscc=r["uscc"],
+            name=r["name"],
+            tier=r["tier"],
+            grade=r["grade"],
+            basis=r["basis"],
+            public_grade=r["public_grade"],
+            industry_grade=r["industry_grade"],
+            listed=bool(r["listed"]),
+            as_of=r["as_of"],
+        )
+        for r in rows
+    ]
+    return Worklist(
+        field=field,
+        counts={t: counts.get(t, 0) for t in ("reduced", "regular", "intensified")},
+        items=items,
+        next=items[-1].uscc if len(items) == limit else None,
+    )
+
+
+@router.put("/{field}/inspectors", response_model=Changed)
+def register_inspectors(
+    field: FieldCode, body: InspectorsIn, actor: Recorder, ledger: Ledger
+) -> Changed:
+    """Register or replace the field's inspector pool (two are assigned to each drawn subject)."""
+    written = ledger.register_inspectors(field, inspectors=body.inspectors, actor=actor)
+    return Changed(id=written.id, changed=written.created, position=written.position or 0)

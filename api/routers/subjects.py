@@ -33,6 +33,8 @@ from api.schemas import (
     HistoryOut,
     IndustryEvaluationCreated,
     IndustryEvaluationIn,
+    JoinFieldIn,
+    LeaveFieldIn,
     ListingCreated,
     ListingIn,
     ObjectionCreated,
@@ -42,6 +44,7 @@ from api.schemas import (
     SubjectCreated,
     SubjectIn,
     SubjectOut,
+    SupervisionOut,
 )
 from credit_ledger.store import stream_positions
 from ledger.application import Written
@@ -290,6 +293,64 @@ def get_evaluation(
         grade=ev.grade,
     )
     return EvaluationOut.of(ev)
+
+
+@router.get("/{uscc}/supervision", response_model=SupervisionOut)
+def get_supervision(
+    uscc: str,
+    actor: Reader,
+    ledger: Ledger,
+    audit: Audit,
+    field: Annotated[str, Query(max_length=100, description="the supervision field")],
+    as_of: Annotated[date | None, Query(description="valid date (default today, CST)")] = None,
+    known_at: Annotated[datetime | None, Query(description="record-time instant")] = None,
+    purpose: Annotated[str | None, Query(max_length=200)] = None,
+) -> SupervisionOut:
+    """The subject's supervision tier in a field, with its basis; the read is audited."""
+    sup = ledger.supervision(uscc, field=field, as_of=as_of, known_at=known_at)
+    audit.record_read(
+        token_id=actor.actor_id,
+        role=actor.role.value,
+        department=actor.department,
+        endpoint="supervision",
+        uscc=sup.uscc,
+        purpose=purpose,
+        as_of=sup.as_of,
+        known_at=sup.public.known_at,
+        grade=sup.grade,
+    )
+    return SupervisionOut(
+        uscc=sup.uscc,
+        field=sup.field,
+        as_of=sup.as_of,
+        tier=sup.tier,
+        basis=sup.basis,
+        grade=sup.grade,
+        ratio=str(sup.ratio),
+        max_per_year=sup.max_per_year,
+        policy=sup.policy,
+        public_grade=sup.public.grade,
+        public_score=str(sup.public.score),
+        industry_grade=sup.industry.grade if sup.industry else None,
+        industry_evaluated_on=sup.industry.evaluated_on if sup.industry else None,
+        listed=sup.public.listed,
+    )
+
+
+@router.post("/{uscc}/fields", response_model=Changed)
+def join_field(uscc: str, body: JoinFieldIn, actor: Recorder, ledger: Ledger) -> Changed:
+    """Bring the subject under one of the recorder's fields from `joined_on`."""
+    written = ledger.join_field(uscc, field=body.field, joined_on=body.joined_on, actor=actor)
+    return Changed(id=written.id, changed=written.created, position=written.position or 0)
+
+
+@router.post("/{uscc}/fields/{field}/leave", response_model=Changed)
+def leave_field(
+    uscc: str, field: str, body: LeaveFieldIn, actor: Recorder, ledger: Ledger
+) -> Changed:
+    """Take the subject out of a field from `left_on`."""
+    written = ledger.leave_field(uscc, field=field, left_on=body.left_on, actor=actor)
+    return Changed(id=written.id, changed=written.created, position=written.position or 0)
 
 
 def _jsonable(value: Any) -> Any:

@@ -1,0 +1,99 @@
+"""Double-random inspection draws ("双随机、一公开"): draw, verify from the seed, record results."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from fastapi import APIRouter, Response
+
+from api.deps import Ledger, Reader, Recorder
+from api.schemas import (
+    PROBLEM_RESPONSES,
+    DrawIn,
+    DrawnOut,
+    DrawOut,
+    DrawPopulation,
+    DrawVerified,
+    PopulationMember,
+    ResultIn,
+    ResultOut,
+)
+from ledger.inspections import InspectionDraw
+from ledger.values import normalize_uscc
+
+router = APIRouter(prefix="/v1/inspections", tags=["inspections"], responses=PROBLEM_RESPONSES)
+
+
+def _out(recorded: InspectionDraw) -> DrawOut:
+    return DrawOut(
+        draw_id=recorded.id,
+        field=recorded.field,
+        as_of=recorded.as_of,
+        seed=recorded.seed,
+        position=recorded.position,
+        policy=recorded.policy,
+        population_digest=recorded.population_digest,
+        strata=recorded.strata,
+        selected=[DrawnOut(**s) for s in recorded.selected],
+        recorded_at=recorded.recorded_at,
+    )
+
+
+@router.post("/draws", status_code=201, response_model=DrawOut)
+def make_draw(body: DrawIn, actor: Recorder, ledger: Ledger) -> DrawOut:
+    """Draw a field's sample at `as_of`; per grade stratum ceil(ratio × n) subjects with the
+    smallest sha256(seed|uscc); a seed is generated and published when none is given."""
+    recorded, _ = ledger.make_draw(field=body.field, as_of=body.as_of, seed=body.seed, actor=actor)
+    return _out(recorded)
+
+
+@router.get("/draws/{draw_id}", response_model=DrawOut)
+def get_draw(draw_id: UUID, actor: Reader, ledger: Ledger) -> DrawOut:
+    """A recorded draw."""
+    return _out(ledger.get_draw(draw_id))
+
+
+@router.get("/draws/{draw_id}/verify", response_model=DrawVerified)
+def verify_draw(draw_id: UUID, actor: Reader, ledger: Ledger) -> DrawVerified:
+    """Recompute the draw from the ledger with its published seed; say whether it matches."""
+    differences = ledger.verify_draw(draw_id)
+    return DrawVerified(draw_id=draw_id, valid=not differences, differences=differences)
+
+
+@router.get("/draws/{draw_id}/population", response_model=DrawPopulation)
+def draw_population(draw_id: UUID, actor: Reader, ledger: Ledger) -> DrawPopulation:
+    """The population the draw was made from: with the seed, enough to recompute it anywhere."""
+    recorded = ledger.get_draw(draw_id)
+    members = ledger.field_population(recorded.field, recorded.as_of, recorded.position)
+    return DrawPopulation(
+        draw_id=draw_id,
+        seed=recorded.seed,
+        population_digest=recorded.population_digest,
+        members=[PopulationMember(uscc=m.uscc, grade=m.grade, tier=m.tier) for m in members],
+    )
+
+
+@router.post("/draws/{draw_id}/results", status_code=201, response_model=ResultOut)
+def record_result(
+    draw_id: UUID, body: ResultIn, actor: Recorder, ledger: Ledger, response: Response
+) -> ResultOut:
+    """Record a drawn subject's inspection: `passed`, or a `finding` recorded as a credit fact."""
+    written = ledger.record_inspection_result(
+        draw_id,
+        uscc=body.uscc,
+        outcome=body.outcome,
+        inspected_on=body.inspected_on,
+        indicator=body.indicator,
+        document_no=body.document_no,
+        note=body.note,
+        actor=actor,
+    )
+    if not written.created:
+        response.status_code = 200
+    return ResultOut(
+        draw_id=draw_id,
+        uscc=normalize_uscc(body.uscc),
+        outcome=body.outcome,
+        fact_id=written.id if body.outcome == "finding" else None,
+        position=written.position or 0,
+    )
