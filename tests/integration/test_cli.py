@@ -90,3 +90,22 @@ def test_the_credit_codes_the_readme_shows_are_those_the_default_demo_prints(
     loaded = run(f"sqlite:///{tmp_path}/default.db", "demo")
     printed = set(re.findall(r"^\s+\w+: (\w{18})$", loaded.stdout, re.M))
     assert shown <= printed, shown - printed
+
+
+def test_a_department_draws_from_the_demo_and_anyone_verifies_it(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/draw.db"
+    assert run(url, "demo", "--subjects", "120").returncode == 0
+    drawn = run(url, "draw", "food", "--as-of", "2025-06-01", "--seed", "舞钢-2025-06")
+    assert drawn.returncode == 0, drawn.stderr
+    draw_id = re.search(r"draw ([0-9a-f-]{36})", drawn.stdout).group(1)  # type: ignore[union-attr]
+    assert "intensified" in drawn.stdout or "regular" in drawn.stdout
+    as_csv = run(url, "draw", "food", "--as-of", "2025-06-01", "--seed", "舞钢-2025-06", "--csv")
+    rows = as_csv.stdout.strip().splitlines()
+    assert rows[0] == "uscc,grade,tier,inspectors"
+    assert {r.split(",")[0] for r in rows[1:]} == set(re.findall(r"│ (\w{18}) │", drawn.stdout))
+    verified = run(url, "verify-draw", draw_id)
+    assert verified.returncode == 0
+    assert "verified" in verified.stdout
+    refused = run(url, "draw", "fishing", "--as-of", "2025-06-01")
+    assert refused.returncode == 2
+    assert "field" in refused.stderr
