@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 import orjson
@@ -309,6 +310,78 @@ def token_revoke(
     finally:
         ledger.close()
     console.print(f"{token_id} revoked" if changed else f"{token_id} was already revoked")
+
+
+@app.command()
+def generate(
+    subjects: Annotated[int, typer.Option(min=1, help="how many subjects")],
+    out: Annotated[Path, typer.Option(help="the NDJSON file to write")],
+    seed: Annotated[int, typer.Option(help="the same seed gives the same file")] = 2021,
+) -> None:
+    """Write a realistic platform history (2019 to today) as NDJSON, streaming."""
+    from credit_ledger.bulk import generate as write_history
+
+    today = datetime.now(CST).date()
+    with out.open("wb") as fh:
+        lines, _ = write_history(subjects, seed, fh, today)
+    err_console.print(f"{lines} commands for {subjects} subjects written to {out}")
+
+
+@app.command("import")
+def import_(
+    file: Annotated[Path, typer.Argument(help="an NDJSON file from `generate` or a platform")],
+    rejects: Annotated[
+        Path | None, typer.Option(help="where refused lines go (default FILE.rejects.ndjson)")
+    ] = None,
+    batch: Annotated[int, typer.Option(min=1, help="lines per transaction")] = 5000,
+    keep_record_time: Annotated[
+        bool,
+        typer.Option(help="record each line at its own `at` (migrating history into a new ledger)"),
+    ] = False,
+) -> None:
+    """Import commands through the domain rules in large batches; idempotent and resumable."""
+    import time
+
+    from credit_ledger.bulk import import_file
+
+    if not file.exists():
+        raise _fail(f"FILE: {file} does not exist")
+    target = rejects or file.with_name(file.name + ".rejects.ndjson")
+    ledger = _open()
+    started = time.monotonic()
+    try:
+        with Progress(
+            TextColumn("[bold]import"),
+            BarColumn(),
+            TextColumn("{task.percentage:>3.0f}%"),
+            TextColumn("{task.fields[rate]}"),
+            TimeRemainingColumn(),
+            console=err_console,
+        ) as bar:
+            task = bar.add_task("import", total=file.stat().st_size, rate="")
+
+            def show(done: int, total: int, events: int) -> None:
+                rate = events / max(time.monotonic() - started, 1e-6)
+                bar.update(task, completed=done, total=total, rate=f"{rate:,.0f} events/s")
+
+            report = import_file(
+                ledger,
+                file,
+                rejects=target,
+                batch_lines=batch,
+                keep_record_time=keep_record_time,
+                progress=show,
+            )
+    finally:
+        ledger.close()
+    elapsed = time.monotonic() - started
+    console.print(
+        f"{report.lines} lines: {report.applied} applied, {report.unchanged} already present, "
+        f"{report.rejected} rejected; {report.events} events appended in {elapsed:.1f} s"
+        + (f" (resumed after line {report.resumed_from})" if report.resumed_from else "")
+    )
+    if report.rejected:
+        console.print(f"rejected lines (with line number and reason): {target}")
 
 
 @app.command()

@@ -195,151 +195,16 @@ def plan(subjects: int, seed: int, today: date) -> tuple[list[Action], DemoSumma
     Each subject draws from its own random stream, so a subject's code, kind and record count
     do not shift when the calendar moves on (only events after `today` are held back).
     """
-    fields = sorted(catalogue().fields)
-    weights = [w for _, w, _ in INDICATORS]
-    actions: list[Action] = []
     summary = DemoSummary(subjects=subjects)
-    seq = iter(range(10**9))
-
-    def add(at: datetime, command: str, **kwargs: Any) -> None:
-        if at.astimezone(CST).date() <= today:
-            kwargs.setdefault("actor", SYSTEM_ACTOR)
-            actions.append(Action(at, next(seq), command, kwargs))
-
+    actions: list[Action] = list(pool_actions(seed, today))
     for n in range(subjects):
-        rng = random.Random(f"{seed}:{n}")
-        kind, prefix, _ = rng.choices(KINDS, weights=[w for *_, w in KINDS])[0]
-        code = make_uscc(rng, prefix)
-        # Market regulation's fields hold most of a city's enterprises.
-        primary = rng.choices(["food", "market_entities", "other"], weights=[0.25, 0.15, 0.6])[0]
-        own = (
-            ["social_organizations"]
-            if kind == "social_organization"
-            else sorted(
-                {primary if primary != "other" else rng.choice(fields)}
-                | set(rng.sample(fields, k=rng.choice([0, 0, 1])))
-            )
-        )
-        name = f"舞钢市{rng.choice(NAME_WORDS)}{NAME_TRADES[own[0]]}{SUFFIX[kind]}"
-        established = (
-            None if rng.random() < 0.1 else _random_day(rng, date(2003, 1, 1), date(2022, 12, 31))
-        )
-        first_day = max(START, established or START)
-        add(
-            _at(first_day, rng),
-            "register_subject",
-            uscc=code,
-            name=name,
-            kind=kind,
-            fields=own,
-            established_on=established,
-        )
-        # Most subjects are clean; a long tail has many records.
-        count = 0 if rng.random() < 0.35 else min(int(rng.paretovariate(1.3)), 14)
-        story = rng.random()
-        if story < 0.04:
-            _corrected_after_publication(rng, add, code, n, own[0], first_day)
-            summary.samples.setdefault("restated", code)
-        elif story < 0.07:
-            _listed_late(rng, add, code, n, own[0], first_day)
-            summary.samples.setdefault("restated_listing", code)
-        elif story < 0.17 and count == 0:
-            _exemplary(rng, add, code, n, own[0], first_day)
-            summary.samples.setdefault("exemplary", code)
-        for i in range(count):
-            indicator, _, chooser = rng.choices(INDICATORS, weights=weights)[0]
-            domain = rng.choice(own) if chooser == "own" else chooser
-            decided = _random_day(rng, first_day, today)
-            lag = rng.randint(1, 12)
-            if rng.random() < 0.06:
-                lag = rng.randint(90, 420)  # a backdated fact: learned long after the decision
-            fact_id = _uuid(rng)
-            add(
-                _at(decided, rng, lag),
-                "record_fact",
-                uscc=code,
-                indicator=indicator,
-                decided_on=decided,
-                domain=domain,
-                document_no=f"舞{_short(domain)}〔{decided.year}〕{n:04d}{i:02d}号",
-                fact_id=fact_id,
-            )
-            learned = decided + timedelta(days=lag)
-            if indicator in ("tax.arrears", "business.anomaly") and rng.random() < 0.7:
-                ended = max(add_months(decided, rng.randint(1, 18)), learned + timedelta(days=1))
-                add(
-                    _at(ended, rng, rng.randint(0, 5)),
-                    "end_fact",
-                    uscc=code,
-                    fact_id=fact_id,
-                    ended_on=ended,
-                    reason="履行完毕",
-                )
-            roll = rng.random()
-            if roll < 0.02:
-                revoked_on = learned + timedelta(days=rng.randint(10, 200))
-                add(
-                    _at(revoked_on, rng),
-                    "revoke_fact",
-                    uscc=code,
-                    fact_id=fact_id,
-                    reason="行政复议撤销",
-                )
-            elif roll < 0.12:
-                _objection(rng, add, code, fact_id, indicator, learned, today)
-            elif roll < 0.22 and indicator.startswith(("penalty", "contract", "wage", "social")):
-                _repair(rng, add, code, fact_id, indicator, decided, learned)
-        if rng.random() < 0.05:
-            listed = _random_day(rng, first_day, today)
-            listing_id = _uuid(rng)
-            list_type = rng.choice(LIST_TYPES)
-            add(
-                _at(listed, rng, rng.randint(1, 10)),
-                "list_subject",
-                uscc=code,
-                list_type=list_type,
-                listed_on=listed,
-                domain="taxation" if list_type == "major_tax_violation" else rng.choice(own),
-                document_no=f"舞名单〔{listed.year}〕{n:04d}号",
-                authority="舞钢市人民法院" if list_type == "judgment_defaulter" else "舞钢市信用办",
-                listing_id=listing_id,
-            )
-            if rng.random() < 0.5:
-                delisted = listed + timedelta(days=rng.randint(60, 900))
-                add(
-                    _at(delisted, rng, rng.randint(1, 10)),
-                    "delist_subject",
-                    uscc=code,
-                    listing_id=listing_id,
-                    delisted_on=delisted,
-                    reason=rng.choice(["expired", "repaired", "repaired", "revoked"]),
-                )
-            summary.samples.setdefault("listed", code)
-        for domain in own:
-            if rng.random() < 0.3:
-                for year in range(2021, today.year + 1):
-                    evaluated = date(year, 6, 30)
-                    if established is not None and evaluated < established:
-                        continue
-                    grading: dict[str, Any] = (
-                        {"native_grade": rng.choice("AABBMCD")}
-                        if domain == "taxation"
-                        else {"score": str(rng.randint(40, 99))}
-                    )
-                    add(
-                        _at(evaluated, rng, rng.randint(1, 20)),
-                        "record_industry_evaluation",
-                        uscc=code,
-                        domain=domain,
-                        evaluated_on=evaluated,
-                        model=f"{domain}-{year}",
-                        document_no=f"{domain}-{year}-{code}",
-                        **grading,
-                    )
-        if count == 0 and story >= 0.17:
-            summary.samples.setdefault("clean", code)
-        elif count >= 5:
-            summary.samples.setdefault("many_records", code)
+        actions += subject_actions(n, seed, today, summary)
+    actions.sort()
+    return actions, summary
+
+
+def pool_actions(seed: int, today: date) -> list[Action]:
+    """The inspector pools the demo's market regulators register in January 2021."""
     pools = {
         "food": [
             "市场监管执法一队-张伟",
@@ -356,15 +221,165 @@ def plan(subjects: int, seed: int, today: date) -> tuple[list[Action], DemoSumma
             "信用监管科-吴婷",
         ],
     }
-    for field_code, names in pools.items():
-        add(
+    return [
+        Action(
             _at(date(2021, 1, 4), random.Random(f"{seed}:pool:{field_code}")),
+            -1,
             "register_inspectors",
-            field=field_code,
-            inspectors=names,
+            {"field": field_code, "inspectors": names, "actor": SYSTEM_ACTOR},
         )
+        for field_code, names in pools.items()
+        if date(2021, 1, 4) <= today
+    ]
+
+
+def subject_actions(n: int, seed: int, today: date, summary: DemoSummary) -> list[Action]:
+    """One subject's history (the n-th of a seed), sorted by record time."""
+    fields = sorted(catalogue().fields)
+    weights = [w for _, w, _ in INDICATORS]
+    actions: list[Action] = []
+    seq = iter(range(10**6))
+
+    def add(at: datetime, command: str, **kwargs: Any) -> None:
+        if at.astimezone(CST).date() <= today:
+            kwargs.setdefault("actor", SYSTEM_ACTOR)
+            actions.append(Action(at, n * 10**6 + next(seq), command, kwargs))
+
+    rng = random.Random(f"{seed}:{n}")
+    kind, prefix, _ = rng.choices(KINDS, weights=[w for *_, w in KINDS])[0]
+    code = make_uscc(rng, prefix)
+    # Market regulation's fields hold most of a city's enterprises.
+    primary = rng.choices(["food", "market_entities", "other"], weights=[0.25, 0.15, 0.6])[0]
+    own = (
+        ["social_organizations"]
+        if kind == "social_organization"
+        else sorted(
+            {primary if primary != "other" else rng.choice(fields)}
+            | set(rng.sample(fields, k=rng.choice([0, 0, 1])))
+        )
+    )
+    name = f"舞钢市{rng.choice(NAME_WORDS)}{NAME_TRADES[own[0]]}{SUFFIX[kind]}"
+    established = (
+        None if rng.random() < 0.1 else _random_day(rng, date(2003, 1, 1), date(2022, 12, 31))
+    )
+    first_day = max(START, established or START)
+    add(
+        _at(first_day, rng),
+        "register_subject",
+        uscc=code,
+        name=name,
+        kind=kind,
+        fields=own,
+        established_on=established,
+    )
+    # Most subjects are clean; a long tail has many records.
+    count = 0 if rng.random() < 0.35 else min(int(rng.paretovariate(1.3)), 14)
+    story = rng.random()
+    if story < 0.04:
+        _corrected_after_publication(rng, add, code, n, own[0], first_day)
+        summary.samples.setdefault("restated", code)
+    elif story < 0.07:
+        _listed_late(rng, add, code, n, own[0], first_day)
+        summary.samples.setdefault("restated_listing", code)
+    elif story < 0.17 and count == 0:
+        _exemplary(rng, add, code, n, own[0], first_day)
+        summary.samples.setdefault("exemplary", code)
+    for i in range(count):
+        indicator, _, chooser = rng.choices(INDICATORS, weights=weights)[0]
+        domain = rng.choice(own) if chooser == "own" else chooser
+        decided = _random_day(rng, first_day, today)
+        lag = rng.randint(1, 12)
+        if rng.random() < 0.06:
+            lag = rng.randint(90, 420)  # a backdated fact: learned long after the decision
+        fact_id = _uuid(rng)
+        add(
+            _at(decided, rng, lag),
+            "record_fact",
+            uscc=code,
+            indicator=indicator,
+            decided_on=decided,
+            domain=domain,
+            document_no=f"舞{_short(domain)}〔{decided.year}〕{n:04d}{i:02d}号",
+            fact_id=fact_id,
+        )
+        learned = decided + timedelta(days=lag)
+        if indicator in ("tax.arrears", "business.anomaly") and rng.random() < 0.7:
+            ended = max(add_months(decided, rng.randint(1, 18)), learned + timedelta(days=1))
+            add(
+                _at(ended, rng, rng.randint(0, 5)),
+                "end_fact",
+                uscc=code,
+                fact_id=fact_id,
+                ended_on=ended,
+                reason="履行完毕",
+            )
+        roll = rng.random()
+        if roll < 0.02:
+            revoked_on = learned + timedelta(days=rng.randint(10, 200))
+            add(
+                _at(revoked_on, rng),
+                "revoke_fact",
+                uscc=code,
+                fact_id=fact_id,
+                reason="行政复议撤销",
+            )
+        elif roll < 0.12:
+            _objection(rng, add, code, fact_id, indicator, learned, today)
+        elif roll < 0.22 and indicator.startswith(("penalty", "contract", "wage", "social")):
+            _repair(rng, add, code, fact_id, indicator, decided, learned)
+    if rng.random() < 0.05:
+        listed = _random_day(rng, first_day, today)
+        listing_id = _uuid(rng)
+        list_type = rng.choice(LIST_TYPES)
+        add(
+            _at(listed, rng, rng.randint(1, 10)),
+            "list_subject",
+            uscc=code,
+            list_type=list_type,
+            listed_on=listed,
+            domain="taxation" if list_type == "major_tax_violation" else rng.choice(own),
+            document_no=f"舞名单〔{listed.year}〕{n:04d}号",
+            authority="舞钢市人民法院" if list_type == "judgment_defaulter" else "舞钢市信用办",
+            listing_id=listing_id,
+        )
+        if rng.random() < 0.5:
+            delisted = listed + timedelta(days=rng.randint(60, 900))
+            add(
+                _at(delisted, rng, rng.randint(1, 10)),
+                "delist_subject",
+                uscc=code,
+                listing_id=listing_id,
+                delisted_on=delisted,
+                reason=rng.choice(["expired", "repaired", "repaired", "revoked"]),
+            )
+        summary.samples.setdefault("listed", code)
+    for domain in own:
+        if rng.random() < 0.3:
+            for year in range(2021, today.year + 1):
+                evaluated = date(year, 6, 30)
+                if established is not None and evaluated < established:
+                    continue
+                grading: dict[str, Any] = (
+                    {"native_grade": rng.choice("AABBMCD")}
+                    if domain == "taxation"
+                    else {"score": str(rng.randint(40, 99))}
+                )
+                add(
+                    _at(evaluated, rng, rng.randint(1, 20)),
+                    "record_industry_evaluation",
+                    uscc=code,
+                    domain=domain,
+                    evaluated_on=evaluated,
+                    model=f"{domain}-{year}",
+                    document_no=f"{domain}-{year}-{code}",
+                    **grading,
+                )
+    if count == 0 and story >= 0.17:
+        summary.samples.setdefault("clean", code)
+    elif count >= 5:
+        summary.samples.setdefault("many_records", code)
     actions.sort()
-    return actions, summary
+    return actions
 
 
 class _Add(Protocol):

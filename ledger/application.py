@@ -12,10 +12,11 @@ import random
 import secrets
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -25,7 +26,7 @@ from eventsourcing.persistence import JSONTranscoder, RecordConflictError
 from ledger.access import TOKEN_PREFIX, AccessToken, hash_secret, token_stream_id
 from ledger.catalog import catalogue, industry_grading
 from ledger.codec import DateAsISO
-from ledger.errors import Conflict, Forbidden, InvalidInput, NotEligible, NotFound
+from ledger.errors import Conflict, Forbidden, InvalidInput, LedgerError, NotEligible, NotFound
 from ledger.inspections import InspectionDraw, InspectorPool, pool_id_for
 from ledger.model import ModelRegistry, default_models
 from ledger.rules import (
@@ -79,6 +80,21 @@ class Written:
     due_on: date | None = None
     warning: str | None = None
     status: str | None = None
+
+
+@dataclass
+class Batch:
+    """What a batch holds until it is stored: aggregates, locators, and then what was written."""
+
+    aggregates: dict[UUID, Any] = field(default_factory=dict)
+    extras: list[Any] = field(default_factory=list)
+    locators: dict[tuple[str, UUID], str] = field(default_factory=dict)
+    appended: int = 0
+    position: int = 0
+
+
+class BatchPoisoned(Exception):
+    """A refusal left a subject half-changed in a batch; run the batch command by command."""
 
 
 @dataclass(frozen=True)
@@ -161,6 +177,7 @@ class CreditLedger(Application[UUID]):
         self.models = models or default_models()
         self.policies = default_policies()
         self.catalogue = catalogue()
+        self._batch: Batch | None = None
         #: Called with the number of events after every save (metrics hook for adapters).
         self.save_listeners: list[Callable[[int], None]] = []
 
@@ -191,14 +208,57 @@ class CreditLedger(Application[UUID]):
         """The ledger position of the last stored event (0 for an empty ledger)."""
         return self.recorder.max_notification_id() or 0
 
-    def _load(self, uscc: str) -> Subject:
+    # -- batches (bulk import) ---------------------------------------------------------------
+
+    @contextmanager
+    def batch(self) -> Iterator[Batch]:
+        """Run many commands against in-memory aggregates and store them all in one save.
+
+        Commands run exactly as they would one by one — the same rules, the same refusals —
+        but nothing is written until the block ends, when every new event of the batch is
+        appended in a single transaction. An exception discards the whole batch.
+        """
+        if self._batch is not None:
+            raise RuntimeError("batches do not nest")
+        self._batch = Batch()
         try:
-            subject: Subject = self.repository.get(subject_id_for(uscc))
+            yield self._batch
+            pending = [a for a in self._batch.aggregates.values() if a._pending_events]
+            if pending or self._batch.extras:
+                recordings = self.save(*pending, *self._batch.extras)
+                self._batch.appended = len(recordings)
+                self._batch.position = self._position(recordings) or 0
+        finally:
+            self._batch = None
+
+    def _stored_subject(self, subject_id: UUID) -> Subject | None:
+        """Rebuild a subject by folding its events directly (no per-event checks: the store
+        guarantees the order), or None when it has no stream."""
+        aggregate: Any = None
+        for event in self.events.get(subject_id):
+            aggregate = event.mutate(aggregate)  # type: ignore[attr-defined]
+        return cast("Subject | None", aggregate)
+
+    def _load(self, uscc: str) -> Subject:
+        batch = self._batch
+        subject_id = subject_id_for(uscc)
+        if batch is not None:
+            found = batch.aggregates.get(subject_id)
+            if found is None:
+                found = self._stored_subject(subject_id)
+                if found is None:
+                    raise NotFound(f"no subject with credit code {uscc}", field="uscc")
+                batch.aggregates[subject_id] = found
+            return cast("Subject", found)
+        try:
+            subject: Subject = self.repository.get(subject_id)
         except AggregateNotFoundError:
             raise NotFound(f"no subject with credit code {uscc}", field="uscc") from None
         return subject
 
     def _subject_of(self, kind: str, item_id: UUID) -> str:
+        if self._batch is not None and (kind, item_id) in self._batch.locators:
+            return self._batch.locators[(kind, item_id)]
         try:
             locator: Locator = self.repository.get(locator_id_for(kind, item_id))
         except AggregateNotFoundError:
@@ -210,6 +270,8 @@ class CreditLedger(Application[UUID]):
         self, uscc: str, command: Callable[[Subject, datetime], tuple[T, list[Any]]]
     ) -> tuple[T, int | None, bool]:
         """Run a command on a subject and save what it emitted, retrying on a concurrent append."""
+        if self._batch is not None:
+            return self._change_in_batch(uscc, command)
         for attempt in range(WRITE_ATTEMPTS):
             subject = self._load(uscc)
             before = len(subject._pending_events)
@@ -228,6 +290,25 @@ class CreditLedger(Application[UUID]):
             field="uscc",
             rule="concurrent change",
         )
+
+    def _change_in_batch(
+        self, uscc: str, command: Callable[[Subject, datetime], tuple[T, list[Any]]]
+    ) -> tuple[T, int | None, bool]:
+        batch = self._batch
+        assert batch is not None
+        subject = self._load(uscc)
+        before = len(subject._pending_events)
+        try:
+            result, extra = command(subject, self._now(subject.state.last_recorded_at))
+        except LedgerError:
+            if len(subject._pending_events) != before:
+                # The refusal came after part of the command was applied in memory.
+                raise BatchPoisoned(uscc) from None
+            raise
+        batch.extras.extend(extra)
+        for locator in extra:
+            batch.locators[(locator.kind, locator.item_id)] = subject.state.uscc
+        return result, None, len(subject._pending_events) > before
 
     def _today(self, now: datetime) -> date:
         return china_date(now)
@@ -270,6 +351,24 @@ class CreditLedger(Application[UUID]):
         if established_on is not None:
             self._not_future(established_on, now, "established_on")
         subject_id = subject_id_for(code)
+        if self._batch is not None:
+            batch = self._batch
+            known = batch.aggregates.get(subject_id) or self._stored_subject(subject_id)
+            if known is None:
+                batch.aggregates[subject_id] = Subject.register(
+                    uscc=code,
+                    name=clean_name,
+                    kind=kind,
+                    fields=field_codes,
+                    established_on=established_on,
+                    actor=actor,
+                    source_document=_text(source_document, "source_document", required=False),
+                    at=now,
+                )
+                return Written(subject_id, True, None)
+            batch.aggregates[subject_id] = known
+            self._same_registration(known, code, clean_name, kind, field_codes, established_on)
+            return Written(subject_id, False, None)
         for attempt in range(WRITE_ATTEMPTS):
             try:
                 existing: Subject = self.repository.get(subject_id)
@@ -290,20 +389,31 @@ class CreditLedger(Application[UUID]):
                     _back_off(attempt)
                     continue
                 return Written(subject_id, True, self._position(recordings))
-            state = existing.state
-            if (state.name, state.kind, state.fields, state.established_on) == (
-                clean_name,
-                kind,
-                field_codes,
-                established_on,
-            ):
-                return Written(subject_id, False, self.max_position())
+            self._same_registration(existing, code, clean_name, kind, field_codes, established_on)
+            return Written(subject_id, False, self.max_position())
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    @staticmethod
+    def _same_registration(
+        existing: Subject,
+        code: str,
+        name: str,
+        kind: str,
+        fields: list[str],
+        established_on: date | None,
+    ) -> None:
+        state = existing.state
+        if (state.name, state.kind, state.fields, state.established_on) != (
+            name,
+            kind,
+            fields,
+            established_on,
+        ):
             raise Conflict(
                 f"subject {code} is already registered with different details",
                 field="uscc",
                 rule="a credit code is registered once",
             )
-        raise AssertionError("unreachable")  # pragma: no cover
 
     def record_fact(
         self,

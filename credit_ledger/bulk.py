@@ -1,0 +1,288 @@
+"""Bulk platform data: a streaming NDJSON generator, and an importer through the domain rules.
+
+One line is one ledger command: `{"at": RFC 3339, "command": "record_fact", "args": {…}}`.
+The importer applies lines in large batches (one transaction each), rejects bad lines to a
+rejects file with their line number and reason, and is idempotent (commands carry their ids
+and document numbers), so re-running a file adds nothing and a killed import resumes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import IO, Any
+from uuid import UUID
+
+import orjson
+
+from credit_ledger.demo import DemoSummary, pool_actions, subject_actions
+from ledger.application import BatchPoisoned, CreditLedger
+from ledger.errors import LedgerError
+from ledger.values import SYSTEM_ACTOR, Actor, Role
+
+COMMANDS = frozenset(
+    {
+        "register_subject",
+        "record_fact",
+        "end_fact",
+        "revoke_fact",
+        "list_subject",
+        "delist_subject",
+        "file_objection",
+        "resolve_objection",
+        "request_repair",
+        "decide_repair",
+        "revoke_repair",
+        "record_industry_evaluation",
+        "register_inspectors",
+        "join_field",
+        "leave_field",
+    }
+)
+DATES = frozenset(
+    {
+        "decided_on",
+        "effective_until",
+        "ended_on",
+        "listed_on",
+        "delisted_on",
+        "filed_on",
+        "resolved_on",
+        "requested_on",
+        "established_on",
+        "evaluated_on",
+        "revoked_on",
+        "joined_on",
+        "left_on",
+    }
+)
+IDS = frozenset(
+    {"fact_id", "listing_id", "objection_id", "repair_id", "target_id", "evaluation_id"}
+)
+ACTORS = {"system": SYSTEM_ACTOR, "platform": Actor("system:platform", Role.PLATFORM)}
+
+
+class BadLine(ValueError):
+    """A line that cannot become a command (broken JSON, unknown command, wrong types)."""
+
+
+def encode(at: datetime, command: str, kwargs: dict[str, Any]) -> bytes:
+    """One NDJSON line for a command (the acting party by role; dates and ids as strings)."""
+    args = {}
+    for key, value in kwargs.items():
+        if key == "actor":
+            value = "platform" if value.role == Role.PLATFORM else "system"
+        elif isinstance(value, date | UUID | Decimal):
+            value = value.isoformat() if isinstance(value, date) else str(value)
+        args[key] = value
+    return orjson.dumps({"at": at.isoformat(), "command": command, "args": args}) + b"\n"
+
+
+def decode(raw: bytes) -> tuple[datetime, str, dict[str, Any]]:
+    """A line back into (record instant, command, keyword arguments), or BadLine saying why."""
+    try:
+        line = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise BadLine(f"broken JSON: {exc}") from None
+    if not isinstance(line, dict) or not isinstance(line.get("args"), dict):
+        raise BadLine("a line is an object with `at`, `command` and `args`")
+    command = line.get("command")
+    if command not in COMMANDS:
+        raise BadLine(f"unknown command {command!r}")
+    try:
+        at = datetime.fromisoformat(str(line.get("at")))
+    except ValueError:
+        raise BadLine(f"`at` is not an RFC 3339 instant: {line.get('at')!r}") from None
+    if at.tzinfo is None:
+        raise BadLine("`at` needs a UTC offset")
+    kwargs: dict[str, Any] = {}
+    for key, value in line["args"].items():
+        try:
+            if key == "actor":
+                value = ACTORS[value]
+            elif key in DATES and value is not None:
+                value = date.fromisoformat(value)
+            elif key in IDS and value is not None:
+                value = UUID(value)
+        except (KeyError, TypeError, ValueError):
+            raise BadLine(f"args.{key}: {value!r} is not a valid {key}") from None
+        kwargs[key] = value
+    kwargs.setdefault("actor", SYSTEM_ACTOR)
+    return at, command, kwargs
+
+
+def generate(subjects: int, seed: int, out: IO[bytes], today: date) -> tuple[int, DemoSummary]:
+    """Write a realistic history for `subjects` subjects, one subject at a time (flat memory).
+
+    Deterministic for a seed: the same arguments give the same bytes.
+    """
+    summary = DemoSummary(subjects=subjects)
+    lines = 0
+    for action in pool_actions(seed, today):
+        out.write(encode(action.at, action.command, action.kwargs))
+        lines += 1
+    for n in range(subjects):
+        for action in subject_actions(n, seed, today, summary):
+            out.write(encode(action.at, action.command, action.kwargs))
+            lines += 1
+    return lines, summary
+
+
+@dataclass
+class ImportReport:
+    """What an import did."""
+
+    lines: int = 0
+    applied: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    events: int = 0
+    resumed_from: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+
+
+class _ReplayClock:
+    """A record clock set from each line's `at`, never past the real present."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return min(self.now, datetime.now(UTC))
+
+
+def _checkpoint_path(path: Path) -> Path:
+    return path.with_name(path.name + ".checkpoint")
+
+
+def _fingerprint(path: Path) -> str:
+    stat = path.stat()
+    head = path.open("rb").read(65536)
+    return hashlib.sha256(f"{stat.st_size}|".encode() + head).hexdigest()
+
+
+def import_file(
+    ledger: CreditLedger,
+    path: Path,
+    *,
+    rejects: Path,
+    batch_lines: int = 5000,
+    keep_record_time: bool = False,
+    progress: Callable[[int, int, int], None] | None = None,
+) -> ImportReport:
+    """Apply an NDJSON file through the ledger's commands, in batches of `batch_lines`.
+
+    Each batch is one transaction. A line the rules refuse goes to `rejects` (line number and
+    reason) and the rest carry on. After each stored batch a checkpoint beside the file records
+    how far it got, so a killed import resumes there; lines before it would be no-ops anyway.
+    `keep_record_time` records each line at its own `at` (a migration of historical platform
+    data into an empty ledger); by default the ledger's clock applies.
+    """
+    report = ImportReport()
+    checkpoint = _checkpoint_path(path)
+    fingerprint = _fingerprint(path)
+    start_line = 0
+    if checkpoint.exists():
+        saved = orjson.loads(checkpoint.read_bytes())
+        if saved.get("fingerprint") == fingerprint:
+            start_line = int(saved["line"])
+    report.resumed_from = start_line
+    clock = _ReplayClock()
+    original_clock = ledger.clock
+    if keep_record_time:
+        ledger.clock = clock
+    total = path.stat().st_size
+    try:
+        # A resumed import adds to the rejects of the run it continues; a new run starts afresh.
+        mode = "ab" if start_line else "wb"
+        with path.open("rb") as source, rejects.open(mode) as rejected:
+            pending: list[tuple[int, bytes]] = []
+            read = 0
+            for number, raw in enumerate(source, start=1):
+                read += len(raw)
+                report.lines = number
+                if number <= start_line or not raw.strip():
+                    continue
+                pending.append((number, raw))
+                if len(pending) >= batch_lines:
+                    _apply_batch(ledger, pending, clock, rejected, report)
+                    checkpoint.write_bytes(
+                        orjson.dumps({"fingerprint": fingerprint, "line": number})
+                    )
+                    pending = []
+                    if progress is not None:
+                        progress(read, total, report.events)
+            if pending:
+                _apply_batch(ledger, pending, clock, rejected, report)
+                checkpoint.write_bytes(
+                    orjson.dumps({"fingerprint": fingerprint, "line": report.lines})
+                )
+            if progress is not None:
+                progress(total, total, report.events)
+    finally:
+        ledger.clock = original_clock
+    return report
+
+
+def _apply_batch(
+    ledger: CreditLedger,
+    lines: list[tuple[int, bytes]],
+    clock: _ReplayClock,
+    rejected: IO[bytes],
+    report: ImportReport,
+) -> None:
+    try:
+        with ledger.batch() as batch:
+            outcomes = [_apply_line(ledger, number, raw, clock) for number, raw in lines]
+        report.events += batch.appended
+    except BatchPoisoned:
+        before = ledger.max_position()
+        # Command by command, each stored on its own, as the API would.
+        outcomes = [_apply_line(ledger, number, raw, clock) for number, raw in lines]
+        report.events += ledger.max_position() - before
+    for number, raw, refusal, changed in outcomes:
+        if refusal is not None:
+            report.rejected += 1
+            kind = refusal.split(":", 1)[0]
+            report.reasons[kind] = report.reasons.get(kind, 0) + 1
+            rejected.write(
+                orjson.dumps(
+                    {
+                        "line": number,
+                        "reason": refusal,
+                        "raw": raw.decode("utf-8", "replace").rstrip("\n"),
+                    }
+                )
+                + b"\n"
+            )
+        elif changed:
+            report.applied += 1
+        else:
+            report.unchanged += 1
+
+
+def _apply_line(
+    ledger: CreditLedger, number: int, raw: bytes, clock: _ReplayClock
+) -> tuple[int, bytes, str | None, bool]:
+    try:
+        at, command, kwargs = decode(raw)
+    except BadLine as exc:
+        return number, raw, f"malformed: {exc}", False
+    clock.now = at
+    try:
+        written = getattr(ledger, command)(**kwargs)
+    except LedgerError as exc:
+        return number, raw, f"{exc.field or 'input'}: {exc.message}", False
+    except TypeError as exc:
+        return number, raw, f"malformed: arguments do not fit {command}: {exc}", False
+    return number, raw, None, bool(getattr(written, "created", False))
+
+
+def file_size(path: Path) -> int:
+    """Bytes in a file (for progress bars)."""
+    return os.path.getsize(path)
