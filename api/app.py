@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import observability, problems
+from api.console.router import router as console_router
 from api.routers import audit as audit_routes
 from api.routers import (
     evaluations,
@@ -89,4 +90,5 @@ def create_app(ledger: CreditLedger | None = None, audit: QueryAudit | None = No
         audit_routes,
     ):
         app.include_router(module.router)
+    app.include_router(console_router)
     return app

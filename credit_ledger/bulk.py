@@ -21,9 +21,10 @@ from uuid import UUID
 import orjson
 
 from credit_ledger.demo import DemoSummary, pool_actions, subject_actions
+from credit_ledger.store import existing_streams
 from ledger.application import BatchPoisoned, CreditLedger
 from ledger.errors import LedgerError
-from ledger.values import SYSTEM_ACTOR, Actor, Role
+from ledger.values import SYSTEM_ACTOR, Actor, Role, normalize_uscc, subject_id_for
 
 COMMANDS = frozenset(
     {
@@ -156,8 +157,33 @@ class _ReplayClock:
         return min(self.now, datetime.now(UTC))
 
 
-def _checkpoint_path(path: Path) -> Path:
-    return path.with_name(path.name + ".checkpoint")
+class _Checkpoints:
+    """How far each file got in this store (a table beside the events, keyed by the file)."""
+
+    def __init__(self, ledger: CreditLedger) -> None:
+        from projections.store import ReadStore
+
+        self.store = ReadStore(ledger)
+        self.table = self.store.table("import_checkpoints")
+        with self.store.transaction() as cur:
+            cur.execute(
+                f"CREATE TABLE IF NOT EXISTS {self.table} "
+                "(fingerprint TEXT PRIMARY KEY, line BIGINT NOT NULL)"
+            )
+
+    def get(self, fingerprint: str) -> int:
+        with self.store.transaction(write=False) as cur:
+            cur.execute(f"SELECT line FROM {self.table} WHERE fingerprint = %s", (fingerprint,))  # noqa: S608
+            row = cur.fetchone()
+        return int(row["line"]) if row else 0
+
+    def put(self, fingerprint: str, line: int) -> None:
+        with self.store.transaction() as cur:
+            cur.execute(
+                f"INSERT INTO {self.table} (fingerprint, line) VALUES (%s, %s) "  # noqa: S608
+                "ON CONFLICT (fingerprint) DO UPDATE SET line = excluded.line",
+                (fingerprint, line),
+            )
 
 
 def _fingerprint(path: Path) -> str:
@@ -178,19 +204,15 @@ def import_file(
     """Apply an NDJSON file through the ledger's commands, in batches of `batch_lines`.
 
     Each batch is one transaction. A line the rules refuse goes to `rejects` (line number and
-    reason) and the rest carry on. After each stored batch a checkpoint beside the file records
-    how far it got, so a killed import resumes there; lines before it would be no-ops anyway.
+    reason) and the rest carry on. After each stored batch a checkpoint in the store records how
+    far the file got, so a killed import resumes there; lines before it would be no-ops anyway.
     `keep_record_time` records each line at its own `at` (a migration of historical platform
     data into an empty ledger); by default the ledger's clock applies.
     """
     report = ImportReport()
-    checkpoint = _checkpoint_path(path)
+    checkpoints = _Checkpoints(ledger)
     fingerprint = _fingerprint(path)
-    start_line = 0
-    if checkpoint.exists():
-        saved = orjson.loads(checkpoint.read_bytes())
-        if saved.get("fingerprint") == fingerprint:
-            start_line = int(saved["line"])
+    start_line = checkpoints.get(fingerprint)
     report.resumed_from = start_line
     clock = _ReplayClock()
     original_clock = ledger.clock
@@ -211,17 +233,13 @@ def import_file(
                 pending.append((number, raw))
                 if len(pending) >= batch_lines:
                     _apply_batch(ledger, pending, clock, rejected, report)
-                    checkpoint.write_bytes(
-                        orjson.dumps({"fingerprint": fingerprint, "line": number})
-                    )
+                    checkpoints.put(fingerprint, number)
                     pending = []
                     if progress is not None:
                         progress(read, total, report.events)
             if pending:
                 _apply_batch(ledger, pending, clock, rejected, report)
-                checkpoint.write_bytes(
-                    orjson.dumps({"fingerprint": fingerprint, "line": report.lines})
-                )
+                checkpoints.put(fingerprint, report.lines)
             if progress is not None:
                 progress(total, total, report.events)
     finally:
@@ -236,8 +254,10 @@ def _apply_batch(
     rejected: IO[bytes],
     report: ImportReport,
 ) -> None:
+    ids = {subject_id_for(code) for _, raw in lines if (code := _uscc_hint(raw)) is not None}
+    missing = ids - existing_streams(ledger, sorted(ids))
     try:
-        with ledger.batch() as batch:
+        with ledger.batch(missing) as batch:
             outcomes = [_apply_line(ledger, number, raw, clock) for number, raw in lines]
         report.events += batch.appended
     except BatchPoisoned:
@@ -264,6 +284,15 @@ def _apply_batch(
             report.applied += 1
         else:
             report.unchanged += 1
+
+
+def _uscc_hint(raw: bytes) -> str | None:
+    """The subject a line is about, when it names one (for the batch's existence prefetch)."""
+    try:
+        code = orjson.loads(raw).get("args", {}).get("uscc")
+        return normalize_uscc(code) if isinstance(code, str) else None
+    except (orjson.JSONDecodeError, AttributeError, LedgerError):
+        return None
 
 
 def _apply_line(

@@ -101,3 +101,33 @@ def stream_positions(app: CreditLedger, originator_id: UUID) -> dict[int, int]:
 def open_ledger(database_url: str, *, clock: Callable[[], datetime] = system_clock) -> CreditLedger:
     """The one place that builds the application and its store from a database URL."""
     return CreditLedger(env=persistence_env(database_url), clock=clock)
+
+
+def existing_streams(app: CreditLedger, originator_ids: list[UUID]) -> set[UUID]:
+    """Which of these streams already hold events (one query, for bulk imports)."""
+    if not originator_ids:
+        return set()
+    recorder: Any = app.recorder
+    found: set[UUID] = set()
+    with recorder.datastore.transaction(commit=False) as cursor:
+        for start in range(0, len(originator_ids), 500):
+            chunk = originator_ids[start : start + 500]
+            if isinstance(recorder, SQLiteApplicationRecorder):
+                marks = ",".join("?" * len(chunk))
+                cursor.execute(
+                    f"SELECT DISTINCT originator_id FROM {recorder.events_table_name} "  # noqa: S608
+                    f"WHERE originator_id IN ({marks})",
+                    [i.hex for i in chunk],
+                )
+                found.update(UUID(r["originator_id"]) for r in cursor.fetchall())
+            else:
+                statement = SQL(
+                    "SELECT DISTINCT originator_id FROM {schema}.{table} "
+                    "WHERE originator_id = ANY(%s)"
+                ).format(
+                    schema=Identifier(recorder.datastore.schema),
+                    table=Identifier(recorder.events_table_name),
+                )
+                cursor.execute(statement, (chunk,))
+                found.update(UUID(str(r["originator_id"])) for r in cursor.fetchall())
+    return found

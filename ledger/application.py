@@ -89,6 +89,7 @@ class Batch:
     aggregates: dict[UUID, Any] = field(default_factory=dict)
     extras: list[Any] = field(default_factory=list)
     locators: dict[tuple[str, UUID], str] = field(default_factory=dict)
+    missing: set[UUID] = field(default_factory=set)
     appended: int = 0
     position: int = 0
 
@@ -211,16 +212,17 @@ class CreditLedger(Application[UUID]):
     # -- batches (bulk import) ---------------------------------------------------------------
 
     @contextmanager
-    def batch(self) -> Iterator[Batch]:
+    def batch(self, missing: set[UUID] | None = None) -> Iterator[Batch]:
         """Run many commands against in-memory aggregates and store them all in one save.
 
         Commands run exactly as they would one by one — the same rules, the same refusals —
         but nothing is written until the block ends, when every new event of the batch is
-        appended in a single transaction. An exception discards the whole batch.
+        appended in a single transaction. An exception discards the whole batch. `missing` names
+        streams known to be empty, so the batch need not look them up one by one.
         """
         if self._batch is not None:
             raise RuntimeError("batches do not nest")
-        self._batch = Batch()
+        self._batch = Batch(missing=missing or set())
         try:
             yield self._batch
             pending = [a for a in self._batch.aggregates.values() if a._pending_events]
@@ -234,6 +236,8 @@ class CreditLedger(Application[UUID]):
     def _stored_subject(self, subject_id: UUID) -> Subject | None:
         """Rebuild a subject by folding its events directly (no per-event checks: the store
         guarantees the order), or None when it has no stream."""
+        if self._batch is not None and subject_id in self._batch.missing:
+            return None
         aggregate: Any = None
         for event in self.events.get(subject_id):
             aggregate = event.mutate(aggregate)  # type: ignore[attr-defined]

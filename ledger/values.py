@@ -6,6 +6,7 @@ import calendar
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from enum import StrEnum
+from functools import lru_cache
 from typing import Literal
 from uuid import UUID, uuid5
 
@@ -120,6 +121,18 @@ SYSTEM_ACTOR = Actor(actor_id="system:cli", role=Role.SYSTEM, department=None)
 
 def normalize_uscc(value: str, *, field_name: str = "uscc") -> str:
     """The compact, upper-case credit code, or a refusal naming the GB 32100-2015 rule broken."""
+    if isinstance(value, str) and field_name == "uscc":
+        return _normalize_cached(value)
+    return _normalize(value, field_name)
+
+
+@lru_cache(maxsize=200_000)
+def _normalize_cached(value: str) -> str:
+    # Codes repeat on every command of a subject; the check is pure, so it is worth caching.
+    return _normalize(value, "uscc")
+
+
+def _normalize(value: str, field_name: str) -> str:
     if not isinstance(value, str):
         raise InvalidInput("must be a string", field=field_name, rule="GB 32100-2015")
     code = stdnum_uscc.compact(value).upper()

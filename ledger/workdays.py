@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import lru_cache
 
 import chinese_calendar
 
@@ -27,6 +28,7 @@ def is_working_day(day: date) -> tuple[bool, bool]:
         return day.weekday() < 5, False
 
 
+@lru_cache(maxsize=8192)
 def add_working_days(start: date, days: int) -> DueDate:
     """The date `days` working days after `start` (the start day itself is not counted)."""
     if days < 0:

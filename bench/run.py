@@ -1,0 +1,405 @@
+"""The benchmark suite: bulk import, rebuild, annual evaluation, single-subject reads, HTTP.
+
+Every figure is reported beside a reference measured in the same run on the same machine, and
+as a ratio to it, because these machines are shared and noisy:
+
+- bulk import events/s — beside writing the same stored rows straight into a same-shaped
+  table (PostgreSQL: binary COPY; SQLite: one executemany in one transaction);
+- full projection rebuild events/s — beside a raw ordered read of the events table;
+- annual 31-October evaluation of every subject — seconds and events/s;
+- one subject's evaluation with as_of/known_at in process — p50/p99, beside the raw read of the
+  same subject's events;
+- the same over HTTP against `credit-ledger serve` — requests/s and p99, beside `/healthz`
+  with the same load generator on loopback;
+- the peak memory of each command.
+
+Usage: `python -m bench [--subjects 100000] [--stores sqlite,postgres] [--out bench/results]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import psycopg
+
+from credit_ledger.store import open_ledger
+from ledger.values import CST
+
+CLI = shutil.which("credit-ledger", path=str(Path(sys.executable).parent)) or "credit-ledger"
+PG_URL = os.environ.get(
+    "CREDIT_LEDGER_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+
+
+def phase(url: str, *args: str) -> dict[str, Any]:
+    """Run a `credit-ledger` command in a child, measuring wall time and its peak memory."""
+    env = {**os.environ, "CREDIT_LEDGER_DATABASE_URL": url}
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.phase", CLI, *args], env=env, capture_output=True, check=False
+    )
+    result: dict[str, Any] = orjson.loads(done.stdout)
+    if result["returncode"] != 0:
+        raise RuntimeError(f"credit-ledger {' '.join(args)} failed: {done.stderr.decode()[-2000:]}")
+    return result
+
+
+@contextmanager
+def store(kind: str, folder: Path) -> Iterator[str]:
+    """A fresh store: an SQLite file, or a new PostgreSQL schema dropped afterwards."""
+    if kind == "sqlite":
+        yield f"sqlite:///{folder}/bench.db"
+        return
+    schema = f"bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    try:
+        yield f"{PG_URL}?schema={schema}"
+    finally:
+        with psycopg.connect(PG_URL, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+def stored_rows(url: str) -> list[tuple[Any, ...]]:
+    """Every stored event row (stream, version, topic, bytes), in log order."""
+    ledger = open_ledger(url)
+    try:
+        rows = []
+        start = 0
+        while page := ledger.recorder.select_notifications(
+            start=start, limit=10_000, inclusive_of_start=False
+        ):
+            rows += [(n.originator_id, n.originator_version, n.topic, n.state) for n in page]
+            start = page[-1].id
+        return rows
+    finally:
+        ledger.close()
+
+
+def copy_reference(kind: str, url: str, rows: list[tuple[Any, ...]]) -> float:
+    """Rows/s writing the same rows straight into a same-shaped table (the physical limit)."""
+    if kind == "postgres":
+        schema = url.split("schema=")[1]
+        with psycopg.connect(PG_URL) as conn:
+            conn.execute(
+                f"CREATE TABLE {schema}.copy_reference (originator_id uuid, originator_version "
+                "bigint, topic text, state bytea, notification_id bigserial)"
+            )
+            started = time.perf_counter()
+            with conn.cursor().copy(
+                f"COPY {schema}.copy_reference (originator_id, originator_version, topic, state) "
+                "FROM STDIN (FORMAT BINARY)"
+            ) as copy:
+                copy.set_types(["uuid", "int8", "text", "bytea"])
+                for row in rows:
+                    copy.write_row(row)
+            conn.commit()
+            return len(rows) / (time.perf_counter() - started)
+    import sqlite3
+
+    path = url.removeprefix("sqlite:///")
+    conn = sqlite3.connect(path)
+    conn.execute(
+        "CREATE TABLE copy_reference (originator_id TEXT, originator_version INTEGER, "
+        "topic TEXT, state BLOB, PRIMARY KEY (originator_id, originator_version))"
+    )
+    started = time.perf_counter()
+    with conn:
+        conn.executemany(
+            "INSERT INTO copy_reference VALUES (?, ?, ?, ?)",
+            [(r[0].hex, r[1], r[2], r[3]) for r in rows],
+        )
+    elapsed = time.perf_counter() - started
+    conn.close()
+    return len(rows) / elapsed
+
+
+def read_reference(url: str) -> float:
+    """Rows/s of a raw ordered read of the whole events table through the store's recorder."""
+    ledger = open_ledger(url)
+    try:
+        started = time.perf_counter()
+        count = 0
+        start = 0
+        while page := ledger.recorder.select_notifications(
+            start=start, limit=10_000, inclusive_of_start=False
+        ):
+            count += len(page)
+            start = page[-1].id
+        return count / (time.perf_counter() - started)
+    finally:
+        ledger.close()
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-quantile (0..1) of measured values."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def in_process_reads(url: str, samples: int) -> dict[str, float]:
+    """p50/p99 of one subject's evaluation in process, beside reading its events alone."""
+    ledger = open_ledger(url)
+    try:
+        codes = [e.uscc for e in ledger.subject_registrations()]
+        chosen = random.Random(7).sample(codes, min(samples, len(codes)))
+        known_at = datetime(2025, 11, 1, tzinfo=CST)
+        evaluate, read = [], []
+        for code in chosen:
+            started = time.perf_counter()
+            ledger.history(code)
+            read.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            ledger.evaluate(code, as_of=date(2025, 10, 31), known_at=known_at)
+            evaluate.append(time.perf_counter() - started)
+        return {
+            "eval_p50_ms": percentile(evaluate, 0.5) * 1000,
+            "eval_p99_ms": percentile(evaluate, 0.99) * 1000,
+            "read_p50_ms": percentile(read, 0.5) * 1000,
+            "read_p99_ms": percentile(read, 0.99) * 1000,
+            "codes": chosen,  # type: ignore[dict-item]
+        }
+    finally:
+        ledger.close()
+
+
+async def _load(
+    base: str, paths: list[str], headers: dict[str, str], seconds: float, concurrency: int
+) -> tuple[float, float]:
+    latencies: list[float] = []
+    deadline = time.perf_counter() + seconds
+    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30) as client:
+
+        async def worker(offset: int) -> None:
+            i = offset
+            while time.perf_counter() < deadline:
+                started = time.perf_counter()
+                response = await client.get(paths[i % len(paths)])
+                latencies.append(time.perf_counter() - started)
+                if response.status_code != 200:
+                    raise RuntimeError(f"{paths[i % len(paths)]}: {response.status_code}")
+                i += concurrency
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(k) for k in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    return len(latencies) / elapsed, percentile(latencies, 0.99) * 1000
+
+
+def http_reads(url: str, codes: list[str], seconds: float) -> dict[str, float]:
+    """Requests/s and p99 of evaluations over HTTP, beside /healthz with the same generator."""
+    env = {
+        **os.environ,
+        "CREDIT_LEDGER_DATABASE_URL": url,
+        "CREDIT_LEDGER_PROJECTOR": "off",
+        "CREDIT_LEDGER_LOG_LEVEL": "warning",
+    }
+    token = subprocess.run(
+        [CLI, "token", "create", "--role", "reader", "--name", "bench"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()[-1]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(
+        [CLI, "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        paths = [f"/v1/subjects/{c}/evaluation?as_of=2025-10-31&purpose=bench" for c in codes]
+        auth = {"Authorization": f"Bearer {token}"}
+        ref_rps, ref_p99 = asyncio.run(_load(base, ["/healthz"], auth, seconds, 8))
+        rps, p99 = asyncio.run(_load(base, paths, auth, seconds, 8))
+        return {
+            "http_rps": rps,
+            "http_p99_ms": p99,
+            "healthz_rps": ref_rps,
+            "healthz_p99_ms": ref_p99,
+        }
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def bench_store(kind: str, ndjson: Path, folder: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """Every measurement on one store."""
+    with store(kind, folder) as url:
+        imported = phase(
+            url,
+            "import",
+            str(ndjson),
+            "--keep-record-time",
+            "--rejects",
+            str(folder / f"{kind}.rejects"),
+        )
+        ledger = open_ledger(url)
+        events = ledger.max_position()
+        ledger.close()
+        again = phase(url, "import", str(ndjson), "--rejects", str(folder / f"{kind}.rejects2"))
+        ledger = open_ledger(url)
+        events_after_rerun = ledger.max_position()
+        ledger.close()
+        rows = stored_rows(url)
+        copy_rps = copy_reference(kind, url, rows)
+        del rows
+        rebuilt = phase(url, "rebuild", "current_grades")
+        read_rps = read_reference(url)
+        annual = phase(url, "evaluations", "build", "--year", "2023")
+        reads = in_process_reads(url, args.samples)
+        http = http_reads(url, reads.pop("codes"), args.http_seconds)  # type: ignore[arg-type]
+        return {
+            "store": kind,
+            "events": events,
+            "rerun_added_events": events_after_rerun - events,
+            "import_events_per_s": events / imported["seconds"],
+            "copy_rows_per_s": copy_rps,
+            "import_peak_mb": imported["peak_rss_mb"],
+            "rerun_seconds": again["seconds"],
+            "rebuild_events_per_s": events / rebuilt["seconds"],
+            "raw_read_rows_per_s": read_rps,
+            "rebuild_peak_mb": rebuilt["peak_rss_mb"],
+            "annual_seconds": annual["seconds"],
+            "annual_events_per_s": events / annual["seconds"],
+            "annual_peak_mb": annual["peak_rss_mb"],
+            **reads,
+            **http,
+        }
+
+
+def markdown(report: dict[str, Any]) -> str:
+    """The table of one run: each figure beside its reference and their ratio."""
+    lines = [
+        f"### {report['subjects']:,} subjects — {report['when']}",
+        "",
+        "| store | figure | measured | reference (same run) | ratio |",
+        "|---|---|---:|---:|---:|",
+    ]
+    for r in report["stores"]:
+        s = r["store"]
+        rows = [
+            (
+                "bulk import events/s",
+                r["import_events_per_s"],
+                f"raw {'binary COPY' if s == 'postgres' else 'executemany'} rows/s",
+                r["copy_rows_per_s"],
+            ),
+            (
+                "projection rebuild events/s",
+                r["rebuild_events_per_s"],
+                "raw ordered read rows/s",
+                r["raw_read_rows_per_s"],
+            ),
+            (
+                "evaluation p50 ms (in process)",
+                r["eval_p50_ms"],
+                "raw read of its events p50 ms",
+                r["read_p50_ms"],
+            ),
+            (
+                "evaluation p99 ms (in process)",
+                r["eval_p99_ms"],
+                "raw read of its events p99 ms",
+                r["read_p99_ms"],
+            ),
+            (
+                "HTTP evaluation requests/s",
+                r["http_rps"],
+                "HTTP /healthz requests/s",
+                r["healthz_rps"],
+            ),
+            (
+                "HTTP evaluation p99 ms",
+                r["http_p99_ms"],
+                "HTTP /healthz p99 ms",
+                r["healthz_p99_ms"],
+            ),
+        ]
+        for name, value, ref_name, ref in rows:
+            lines.append(
+                f"| {s} | {name} | {value:,.1f} | {ref:,.1f} ({ref_name}) | {value / ref:.2f} |"
+            )
+        lines.append(
+            f"| {s} | annual 2023 evaluation of all subjects | {r['annual_seconds']:,.1f} s "
+            f"({r['annual_events_per_s']:,.0f} events/s) | — | — |"
+        )
+        lines.append(
+            f"| {s} | peak memory MB: import / rebuild / annual | "
+            f"{r['import_peak_mb']:.0f} / {r['rebuild_peak_mb']:.0f} / "
+            f"{r['annual_peak_mb']:.0f} | — | — |"
+        )
+        lines.append(
+            f"| {s} | events stored; added by a second import | {r['events']:,}; "
+            f"{r['rerun_added_events']} | — | — |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    """Run the suite and write JSON and Markdown under --out."""
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--subjects", type=int, default=100_000)
+    parser.add_argument("--stores", default="sqlite,postgres")
+    parser.add_argument("--out", type=Path, default=Path("bench/results"))
+    parser.add_argument("--samples", type=int, default=2000, help="subjects timed in process")
+    parser.add_argument("--http-seconds", type=float, default=10.0)
+    parser.add_argument("--seed", type=int, default=2021)
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="credit-ledger-bench-") as tmp:
+        folder = Path(tmp)
+        ndjson = folder / "platform.ndjson"
+        generated = phase(
+            "sqlite:///unused.db",
+            "generate",
+            "--subjects",
+            str(args.subjects),
+            "--seed",
+            str(args.seed),
+            "--out",
+            str(ndjson),
+        )
+        report: dict[str, Any] = {
+            "subjects": args.subjects,
+            "when": datetime.now(UTC).isoformat(timespec="seconds"),
+            "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+            "generate_seconds": generated["seconds"],
+            "generate_peak_mb": generated["peak_rss_mb"],
+            "ndjson_bytes": ndjson.stat().st_size,
+            "stores": [],
+        }
+        for kind in args.stores.split(","):
+            print(f"benchmarking {kind} at {args.subjects:,} subjects …", file=sys.stderr)
+            report["stores"].append(bench_store(kind, ndjson, folder, args))
+    stem = f"{args.subjects}-subjects"
+    (args.out / f"{stem}.json").write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))
+    table = markdown(report)
+    (args.out / f"{stem}.md").write_text(table)
+    print(table)
