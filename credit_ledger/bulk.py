@@ -256,15 +256,15 @@ def _apply_batch(
 ) -> None:
     ids = {subject_id_for(code) for _, raw in lines if (code := _uscc_hint(raw)) is not None}
     missing = ids - existing_streams(ledger, sorted(ids))
+    before = ledger.max_position()
     try:
-        with ledger.batch(missing) as batch:
+        with ledger.batch(missing):
             outcomes = [_apply_line(ledger, number, raw, clock) for number, raw in lines]
-        report.events += batch.appended
     except BatchPoisoned:
-        before = ledger.max_position()
         # Command by command, each stored on its own, as the API would.
         outcomes = [_apply_line(ledger, number, raw, clock) for number, raw in lines]
-        report.events += ledger.max_position() - before
+    # Counted from the log, so commands that store outside the batch (pools) count too.
+    report.events += ledger.max_position() - before
     for number, raw, refusal, changed in outcomes:
         if refusal is not None:
             report.rejected += 1

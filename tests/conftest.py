@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ledger.application import CreditLedger
-from tests.support import StepClock, ledger_on
+from tests.support import StepClock, ledger_on, postgres_schema
 
 
 @pytest.fixture
@@ -31,3 +31,13 @@ def stored_ledger(
     """The same ledger on each real store: an SQLite file and a PostgreSQL schema."""
     with ledger_on(request.param, tmp_path, clock) as app:
         yield app
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty store's URL: an SQLite file, or a PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/store.db"
+    else:
+        with postgres_schema() as url:
+            yield url

@@ -65,16 +65,6 @@ def make_tokens(ledger: CreditLedger) -> dict[str, str]:
     }
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh store: an SQLite file, or a PostgreSQL schema."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/api.db"
-    else:
-        with postgres_schema() as url:
-            yield url
-
-
 @pytest.fixture
 def api(store_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
     """The service in process on a fresh store, its projection runner in a thread."""

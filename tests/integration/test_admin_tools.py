@@ -12,7 +12,7 @@ import psycopg
 
 from credit_ledger.store import open_ledger
 from projections.runner import Projector
-from tests.integration.test_cli import CLI, run, store_url  # noqa: F401 - the fixture
+from tests.integration.test_cli import CLI, run
 from tests.support import PG_URL, postgres_schema
 
 
@@ -39,7 +39,7 @@ def test_verify_passes_on_an_honest_store_and_fails_naming_a_row_a_superuser_cha
         assert "DIFFERENCE" in tampered.stderr
 
 
-def test_verify_finds_a_read_model_row_that_disagrees_with_a_replay(store_url: str) -> None:  # noqa: F811
+def test_verify_finds_a_read_model_row_that_disagrees_with_a_replay(store_url: str) -> None:
     assert run(store_url, "demo", "--subjects", "30").returncode == 0
     assert run(store_url, "project", "--once").returncode == 0
     ledger = open_ledger(store_url)

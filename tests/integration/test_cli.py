@@ -7,13 +7,9 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
-import pytest
-
-from tests.support import postgres_schema
 
 CLI = shutil.which("credit-ledger", path=str(Path(sys.executable).parent)) or "credit-ledger"
 
@@ -23,15 +19,6 @@ def run(url: str, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [CLI, *args], capture_output=True, text=True, env=env, timeout=300, check=False
     )
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/cli.db"
-    else:
-        with postgres_schema() as url:
-            yield url
 
 
 def test_demo_then_evaluate_prints_an_explained_grade(store_url: str) -> None:

@@ -67,7 +67,13 @@ export function scoreChart({ points, start, end, asOf, current, events = [], onM
   if (asOf) {
     svg.append(
       s("line", { x1: x(asOf), x2: x(asOf), y1: m.t, y2: m.t + ph, class: "asof-line" }),
-      s("text", { x: x(asOf) + 4, y: m.t + 12, class: "asof-label" }, `as of ${asOf}`),
+      s(
+        "text",
+        x(asOf) > m.l + pw - 110
+          ? { x: x(asOf) - 4, y: m.t + ph - 6, class: "asof-label", "text-anchor": "end" }
+          : { x: x(asOf) + 4, y: m.t + ph - 6, class: "asof-label" },
+        `as of ${asOf}`,
+      ),
     );
   }
 

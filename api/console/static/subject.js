@@ -524,6 +524,8 @@ export async function renderSubject(root, args, params, ctx) {
     return;
   }
   fill(status);
+  const asOfInput = document.getElementById("as-of");
+  if (asOfInput && !asOfInput.value) asOfInput.value = ev.as_of;
   const today = todayCST();
   head.append(subjectHeader(info));
   evaluation.append(evaluationPanel(ev));

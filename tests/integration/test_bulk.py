@@ -1,0 +1,160 @@
+"""Bulk platform data: deterministic generation, batched idempotent import, rejects, resume."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import time
+from datetime import date
+from pathlib import Path
+
+import orjson
+
+from credit_ledger.bulk import decode, generate, import_file
+from credit_ledger.store import open_ledger
+from ledger.application import CreditLedger
+from projections.store import ReadStore
+from tests.integration.test_cli import CLI, run
+from tests.support import uscc
+
+TODAY = date(2026, 1, 1)
+
+
+def test_generation_is_deterministic_and_each_subject_stands_alone() -> None:
+    one, two, longer = io.BytesIO(), io.BytesIO(), io.BytesIO()
+    generate(40, 9, one, TODAY)
+    generate(40, 9, two, TODAY)
+    generate(41, 9, longer, TODAY)
+    assert one.getvalue() == two.getvalue()
+    assert longer.getvalue().startswith(one.getvalue())  # subject 41 only adds lines
+    lines = one.getvalue().splitlines()
+    commands = {decode(line)[1] for line in lines}
+    assert {"register_subject", "record_fact", "file_objection", "resolve_objection"} <= commands
+
+
+def test_an_import_goes_through_the_rules_and_a_second_run_adds_nothing(
+    store_url: str,
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "platform.ndjson"
+    with path.open("wb") as fh:
+        lines, _ = generate(60, 3, fh, TODAY)
+    ledger = open_ledger(store_url)
+    first = import_file(
+        ledger, path, rejects=tmp_path / "r1", batch_lines=100, keep_record_time=True
+    )
+    events = ledger.max_position()
+    assert first.applied + first.rejected == lines
+    assert first.events == events  # the store was empty
+    again = import_file(ledger, path, rejects=tmp_path / "r2", batch_lines=100)
+    assert again.resumed_from == lines
+    assert ledger.max_position() == events
+    # Even without the checkpoint (a copy of the file), every line is already present.
+    copy = tmp_path / "copy.ndjson"
+    copy.write_bytes(b"\n" + path.read_bytes())
+    third = import_file(ledger, copy, rejects=tmp_path / "r3", batch_lines=100)
+    assert third.applied == 0
+    assert third.unchanged == first.applied
+    assert ledger.max_position() == events
+    ledger.close()
+
+
+def test_bad_lines_go_to_the_rejects_file_with_number_and_reason_and_the_rest_import(
+    store_url: str,
+    tmp_path: Path,
+) -> None:
+    good = {
+        "at": "2024-01-02T10:00:00+08:00",
+        "command": "register_subject",
+        "args": {"uscc": uscc(1), "name": "n", "kind": "enterprise", "fields": ["food"]},
+    }
+    fact = {
+        "at": "2024-01-03T10:00:00+08:00",
+        "command": "record_fact",
+        "args": {
+            "uscc": uscc(1),
+            "indicator": "penalty.minor",
+            "decided_on": "2024-01-02",
+            "domain": "food",
+            "document_no": "d1",
+        },
+    }
+    lines = [
+        orjson.dumps(good),
+        b"{this is not json",
+        orjson.dumps({**good, "args": {**good["args"], "uscc": "91350100M000100Y4A"}}),
+        orjson.dumps(
+            {**fact, "args": {**fact["args"], "indicator": "penalty.huge", "document_no": "d2"}}
+        ),
+        orjson.dumps({**fact, "command": "drop_table"}),
+        orjson.dumps(fact),
+    ]
+    path = tmp_path / "mixed.ndjson"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    ledger = open_ledger(store_url)
+    report = import_file(ledger, path, rejects=tmp_path / "rejects.ndjson")
+    assert (report.applied, report.rejected) == (2, 4)
+    rejected = [orjson.loads(r) for r in (tmp_path / "rejects.ndjson").read_bytes().splitlines()]
+    assert [r["line"] for r in rejected] == [2, 3, 4, 5]
+    assert "broken JSON" in rejected[0]["reason"]
+    assert rejected[1]["reason"].startswith("uscc:")
+    assert rejected[2]["reason"].startswith("indicator:")
+    assert "unknown command" in rejected[3]["reason"]
+    assert ledger.evaluate(uscc(1), as_of=date(2024, 1, 2)).score == 79
+    ledger.close()
+
+
+def _imported_line(ledger: CreditLedger) -> int:
+    store = ReadStore(ledger)
+    if not store.exists("import_checkpoints"):
+        return 0
+    with store.transaction(write=False) as cur:
+        cur.execute(f"SELECT MAX(line) AS line FROM {store.table('import_checkpoints')}")
+        row = cur.fetchone()
+    return int(row["line"] or 0) if row else 0
+
+
+def test_a_killed_import_resumes_and_ends_equal_to_an_uninterrupted_one(tmp_path: Path) -> None:
+    path = tmp_path / "big.ndjson"
+    with path.open("wb") as fh:
+        lines, _ = generate(400, 5, fh, TODAY)
+    url = f"sqlite:///{tmp_path}/killed.db"
+    env = {**os.environ, "CREDIT_LEDGER_DATABASE_URL": url}
+    proc = subprocess.Popen(
+        [CLI, "import", str(path), "--batch", "20", "--keep-record-time"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    watcher = open_ledger(url) if Path(f"{tmp_path}/killed.db").exists() else None
+    deadline = time.monotonic() + 60
+    stopped_at = 0
+    while time.monotonic() < deadline:
+        if watcher is None and Path(f"{tmp_path}/killed.db").exists():
+            time.sleep(0.2)
+            watcher = open_ledger(url)
+        if watcher is not None and (done := _imported_line(watcher)) > lines // 4:
+            stopped_at = done
+            break
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    assert 0 < stopped_at < lines, "the import was not caught midway"
+    resumed = run(url, "import", str(path), "--batch", "20", "--keep-record-time")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resumed after line" in resumed.stdout
+    clean_url = f"sqlite:///{tmp_path}/clean.db"
+    assert run(clean_url, "import", str(path), "--keep-record-time").returncode == 0
+    killed, clean = open_ledger(url), open_ledger(clean_url)
+    assert killed.max_position() == clean.max_position()
+    codes = [e.uscc for e in clean.subject_registrations()]
+    for code in codes[::37]:
+        assert killed.evaluate(code, as_of=date(2025, 10, 31)).score == (
+            clean.evaluate(code, as_of=date(2025, 10, 31)).score
+        )
+    for app in (killed, clean):
+        app.close()
+    assert watcher is not None
+    watcher.close()
