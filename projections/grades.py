@@ -68,6 +68,9 @@ def outcome(
     today: date,
     models: ModelRegistry,
     policies: PolicyRegistry | None = None,
+    *,
+    with_changes: bool = True,
+    with_supervision: bool = True,
 ) -> SubjectOutcome:
     """Fold a subject's events (its whole stream up to the batch's end) and grade it.
 
@@ -79,7 +82,7 @@ def outcome(
     state = SubjectState()
     changes: list[GradeChange] = []
     for event in events:
-        position = positions.get(event.originator_version)
+        position = positions.get(event.originator_version) if with_changes else None
         if position is None:
             event.fold(state)
             state.last_recorded_at = event.timestamp
@@ -114,7 +117,7 @@ def outcome(
     tiers = tuple(
         supervise(state, f, today, state.last_recorded_at, models, policies)
         for f in sorted(state.fields)
-        if in_field(state, f, today)
+        if with_supervision and in_field(state, f, today)
     )
     return SubjectOutcome(
         subject_id=subject_id,

@@ -16,6 +16,9 @@ class ReadModel(Protocol):
 
     name: str
     version: int
+    #: What the model needs computed per batch (evaluations around each event cost the most).
+    wants_changes: bool
+    wants_supervision: bool
 
     def create(self, cur: Cursor, table: str) -> None:
         """Create the table (and its indexes) if missing."""
@@ -32,6 +35,8 @@ class CurrentGrades:
 
     name = "current_grades"
     version = 1
+    wants_changes = False
+    wants_supervision = False
     columns = (
         "uscc",
         "subject_id",
@@ -98,6 +103,8 @@ class Feed:
 
     name = "feed"
     version = 2
+    wants_changes = True
+    wants_supervision = False
     columns = (
         "position",
         "uscc",
@@ -169,6 +176,8 @@ class SupervisionTiers:
 
     name = "supervision"
     version = 1
+    wants_changes = False
+    wants_supervision = True
     columns = (
         "field",
         "uscc",

@@ -151,7 +151,9 @@ class Projector:
             )
         )
 
-    def _outcomes(self, notifications: Sequence[Any], today: date) -> list[SubjectOutcome]:
+    def _outcomes(
+        self, notifications: Sequence[Any], today: date, model: ReadModel | None = None
+    ) -> list[SubjectOutcome]:
         by_subject: dict[UUID, dict[int, int]] = defaultdict(dict)
         for n in notifications:
             if n.topic in SUBJECT_TOPICS:
@@ -159,7 +161,17 @@ class Projector:
         results = []
         for subject_id, positions in by_subject.items():
             events = list(self.ledger.events.get(subject_id, lte=max(positions)))
-            results.append(outcome(subject_id, events, positions, today, self.ledger.models))
+            results.append(
+                outcome(
+                    subject_id,
+                    events,
+                    positions,
+                    today,
+                    self.ledger.models,
+                    with_changes=model is None or model.wants_changes,
+                    with_supervision=model is None or model.wants_supervision,
+                )
+            )
         return results
 
     def _apply(
@@ -189,7 +201,7 @@ class Projector:
             notifications = self._notifications(start, batch)
             if not notifications:
                 return 0
-            outcomes = self._outcomes(notifications, self.today())
+            outcomes = self._outcomes(notifications, self.today(), model)
             try:
                 self._apply(model, table_name, start, notifications[-1].id, outcomes)
             except ConcurrentRunner:
