@@ -55,6 +55,7 @@ class SubjectOutcome:
     last_position: int
     changes: tuple[GradeChange, ...]
     supervision: tuple[Supervision, ...]
+    state_version: int = 0
 
 
 def _key(ev: Evaluation | None) -> tuple[Any, ...] | None:
@@ -71,6 +72,7 @@ def outcome(
     *,
     with_changes: bool = True,
     with_supervision: bool = True,
+    start: SubjectState | None = None,
 ) -> SubjectOutcome:
     """Fold a subject's events (its whole stream up to the batch's end) and grade it.
 
@@ -79,7 +81,8 @@ def outcome(
     the event's record date (China time), so the feed is a pure function of the log.
     """
     policies = policies or default_policies()
-    state = SubjectState()
+    # `start` is the state folded from the versions before `events` (the runner's cache).
+    state = start if start is not None else SubjectState()
     changes: list[GradeChange] = []
     for event in events:
         position = positions.get(event.originator_version) if with_changes else None
@@ -127,6 +130,7 @@ def outcome(
         last_position=max(positions.values(), default=0),
         changes=tuple(changes),
         supervision=tiers,
+        state_version=events[-1].originator_version if events else 0,
     )
 
 

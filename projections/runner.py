@@ -12,7 +12,7 @@ and switches readers to it in one transaction when it has caught up.
 from __future__ import annotations
 
 import threading
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
@@ -20,6 +20,7 @@ from typing import Any
 from uuid import UUID
 
 from ledger.application import CreditLedger
+from ledger.state import SubjectState
 from ledger.subject import SUBJECT_EVENT_TOPICS
 from projections.grades import SubjectOutcome, outcome
 from projections.models import READ_MODELS, ReadModel
@@ -28,6 +29,7 @@ from projections.store import Cursor, ReadStore
 TRACKING = "projection_tracking"
 REGISTRY = "projection_tables"
 DEFAULT_BATCH = 1000
+STATE_CACHE = 20_000
 SUBJECT_TOPICS = frozenset(SUBJECT_EVENT_TOPICS)
 
 
@@ -51,6 +53,9 @@ class Projector:
         self.ledger = ledger
         self.store = ReadStore(ledger)
         self.today = today or ledger.today
+        # Per table, the folded states of recently projected subjects (bounded, so memory stays
+        # flat): a subject's next batch continues from its state instead of re-reading history.
+        self._states: dict[str, OrderedDict[UUID, tuple[int, SubjectState]]] = {}
         self._setup()
 
     # -- tables -------------------------------------------------------------------------------
@@ -152,15 +157,30 @@ class Projector:
         )
 
     def _outcomes(
-        self, notifications: Sequence[Any], today: date, model: ReadModel | None = None
+        self,
+        notifications: Sequence[Any],
+        today: date,
+        model: ReadModel | None = None,
+        cache: OrderedDict[UUID, tuple[int, SubjectState]] | None = None,
     ) -> list[SubjectOutcome]:
         by_subject: dict[UUID, dict[int, int]] = defaultdict(dict)
+        batch_events: dict[UUID, list[Any]] = defaultdict(list)
         for n in notifications:
             if n.topic in SUBJECT_TOPICS:
                 by_subject[n.originator_id][n.originator_version] = n.id
+                batch_events[n.originator_id].append(n)
         results = []
         for subject_id, positions in by_subject.items():
-            events = list(self.ledger.events.get(subject_id, lte=max(positions)))
+            cached = cache.pop(subject_id, None) if cache is not None else None
+            start = None
+            if cached is not None and cached[0] == min(positions) - 1:
+                # The state after the previous batch continues with this batch's events.
+                start, events = cached[1], self._decode(batch_events[subject_id])
+            elif min(positions) == 1:
+                # The whole stream so far is in this batch: no need to read it again.
+                events = self._decode(batch_events[subject_id])
+            else:
+                events = list(self.ledger.events.get(subject_id, lte=max(positions)))
             results.append(
                 outcome(
                     subject_id,
@@ -170,9 +190,20 @@ class Projector:
                     self.ledger.models,
                     with_changes=model is None or model.wants_changes,
                     with_supervision=model is None or model.wants_supervision,
+                    start=start,
                 )
             )
         return results
+
+    def _decode(self, notifications: list[Any]) -> list[Any]:
+        return [self.ledger.mapper.to_domain_event(n) for n in notifications]
+
+    def _remember(self, table_name: str, outcomes: Sequence[SubjectOutcome]) -> None:
+        cache = self._states.setdefault(table_name, OrderedDict())
+        for done in outcomes:
+            cache[done.subject_id] = (done.state_version, done.state)
+        while len(cache) > STATE_CACHE:
+            cache.popitem(last=False)
 
     def _apply(
         self,
@@ -201,11 +232,18 @@ class Projector:
             notifications = self._notifications(start, batch)
             if not notifications:
                 return 0
-            outcomes = self._outcomes(notifications, self.today(), model)
+            cache = self._states.get(table_name)
+            outcomes = self._outcomes(notifications, self.today(), model, cache)
             try:
                 self._apply(model, table_name, start, notifications[-1].id, outcomes)
             except ConcurrentRunner:
+                # States folded for a batch that was not applied must not continue anything.
+                self._states.pop(table_name, None)
                 continue
+            except BaseException:
+                self._states.pop(table_name, None)
+                raise
+            self._remember(table_name, outcomes)
             return len(notifications)
         return 0
 

@@ -120,9 +120,7 @@ def _cli(env: dict[str, str], cwd: Path, *args: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def console(
-    playwright_driver: Any, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Console]:
+def console(playwright_driver: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     """Demo data (60 subjects) in a temporary SQLite file, served on a free port."""
     where = tmp_path_factory.mktemp("console")
     env = {
