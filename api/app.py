@@ -15,6 +15,7 @@ from api.routers import (
     feed,
     fields,
     inspections,
+    me,
     objections,
     operations,
     repairs,
@@ -87,6 +88,7 @@ def create_app(ledger: CreditLedger | None = None, audit: QueryAudit | None = No
         feed,
         fields,
         inspections,
+        me,
         audit_routes,
     ):
         app.include_router(module.router)

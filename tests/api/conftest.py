@@ -113,12 +113,14 @@ def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Served]:
     with _store(request.param, tmp_path) as url:
         port = _free_port()
         env = {**os.environ, "CREDIT_LEDGER_DATABASE_URL": url}
+        # The service logs a line per request: into a file, so a full pipe never blocks it.
+        log = (tmp_path / "serve.log").open("wb")
         process = subprocess.Popen(
             [CLI, "serve", "--port", str(port)],
             env=env,
             cwd=tmp_path,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stderr=log,
         )
         base = f"http://127.0.0.1:{port}"
         try:
@@ -129,13 +131,14 @@ def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Served]:
                         break
                 except httpx.TransportError:
                     pass
-                assert process.poll() is None, process.stderr.read() if process.stderr else b""
+                assert process.poll() is None, (tmp_path / "serve.log").read_text()
                 assert time.monotonic() < deadline, "service did not become ready in 30 s"
                 time.sleep(0.2)
             yield Served(base, env, process)
         finally:
             process.terminate()
             process.wait(timeout=15)
+            log.close()
 
 
 def _store(kind: str, tmp_path: Path) -> Any:

@@ -447,3 +447,14 @@ def test_min_position_waits_for_a_position_and_gives_up_when_it_never_comes(api:
     assert ok.status_code == 200
     body = problem(api.get(f"/v1/subjects/{CODE}/evaluation", min_position=10**9), 409)
     assert "not available yet" in body["detail"]
+
+
+def test_a_token_can_ask_who_it_is(api: Api) -> None:
+    me = api.get("/v1/me", "food").json()
+    assert (me["role"], me["fields"], me["department"]) == (
+        "recorder",
+        ["food"],
+        "market_regulation",
+    )
+    assert api.get("/v1/me", "platform").json()["role"] == "platform"
+    problem(api.get("/v1/me", None), 401)

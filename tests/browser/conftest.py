@@ -39,6 +39,7 @@ TOKENS = {
     "auditor": ("--role", "auditor", "--name", "审计局"),
     "food": ("--role", "recorder", "--field", "food", "--name", "市场监管局"),
     "tax": ("--role", "recorder", "--field", "taxation", "--name", "税务局"),
+    "platform": ("--role", "platform", "--name", "信用中国(舞钢)"),
 }
 
 
@@ -137,13 +138,16 @@ def console(playwright_driver: Any, tmp_path_factory: pytest.TempPathFactory) ->
         for who, args in TOKENS.items()
     }
     port = _free_port()
-    process = subprocess.Popen(
-        [CLI, "serve", "--port", str(port)],
-        env=env,
-        cwd=where,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    # The service logs a line per request: to a file, as a pipe nobody reads would fill up.
+    log = where / "serve.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [CLI, "serve", "--port", str(port)],
+            env=env,
+            cwd=where,
+            stdout=subprocess.DEVNULL,
+            stderr=sink,
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -153,7 +157,7 @@ def console(playwright_driver: Any, tmp_path_factory: pytest.TempPathFactory) ->
                     break
             except httpx.TransportError:
                 pass
-            assert process.poll() is None, process.stderr.read() if process.stderr else b""
+            assert process.poll() is None, log.read_text(errors="replace")
             assert time.monotonic() < deadline, "service did not become ready in 30 s"
             time.sleep(0.2)
         yield Console(base, env, samples, tokens)

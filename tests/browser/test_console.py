@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +35,8 @@ def open_subject(page: Any, code: str) -> None:
     page.click("#nav a[data-view=subject]")
     page.fill("#uscc-input", code)
     page.click("#uscc-search")
-    expect(page.locator("#view-subject")).to_have_attribute("data-ready", "true")
     expect(page.locator("#subject-name")).to_contain_text(code)
+    expect(page.locator("#view-subject")).to_have_attribute("data-ready", "true")
 
 
 def test_sign_in_search_and_travel_in_time(page: Any, console: Console) -> None:
@@ -189,7 +189,7 @@ def _disputed_subject(console: Console) -> tuple[str, str, str]:
         f"/v1/subjects/{code}/objections",
         json={
             "target_id": fact.json()["fact_id"],
-            "filed_on": today.isoformat(),
+            "filed_on": (today - timedelta(days=30)).isoformat(),  # overdue by now
             "grounds": "处罚主体认定错误",
         },
     )
@@ -224,10 +224,13 @@ def test_resolving_an_objection_updates_evaluation_and_chart(page: Any, console:
     expect(page.locator("#contributions .flag-objection")).to_have_count(1)
     chart_today = page.locator(f"#score-chart circle.pt[data-date='{today_cst()}']")
     expect(chart_today).to_have_attribute("data-score", "65")
+    screenshot(page, "subject-under-objection.png")
 
     page.click("#nav a[data-view=queues]")
     row = page.locator(f"#objections-table tr.queue-row[data-id='{objection}']")
     expect(row.locator("td").nth(6)).to_contain_text(due_on)  # due in 10 working days
+    assert due_on < today_cst()
+    expect(row).to_have_class(re.compile(r"\boverdue-row\b"))
     row.locator("button.act").click()
     form = page.locator(f"form.resolve-form[data-objection-id='{objection}']")
     form.locator("select.resolve-outcome").select_option("corrected")
@@ -249,12 +252,61 @@ def test_resolving_an_objection_updates_evaluation_and_chart(page: Any, console:
     after = console.get(f"/v1/subjects/{code}/evaluation")
     assert (after["score"], after["grade"]) == ("80", "良")
 
+    # A minor penalty (no minimum publication period), repaired: decided from the page.
+    minor = console.call(
+        "POST",
+        f"/v1/subjects/{code}/facts",
+        json={
+            "indicator": "penalty.minor",
+            "decided_on": (date.fromisoformat(today_cst()) - timedelta(days=10)).isoformat(),
+            "domain": "food",
+            "document_no": "舞市监罚〔浏览器〕2号",
+        },
+    )
+    assert minor.status_code == 201, minor.text
+    repair = console.call(
+        "POST",
+        f"/v1/subjects/{code}/repairs",
+        json={
+            "target_id": minor.json()["fact_id"],
+            "requested_on": today_cst(),
+            "commitment": "已整改，承诺守信经营",
+        },
+    )
+    assert repair.status_code == 201, repair.text
+    page.click("#nav a[data-view=queues]")
+    page.click("#tab-repairs")
+    row = page.locator(f"#repairs-table tr.queue-row[data-id='{repair.json()['repair_id']}']")
+    row.locator("button.act").click()
+    form = page.locator(f"form.decide-form[data-repair-id='{repair.json()['repair_id']}']")
+    form.locator("input.decide-reason").fill("符合修复条件")
+    form.locator("button.decide-submit").click()
+    expect(page.locator("#queue-flash .msg.ok")).to_contain_text("approved")
+    expect(row).to_have_count(0)
+    page.locator("#queue-flash .msg.ok a").click()
+    expect(page.locator("#view-subject")).to_have_attribute("data-ready", "true")
+    expect(page.locator("#score")).to_have_text("80")
+
 
 def test_a_reader_does_not_see_the_auditors_history(page: Any, console: Console) -> None:
+    # An unknown token is refused with the API's detail, and nothing is kept.
+    page.goto(console.base + "/console")
+    page.fill("#token-input", "clt_not-a-token")
+    page.click("#signin-button")
+    expect(page.locator("#signin-error")).to_contain_text("unknown or revoked")
+    assert page.evaluate("() => sessionStorage.length") == 0
+    screenshot(page, "signin-refused.png")
+    # A platform token files objections only: the console says so and shows no views.
+    sign_in(page, console, "platform", "platform")
+    expect(page.locator("#no-access")).to_be_visible()
+    expect(page.locator("#nav")).to_be_hidden()
+    page.click("#sign-out")
+
     requested: list[str] = []
     page.on("request", lambda r: requested.append(r.url))
     sign_in(page, console, "reader", "reader")
     open_subject(page, console.samples["restated"])
+    screenshot(page, "subject-reader.png")
     expect(page.locator("#evaluation")).to_be_visible()
     expect(page.locator("#years-table")).to_be_visible()
     expect(page.locator("#history")).to_have_count(0)
@@ -269,8 +321,9 @@ def test_a_reader_does_not_see_the_auditors_history(page: Any, console: Console)
     expect(page.locator("button.act")).to_have_count(0)
     page.click("#nav a[data-view=worklist]")
     expect(page.locator("#draw-form")).to_have_count(0)
-    page.click("#nav a[data-view=subject]")
-    screenshot(page, "subject-reader.png")
+    page.click("#nav a[data-view=subject]")  # back to the subject last viewed
+    expect(page.locator("#subject-name")).to_contain_text(console.samples["restated"])
+    expect(page.locator("#history")).to_have_count(0)
 
 
 def test_annual_dashboard_shows_published_and_restated(page: Any, console: Console) -> None:

@@ -86,38 +86,14 @@ export function seeWrites() {
   return written > 0 ? written : undefined;
 }
 
-const NO_SUCH_OBJECTION = "00000000-0000-0000-0000-000000000000";
-
-/**
- * What may this token do? Found by asking the API, not by trusting the page:
- * reading objections (reader, recorder, auditor, admin), reading the audit log (auditor,
- * admin), and an empty resolve body, which a recording role gets refused as malformed (400,
- * nothing written) and any other role as forbidden (403).
- */
 export async function detectRole(token) {
-  const probe = async (path, options) => {
-    try {
-      await api(path, { ...options, token });
-      return 200;
-    } catch (error) {
-      if (error.status === 401 || error.status === 0 || error.status >= 500) throw error;
-      return error.status;
-    }
-  };
-  const [reads, audits, records] = await Promise.all([
-    probe("/v1/objections", { query: { status: "pending" } }),
-    probe("/v1/audit/reads", { query: { limit: 1 } }),
-    probe(`/v1/objections/${NO_SUCH_OBJECTION}/resolve`, { method: "POST", body: {} }),
-  ]);
-  const canRead = reads === 200;
-  const canAudit = audits === 200;
-  const canRecord = records === 400;
-  let role = "platform";
-  if (canAudit && canRecord) role = "admin";
-  else if (canAudit) role = "auditor";
-  else if (canRead && canRecord) role = "recorder";
-  else if (canRead) role = "reader";
-  return { role, canRead, canAudit, canRecord };
+  // GET /v1/me names the token's role and fields; 401 means the token is unknown or revoked.
+  const me = await api("/v1/me", { token });
+  const role = me.role;
+  const canRead = ["reader", "recorder", "auditor", "admin"].includes(role);
+  const canAudit = ["auditor", "admin"].includes(role);
+  const canRecord = ["recorder", "admin"].includes(role);
+  return { role, canRead, canAudit, canRecord, fields: me.fields };
 }
 
 /** Reads kept for this tab until the next write, sign-out or refresh. */

@@ -82,6 +82,10 @@ function render() {
   for (const a of document.querySelectorAll("#nav a")) {
     a.classList.toggle("active", a.dataset.view === (VIEWS[name] ? name : "subject"));
   }
+  if (renderView === renderSubject && args[0]) {
+    // The nav link goes back to the subject last viewed, at the same point in time.
+    document.querySelector("#nav a[data-view=subject]").setAttribute("href", window.location.hash);
+  }
   const container = h("div", { class: "view-body", id: `view-${VIEWS[name] ? name : "subject"}` });
   fill(view, container);
   const ctx = { caps, go, link };
@@ -149,6 +153,7 @@ function start() {
     session.clear();
     clearCache();
     delete document.body.dataset.role;
+    document.querySelector("#nav a[data-view=subject]").setAttribute("href", "#/subject");
     window.history.replaceState(null, "", window.location.pathname);
     showSignIn(null);
   });

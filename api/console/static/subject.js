@@ -387,7 +387,7 @@ async function chartPanel(panel, uscc, ev, knownAt, today, historyPromise) {
 }
 
 function yearCell(ev, differs) {
-  if (!ev) return h("td", { class: "muted" }, "— 未纳入 not evaluated");
+  if (!ev) return h("td", { class: ["muted", differs ? "differs" : null] }, "— 未纳入 not evaluated");
   return h(
     "td",
     { class: differs ? "differs" : null },
