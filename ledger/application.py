@@ -119,6 +119,14 @@ class IssuedToken:
     info: TokenInfo
 
 
+def _selection(result: Draw) -> list[dict[str, Any]]:
+    """A draw's selection as stored in its event (plain data)."""
+    return [
+        {"uscc": s.uscc, "grade": s.grade, "tier": s.tier, "inspectors": list(s.inspectors)}
+        for s in result.selected
+    ]
+
+
 def _back_off(attempt: int) -> None:
     """Sleep a little, more on each attempt, jittered so colliding writers spread out."""
     time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
@@ -328,6 +336,14 @@ class CreditLedger(Application[UUID]):
             )
         return day
 
+    def _require_indicator(self, code: str, on: date, field_name: str = "indicator") -> None:
+        """Refuse an indicator no model version defines, listing those in force on `on`.
+
+        Any version's indicators are accepted: a fact outlives the model it was recorded under.
+        """
+        if not self.models.knows_indicator(code):
+            self.models.in_force(on).model.indicator(code, field_name=field_name)
+
     def _field(self, code: str, field_name: str) -> str:
         return self.catalogue.field(code, field_name=field_name).code
 
@@ -440,8 +456,7 @@ class CreditLedger(Application[UUID]):
         _date(decided_on, "decided_on")
         doc = _text(document_no, "document_no")
         desc = _text(description, "description", required=False)
-        if not self.models.knows_indicator(indicator):
-            self.models.in_force(decided_on).model.indicator(indicator)
+        self._require_indicator(indicator, decided_on)
         if effective_until is not None and _date(effective_until, "effective_until") <= decided_on:
             raise InvalidInput(
                 f"effective_until {effective_until.isoformat()} is not after decided_on "
@@ -719,10 +734,8 @@ class CreditLedger(Application[UUID]):
                 field="correction.void",
                 rule="void excludes other changes",
             )
-        if indicator is not None and not self.models.knows_indicator(indicator):
-            self.models.in_force(resolved_on).model.indicator(
-                indicator, field_name="correction.indicator"
-            )
+        if indicator is not None:
+            self._require_indicator(indicator, resolved_on, "correction.indicator")
         if decided_on is not None:
             self._not_future(decided_on, now, "correction.decided_on")
 
@@ -1059,10 +1072,7 @@ class CreditLedger(Application[UUID]):
             policy=self.policies.in_force(as_of).version,
             population_digest=result.population_digest,
             strata={k: list(v) for k, v in result.strata.items()},
-            selected=[
-                {"uscc": s.uscc, "grade": s.grade, "tier": s.tier, "inspectors": list(s.inspectors)}
-                for s in result.selected
-            ],
+            selected=_selection(result),
             inspectors=pool,
             actor_id=actor.actor_id,
             department=actor.department,
@@ -1088,11 +1098,7 @@ class CreditLedger(Application[UUID]):
         problems = []
         if again.population_digest != recorded.population_digest:
             problems.append("the population digest differs from the ledger's population")
-        selected = [
-            {"uscc": s.uscc, "grade": s.grade, "tier": s.tier, "inspectors": list(s.inspectors)}
-            for s in again.selected
-        ]
-        if selected != recorded.selected:
+        if _selection(again) != recorded.selected:
             problems.append("the selection differs from a recomputation with the published seed")
         if {k: list(v) for k, v in again.strata.items()} != recorded.strata:
             problems.append("the stratum sizes differ")
@@ -1138,8 +1144,7 @@ class CreditLedger(Application[UUID]):
                 raise InvalidInput(
                     "a finding names the indicator it records", field="indicator", rule="finding"
                 )
-            if not self.models.knows_indicator(indicator):
-                self.models.in_force(inspected_on).model.indicator(indicator)
+            self._require_indicator(indicator, inspected_on)
             _text(document_no, "document_no")
         elif indicator is not None or document_no is not None:
             raise InvalidInput(
