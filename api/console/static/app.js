@@ -23,6 +23,9 @@ const VIEWS = {
 
 const $ = (id) => document.getElementById(id);
 let caps = null;
+// The view on screen (view, args and query): moving to the same place keeps the page as it is,
+// so a nav click racing a half-typed search never wipes the search box.
+let shown = null;
 
 function parseHash() {
   const raw = window.location.hash.replace(/^#\/?/, "");
@@ -49,15 +52,15 @@ export function go(view, args = [], params = {}, { replace = false } = {}) {
   const hash = link(view, args, params);
   if (replace) {
     window.history.replaceState(null, "", hash);
-    render();
+    render(true);
   } else if (window.location.hash === hash) {
-    render();
+    render(true);
   } else {
     window.location.hash = hash;
   }
 }
 
-function render() {
+function render(force = false) {
   const view = $("view");
   if (!caps) return;
   if (!caps.canRead) {
@@ -79,6 +82,9 @@ function render() {
   }
   const { view: name, args, params } = parseHash();
   const renderView = VIEWS[name] || renderSubject;
+  const place = JSON.stringify([VIEWS[name] ? name : "subject", args, params.toString()]);
+  if (!force && place === shown && $("view").firstChild) return;
+  shown = place;
   for (const a of document.querySelectorAll("#nav a")) {
     a.classList.toggle("active", a.dataset.view === (VIEWS[name] ? name : "subject"));
   }
@@ -96,6 +102,7 @@ function render() {
 
 function showSignIn(detail) {
   caps = null;
+  shown = null;
   $("signin-panel").hidden = false;
   $("nav").hidden = true;
   $("who").hidden = true;
@@ -109,6 +116,7 @@ function showSignIn(detail) {
 
 function showApp(found) {
   caps = found;
+  shown = null;
   const [zh, en] = ROLE_NAMES[found.role];
   $("signin-panel").hidden = true;
   $("nav").hidden = !found.canRead;
@@ -157,7 +165,7 @@ function start() {
     window.history.replaceState(null, "", window.location.pathname);
     showSignIn(null);
   });
-  window.addEventListener("hashchange", render);
+  window.addEventListener("hashchange", () => render());
   const token = session.token();
   if (token) signIn(token);
   else showSignIn(null);
