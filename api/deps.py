@@ -112,3 +112,8 @@ def wait_for_position(
                 extra={"errors": [{"loc": ["query", "min_position"], "msg": "not reached yet"}]},
             )
         time.sleep(0.05)
+
+
+def in_queue(state: str, wanted: str | None) -> bool:
+    """Whether an item in `state` belongs in the queue asked for (`pending` includes overdue)."""
+    return wanted is None or state == wanted or (wanted == "pending" and state == "overdue")

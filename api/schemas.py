@@ -176,6 +176,7 @@ class ObjectionOut(BaseModel):
 
 class ObjectionList(BaseModel):
     items: list[ObjectionOut]
+    total: int = Field(description="how many match, before `limit`")
 
 
 class RepairIn(Body):
@@ -228,6 +229,7 @@ class RepairOut(BaseModel):
 
 class RepairList(BaseModel):
     items: list[RepairOut]
+    total: int = Field(description="how many match, before `limit`")
 
 
 class IndustryEvaluationIn(Body):

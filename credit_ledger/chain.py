@@ -69,6 +69,11 @@ class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
             f"CREATE TABLE IF NOT EXISTS {self.chain_table_name} "
             "(notification_id INTEGER PRIMARY KEY, link TEXT NOT NULL)"
         )
+        # Queues and token lists select by topic; without an index each is a full scan.
+        statements.append(
+            f"CREATE INDEX IF NOT EXISTS {self.events_table_name}_topic "
+            f"ON {self.events_table_name} (topic)"
+        )
         for table in (self.events_table_name, self.chain_table_name):
             for operation in ("UPDATE", "DELETE"):
                 statements.append(
@@ -117,6 +122,14 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
         schema = Identifier(self.datastore.schema)
         chain = Identifier(self.chain_table_name)
         function = Identifier("credit_ledger_refuse_change")
+        # Queues and token lists select by topic; without an index each is a full scan.
+        self.sql_create_statements.append(
+            SQL("CREATE INDEX IF NOT EXISTS {index} ON {schema}.{table} (topic)").format(
+                index=Identifier(f"{events_table_name}_topic"),
+                schema=schema,
+                table=Identifier(events_table_name),
+            )
+        )
         self.sql_create_statements.append(
             SQL(
                 "CREATE TABLE IF NOT EXISTS {schema}.{chain} "

@@ -1316,7 +1316,7 @@ class CreditLedger(Application[UUID]):
         position = 0
         while True:
             page = self.recorder.select_notifications(
-                start=position, limit=500, topics=topics, inclusive_of_start=False
+                start=position, limit=5000, topics=topics, inclusive_of_start=False
             )
             if not page:
                 return
@@ -1324,11 +1324,12 @@ class CreditLedger(Application[UUID]):
                 position = notification.id
                 yield self.mapper.to_domain_event(notification)
 
-    def _uscc_of(self, subject_id: UUID, cache: dict[UUID, str]) -> str:
-        if subject_id not in cache:
-            first = next(iter(self.events.get(subject_id, lte=1)))
-            cache[subject_id] = first.uscc  # type: ignore[attr-defined]
-        return cache[subject_id]
+    def uscc_of(self, subject_id: UUID) -> str:
+        """The credit code of a subject stream (from its registration event)."""
+        first = next(iter(self.events.get(subject_id, lte=1)), None)
+        if first is None:
+            raise NotFound(f"no subject stream {subject_id}", field="subject_id")
+        return str(first.uscc)  # type: ignore[attr-defined]
 
     def subject_registrations(self) -> Iterator[Any]:
         """Every subject's registration event, in ledger order (the population of the ledger)."""
@@ -1341,26 +1342,24 @@ class CreditLedger(Application[UUID]):
             event.fold(states.setdefault(event.originator_id, SubjectState()))
         return states
 
-    def objections(self) -> list[tuple[str, ObjectionState]]:
-        """Every objection with its subject's credit code."""
+    def objections(self) -> list[tuple[UUID, ObjectionState]]:
+        """Every objection with its subject's stream id (see `uscc_of`)."""
         topics = [Subject.ObjectionFiled.TOPIC, Subject.ObjectionResolved.TOPIC]
-        codes: dict[UUID, str] = {}
         return [
-            (self._uscc_of(sid, codes), objection)
+            (sid, objection)
             for sid, state in self._partial_states(topics).items()
             for objection in state.objections.values()
         ]
 
-    def repairs(self) -> list[tuple[str, RepairState]]:
-        """Every repair request with its subject's credit code."""
+    def repairs(self) -> list[tuple[UUID, RepairState]]:
+        """Every repair request with its subject's stream id (see `uscc_of`)."""
         topics = [
             Subject.RepairRequested.TOPIC,
             Subject.RepairDecided.TOPIC,
             Subject.RepairRevoked.TOPIC,
         ]
-        codes: dict[UUID, str] = {}
         return [
-            (self._uscc_of(sid, codes), repair)
+            (sid, repair)
             for sid, state in self._partial_states(topics).items()
             for repair in state.repairs.values()
         ]

@@ -7,8 +7,9 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query
 
-from api.deps import Ledger, Reader, Recorder
+from api.deps import Ledger, Reader, Recorder, in_queue
 from api.schemas import PROBLEM_RESPONSES, ObjectionList, ObjectionOut, Resolved, ResolveIn
+from ledger.values import normalize_uscc, subject_id_for
 
 router = APIRouter(prefix="/v1/objections", tags=["objections"], responses=PROBLEM_RESPONSES)
 
@@ -45,32 +46,32 @@ def list_objections(
     ledger: Ledger,
     status: Annotated[Literal["pending", "overdue", "resolved"] | None, Query()] = None,
     uscc: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=5000, description="the most urgent first")] = 500,
 ) -> ObjectionList:
-    """Objections by status; `overdue` are pending past their due date (CST)."""
+    """Objections by status, earliest due first; `overdue` are pending past their due date (CST)."""
     today = ledger.today()
-    items = []
-    for code, o in ledger.objections():
+    wanted = subject_id_for(normalize_uscc(uscc)) if uscc is not None else None
+    found = []
+    for sid, o in ledger.objections():
         state = "resolved" if not o.pending else "overdue" if o.due_on < today else "pending"
-        if status is not None and not (
-            state == status or (status == "pending" and state == "overdue")
-        ):
-            continue
-        if uscc is not None and code != uscc:
-            continue
-        items.append(
-            ObjectionOut(
-                objection_id=o.objection_id,
-                uscc=code,
-                target_id=o.target_id,
-                target_kind=o.target_kind,
-                filed_on=o.filed_on,
-                grounds=o.grounds,
-                due_on=o.due_on,
-                status=state,
-                outcome=o.outcome,
-                resolved_on=o.resolved_on,
-                filed_at=o.recorded_at,
-            )
+        if in_queue(state, status) and (wanted is None or sid == wanted):
+            found.append((o.due_on, str(o.objection_id), sid, state, o))
+    found.sort(key=lambda f: (f[0], f[1]))
+    codes: dict[UUID, str] = {}
+    items = [
+        ObjectionOut(
+            objection_id=o.objection_id,
+            uscc=codes[sid] if sid in codes else codes.setdefault(sid, ledger.uscc_of(sid)),
+            target_id=o.target_id,
+            target_kind=o.target_kind,
+            filed_on=o.filed_on,
+            grounds=o.grounds,
+            due_on=o.due_on,
+            status=state,
+            outcome=o.outcome,
+            resolved_on=o.resolved_on,
+            filed_at=o.recorded_at,
         )
-    items.sort(key=lambda o: (o.due_on, str(o.objection_id)))
-    return ObjectionList(items=items)
+        for _, _, sid, state, o in found[:limit]
+    ]
+    return ObjectionList(items=items, total=len(found))

@@ -7,8 +7,9 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query
 
-from api.deps import Ledger, Reader, Recorder
+from api.deps import Ledger, Reader, Recorder, in_queue
 from api.schemas import PROBLEM_RESPONSES, Decided, DecideIn, RepairList, RepairOut, RevokeRepairIn
+from ledger.values import normalize_uscc, subject_id_for
 
 router = APIRouter(prefix="/v1/repairs", tags=["repairs"], responses=PROBLEM_RESPONSES)
 
@@ -60,33 +61,33 @@ def list_repairs(
         Literal["pending", "overdue", "approved", "rejected", "revoked"] | None, Query()
     ] = None,
     uscc: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=5000, description="the most urgent first")] = 500,
 ) -> RepairList:
-    """Repair requests by status; `overdue` are undecided past their due date (CST)."""
+    """Repair requests by status, earliest due first; `overdue` are undecided past due (CST)."""
     today = ledger.today()
-    items = []
-    for code, r in ledger.repairs():
+    wanted = subject_id_for(normalize_uscc(uscc)) if uscc is not None else None
+    found = []
+    for sid, r in ledger.repairs():
         state = r.status
         if state == "pending" and r.due_on < today:
             state = "overdue"
-        if status is not None and not (
-            state == status or (status == "pending" and state == "overdue")
-        ):
-            continue
-        if uscc is not None and code != uscc:
-            continue
-        items.append(
-            RepairOut(
-                repair_id=r.repair_id,
-                uscc=code,
-                target_id=r.target_id,
-                requested_on=r.requested_on,
-                commitment=r.commitment,
-                due_on=r.due_on,
-                status=state,
-                decided_on=r.decided_on,
-                reason=r.reason,
-                requested_at=r.recorded_at,
-            )
+        if in_queue(state, status) and (wanted is None or sid == wanted):
+            found.append((r.due_on, str(r.repair_id), sid, state, r))
+    found.sort(key=lambda f: (f[0], f[1]))
+    codes: dict[UUID, str] = {}
+    items = [
+        RepairOut(
+            repair_id=r.repair_id,
+            uscc=codes[sid] if sid in codes else codes.setdefault(sid, ledger.uscc_of(sid)),
+            target_id=r.target_id,
+            requested_on=r.requested_on,
+            commitment=r.commitment,
+            due_on=r.due_on,
+            status=state,
+            decided_on=r.decided_on,
+            reason=r.reason,
+            requested_at=r.recorded_at,
         )
-    items.sort(key=lambda r: (r.due_on, str(r.repair_id)))
-    return RepairList(items=items)
+        for _, _, sid, state, r in found[:limit]
+    ]
+    return RepairList(items=items, total=len(found))

@@ -180,6 +180,9 @@ def test_the_objection_lifecycle_and_time_travel_around_a_correction(api: Api) -
     assert resolved.json()["outcome"] == "corrected"
     assert api.get("/v1/objections", status="resolved").json()["items"][0]["outcome"] == "corrected"
     assert api.get("/v1/objections", status="pending").json()["items"] == []
+    listed = api.get("/v1/objections", "reader", uscc=CODE, limit=1).json()
+    assert (listed["total"], len(listed["items"]), listed["items"][0]["uscc"]) == (1, 1, CODE)
+    assert api.get("/v1/objections", "reader", uscc=OTHER).json() == {"items": [], "total": 0}
     then = api.get(
         f"/v1/subjects/{CODE}/evaluation", as_of="2023-05-01", known_at=before_resolution
     ).json()
