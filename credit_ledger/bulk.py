@@ -9,7 +9,6 @@ and document numbers), so re-running a file adds nothing and a killed import res
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -310,8 +309,3 @@ def _apply_line(
     except TypeError as exc:
         return number, raw, f"malformed: arguments do not fit {command}: {exc}", False
     return number, raw, None, bool(getattr(written, "created", False))
-
-
-def file_size(path: Path) -> int:
-    """Bytes in a file (for progress bars)."""
-    return os.path.getsize(path)

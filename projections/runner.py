@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict, defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
@@ -383,11 +383,3 @@ class BackgroundProjector:
             except Exception as exc:  # keep serving; readiness reports the error
                 self.last_error = f"{type(exc).__name__}: {exc}"
             self._stop.wait(self.poll_seconds)
-
-
-def iterate_batches(projector: Projector, projection: str) -> Iterator[int]:
-    """Step the active table of a read model until caught up, yielding events per batch."""
-    state = projector.tables(projection)
-    assert state is not None
-    while done := projector.step(projection, state.active):
-        yield done

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import os
 import random
+import socket
+import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as clock_time
+from pathlib import Path
 
+import httpx
 import psycopg
 import pytest
 from stdnum.cn import uscc as stdnum_uscc
@@ -39,7 +45,7 @@ class StepClock:
 
     def on(self, day: date, hour: int = 10) -> datetime:
         """Set the clock to a China Standard Time working hour of `day` (never backwards)."""
-        target = datetime.combine(day, time(hour), tzinfo=CST)
+        target = datetime.combine(day, clock_time(hour), tzinfo=CST)
         if target > self.now:
             self.now = target
         return self.now
@@ -109,3 +115,47 @@ def ledger_on(store: str, tmp_path: object, clock: StepClock) -> Iterator[Credit
                 app.close()
     else:  # pragma: no cover
         raise ValueError(store)
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def serving(
+    cli: str, env: dict[str, str], cwd: Path
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A real `credit-ledger serve` on a free port, ready; yields its base URL and process.
+
+    The service logs a line per request into `cwd/serve.log`: a pipe nobody reads would fill
+    up and block it.
+    """
+    port = free_port()
+    log = cwd / "serve.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [cli, "serve", "--port", str(port)],
+            env=env,
+            cwd=cwd,
+            stdout=subprocess.DEVNULL,
+            stderr=sink,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(base + "/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert process.poll() is None, log.read_text(errors="replace")
+            assert time.monotonic() < deadline, "service did not become ready in 30 s"
+            time.sleep(0.2)
+        yield base, process
+    finally:
+        process.terminate()
+        process.wait(timeout=15)

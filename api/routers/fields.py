@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
 
-from api.deps import Ledger, Projections, Reader, Recorder, wait_for_position
+from api.deps import MAX_POSITION, Ledger, Projections, Reader, Recorder, wait_for_position
 from api.schemas import (
     PROBLEM_RESPONSES,
     Changed,
@@ -47,7 +47,7 @@ def worklist(
     grade: Annotated[Literal["A", "B", "C", "D"] | None, Query()] = None,
     after: Annotated[str | None, Query(max_length=64, description="the last uscc seen")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-    min_position: Annotated[int | None, Query(ge=0, le=2**62)] = None,
+    min_position: Annotated[int | None, Query(ge=0, le=MAX_POSITION)] = None,
 ) -> Worklist:
     """A department's worklist: the field's subjects by tier and grade, from the read model."""
     catalogue().field(field, field_name="field")

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
-import time
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,7 +23,7 @@ from credit_ledger.store import open_audit, open_ledger
 from ledger.application import CreditLedger
 from ledger.values import SYSTEM_ACTOR
 from tests.integration.test_cli import CLI
-from tests.support import postgres_schema
+from tests.support import postgres_schema, serving
 
 ROLES = {
     "admin": ("admin", []),
@@ -80,12 +78,6 @@ def api(store_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
     get_settings.cache_clear()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @dataclass
 class Served:
     base: str
@@ -111,34 +103,9 @@ class Served:
 @pytest.fixture(params=["sqlite", "postgres"])
 def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Served]:
     with _store(request.param, tmp_path) as url:
-        port = _free_port()
         env = {**os.environ, "CREDIT_LEDGER_DATABASE_URL": url}
-        # The service logs a line per request: into a file, so a full pipe never blocks it.
-        log = (tmp_path / "serve.log").open("wb")
-        process = subprocess.Popen(
-            [CLI, "serve", "--port", str(port)],
-            env=env,
-            cwd=tmp_path,
-            stdout=subprocess.DEVNULL,
-            stderr=log,
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if httpx.get(base + "/readyz", timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert process.poll() is None, (tmp_path / "serve.log").read_text()
-                assert time.monotonic() < deadline, "service did not become ready in 30 s"
-                time.sleep(0.2)
+        with serving(CLI, env, tmp_path) as (base, process):
             yield Served(base, env, process)
-        finally:
-            process.terminate()
-            process.wait(timeout=15)
-            log.close()
 
 
 def _store(kind: str, tmp_path: Path) -> Any:

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +18,7 @@ import httpx
 import pytest
 
 from tests.integration.test_cli import CLI
+from tests.support import serving
 
 CHROMIUM = os.environ.get("CREDIT_LEDGER_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -100,12 +99,6 @@ class Console:
         return answer.json()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _cli(env: dict[str, str], cwd: Path, *args: str) -> str:
     done = subprocess.run(
         [CLI, *args],
@@ -137,33 +130,8 @@ def console(playwright_driver: Any, tmp_path_factory: pytest.TempPathFactory) ->
         who: _cli(env, where, "token", "create", *args).strip().splitlines()[-1]
         for who, args in TOKENS.items()
     }
-    port = _free_port()
-    # The service logs a line per request: to a file, as a pipe nobody reads would fill up.
-    log = where / "serve.log"
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            [CLI, "serve", "--port", str(port)],
-            env=env,
-            cwd=where,
-            stdout=subprocess.DEVNULL,
-            stderr=sink,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(base + "/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None, log.read_text(errors="replace")
-            assert time.monotonic() < deadline, "service did not become ready in 30 s"
-            time.sleep(0.2)
+    with serving(CLI, env, where) as (base, _):
         yield Console(base, env, samples, tokens)
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
 
 
 @pytest.fixture
