@@ -22,6 +22,8 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
+from credit_ledger.transcoder import uuid_from_hex
+
 GENESIS = "0" * 64
 IMMUTABLE_MESSAGE = "stored events are immutable"
 
@@ -82,6 +84,12 @@ class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
                     f"BEGIN SELECT RAISE(ABORT, '{IMMUTABLE_MESSAGE}'); END"
                 )
         return statements
+
+    def convert_originator_id(self, originator_id: str) -> UUID | str:
+        # Every read of events turns stored ids back into UUIDs; the stock way re-parses them.
+        if self.datastore.originator_id_type == "uuid":
+            return uuid_from_hex(originator_id)
+        return originator_id
 
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any

@@ -347,6 +347,7 @@ def import_(
     if not file.exists():
         raise _fail(f"FILE: {file} does not exist")
     target = rejects or file.with_name(file.name + ".rejects.ndjson")
+    _batch_process()
     ledger = _open()
     started = time.monotonic()
     try:
@@ -394,6 +395,7 @@ def project(
 
     from projections.runner import Projector
 
+    _batch_process()
     ledger = _open()
     try:
         projector = Projector(ledger)
@@ -438,6 +440,7 @@ def rebuild(
     for name in names:
         if name not in READ_MODELS:
             raise _fail(f"projection: '{name}' is not one of {', '.join(READ_MODELS)}")
+    _batch_process()
     ledger = _open()
     try:
         projector = Projector(ledger)
@@ -617,6 +620,7 @@ def evaluations_build(year: Annotated[int, typer.Option(help="the evaluation yea
     """Materialise a year's published and restated results for fast listing."""
     from projections.annual import AnnualResults
 
+    _batch_process()
     ledger = _open()
     try:
         total = sum(1 for _ in ledger.subject_registrations())
@@ -697,6 +701,20 @@ def serve(
         log_level=settings.log_level,
         access_log=False,  # the service logs each request itself, as JSON
     )
+
+
+def _batch_process() -> None:
+    """Tune the garbage collector for a long batch command (import, rebuild, annual build).
+
+    Batches allocate hundreds of thousands of short-lived event objects while holding large
+    caches; with the default threshold the collector rescans those caches every few hundred
+    allocations, which measured about a fifth of a rebuild's time. Reference cycles are rare
+    here, so collecting less often costs little memory.
+    """
+    import gc
+
+    gc.freeze()  # what startup loaded is never garbage
+    gc.set_threshold(100_000, 50, 100)
 
 
 def _open(**kwargs: Any) -> Any:

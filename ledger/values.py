@@ -155,6 +155,7 @@ def _normalize(value: str, field_name: str) -> str:
     )
 
 
+@lru_cache(maxsize=16384)  # bounded: a batch's subjects, not the whole population
 def subject_id_for(uscc: str) -> UUID:
     """The stream id of a subject: uuid5 of its credit code in a fixed namespace."""
     return uuid5(SUBJECT_NAMESPACE, uscc)

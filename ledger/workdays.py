@@ -17,6 +17,7 @@ class DueDate:
     warning: str | None = None
 
 
+@lru_cache(maxsize=4096)
 def is_working_day(day: date) -> tuple[bool, bool]:
     """Whether `day` is a working day, and whether the official calendar knew that year.
 
