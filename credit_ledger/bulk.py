@@ -164,7 +164,7 @@ class _Checkpoints:
 
         self.store = ReadStore(ledger)
         self.table = self.store.table("import_checkpoints")
-        with self.store.transaction() as cur:
+        with self.store.transaction(schema_lock=True) as cur:
             cur.execute(
                 f"CREATE TABLE IF NOT EXISTS {self.table} "
                 "(fingerprint TEXT PRIMARY KEY, line BIGINT NOT NULL)"

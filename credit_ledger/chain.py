@@ -9,6 +9,7 @@ the first position whose recomputed link no longer matches.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore
 from psycopg import Cursor
+from psycopg.errors import DuplicateObject
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
@@ -26,6 +28,7 @@ from credit_ledger.transcoder import uuid_from_hex
 
 GENESIS = "0" * 64
 IMMUTABLE_MESSAGE = "stored events are immutable"
+SCHEMA_LOCK = 0x6372_6C67  # the advisory lock key serialising schema creation ("crlg")
 
 
 def chain_link(
@@ -183,6 +186,22 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
         self.insert_links = SQL("INSERT INTO {schema}.{chain} VALUES (%s, %s)").format(
             schema=schema, chain=chain
         )
+
+    def create_table(self) -> None:
+        # The library's steps (types, then tables and functions, then type adapters) in one
+        # transaction that first takes an advisory lock: processes starting together
+        # (`serve --workers`, rebuild workers) would otherwise run the same CREATE TYPE /
+        # CREATE OR REPLACE statements at once and deadlock. One connection, so a pool of
+        # one suffices.
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
+            for statement in self.sql_create_statements:
+                if "CREATE TYPE" in statement.as_string():
+                    # No IF NOT EXISTS for types: try in a savepoint, as the library does.
+                    with contextlib.suppress(DuplicateObject), curs.connection.transaction():
+                        curs.execute(statement, prepare=False)
+            self._create_table(curs)
+        self.datastore.register_type_adapters()
 
     def _fetch_ids_after_insert_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any

@@ -176,7 +176,7 @@ class AnnualResults:
     def __init__(self, ledger: CreditLedger) -> None:
         self.ledger = ledger
         self.store = ReadStore(ledger)
-        with self.store.transaction() as cur:
+        with self.store.transaction(schema_lock=True) as cur:
             cur.execute(
                 f"CREATE TABLE IF NOT EXISTS {self.store.table(RESULTS)} ("
                 "year INTEGER NOT NULL, uscc TEXT NOT NULL, subject_id TEXT NOT NULL, "

@@ -6,8 +6,10 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from eventsourcing.persistence import Notification
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 
+from credit_ledger.chain import SCHEMA_LOCK
 from ledger.application import CreditLedger
 
 
@@ -49,6 +51,8 @@ class ReadStore:
         self.datastore = recorder.datastore
         self.sqlite = isinstance(recorder, SQLiteApplicationRecorder)
         self.schema = None if self.sqlite else recorder.datastore.schema
+        self.events_table = recorder.events_table_name
+        self._convert_id = getattr(recorder, "convert_originator_id", None)
 
     def table(self, name: str) -> str:
         """The quoted, schema-qualified name of one of our tables (never user input)."""
@@ -57,9 +61,15 @@ class ReadStore:
         return f'"{name}"' if self.sqlite else f'"{self.schema}"."{name}"'
 
     @contextmanager
-    def transaction(self, *, write: bool = True) -> Iterator[Cursor]:
-        """One transaction; committed on success when writing, rolled back otherwise."""
+    def transaction(self, *, write: bool = True, schema_lock: bool = False) -> Iterator[Cursor]:
+        """One transaction; committed on success when writing, rolled back otherwise.
+
+        `schema_lock` first takes the lock that serialises schema changes on PostgreSQL (the
+        one the event recorder takes to create its tables), for check-then-create steps.
+        """
         with self.datastore.transaction(commit=write) as raw:
+            if schema_lock and not self.sqlite:
+                raw.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
             yield Cursor(raw, self.sqlite)
 
     def exists(self, name: str) -> bool:
@@ -74,3 +84,56 @@ class ReadStore:
                     (self.schema, name),
                 )
             return cur.fetchone() is not None
+
+    def partition_notifications(
+        self, after: int, until: int, part: int, parts: int, limit: int
+    ) -> list[Notification]:
+        """Events after `after` up to `until`, of streams whose id's last byte % parts == part.
+
+        The partition is chosen in SQL, so a process rebuilding one partition reads only its
+        own rows (`projections.runner.partition_of` is the same rule in Python).
+        """
+        with self.transaction(write=False) as cur:
+            if self.sqlite:
+                # Stored ids are 32 lower-case hex digits; the last two are the last byte.
+                last_byte = (
+                    "((instr('0123456789abcdef', substr(originator_id, 31, 1)) - 1) * 16"
+                    " + instr('0123456789abcdef', substr(originator_id, 32, 1)) - 1)"
+                )
+                cur.execute(
+                    "SELECT rowid AS id, originator_id, originator_version, topic, state "
+                    f"FROM {self.events_table} WHERE rowid > %s AND rowid <= %s "
+                    f"AND {last_byte} % %s = %s ORDER BY rowid LIMIT %s",
+                    (after, until, parts, part, limit),
+                )
+                rows = cur.raw.fetchall()
+                convert = self._convert_id
+                assert convert is not None
+                return [
+                    Notification(
+                        id=row["id"],
+                        originator_id=convert(row["originator_id"]),
+                        originator_version=row["originator_version"],
+                        topic=row["topic"],
+                        state=row["state"],
+                    )
+                    for row in rows
+                ]
+            cur.execute(
+                "SELECT notification_id AS id, originator_id, originator_version, topic, state "
+                f'FROM "{self.schema}"."{self.events_table}" '
+                "WHERE notification_id > %s AND notification_id <= %s "
+                "AND get_byte(uuid_send(originator_id), 15) %% %s = %s "
+                "ORDER BY notification_id LIMIT %s",
+                (after, until, parts, part, limit),
+            )
+            return [
+                Notification(
+                    id=row["id"],
+                    originator_id=row["originator_id"],
+                    originator_version=row["originator_version"],
+                    topic=row["topic"],
+                    state=bytes(row["state"]),
+                )
+                for row in cur.raw.fetchall()
+            ]

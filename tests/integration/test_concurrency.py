@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import threading
 from collections.abc import Iterator
 from datetime import date
@@ -72,3 +74,23 @@ def test_concurrent_writers_to_one_subject_keep_every_event(
     assert [e.originator_version for e in history] == list(range(1, 2 + 2 * WRITES))
     documents = {e.document_no for e in history[1:]}  # type: ignore[attr-defined]
     assert documents == {f"{p}-{i}" for p in "ab" for i in range(WRITES)}
+
+
+def test_processes_starting_together_on_a_new_store_all_create_it_without_deadlock() -> None:
+    # `serve --workers N` and rebuild workers open the same new store at the same moment.
+    from tests.integration.test_cli import CLI
+
+    with postgres_schema() as url:
+        env = {**os.environ, "CREDIT_LEDGER_DATABASE_URL": url}
+        starts = [
+            subprocess.Popen(
+                [CLI, "project", "--once"],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
+            for _ in range(4)
+        ]
+        for process in starts:
+            _, err = process.communicate(timeout=120)
+            assert process.returncode == 0, err.decode()[-2000:]
