@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from credit_ledger.parallel import tune_for_batch_work
 from credit_ledger.settings import get_settings
 from credit_ledger.store import StoreURLError, open_ledger
 from ledger.errors import LedgerError
@@ -347,7 +348,7 @@ def import_(
     if not file.exists():
         raise _fail(f"FILE: {file} does not exist")
     target = rejects or file.with_name(file.name + ".rejects.ndjson")
-    _batch_process()
+    tune_for_batch_work()
     ledger = _open()
     started = time.monotonic()
     try:
@@ -395,7 +396,7 @@ def project(
 
     from projections.runner import Projector
 
-    _batch_process()
+    tune_for_batch_work()
     ledger = _open()
     try:
         projector = Projector(ledger)
@@ -426,21 +427,31 @@ def _bar(label: str) -> Progress:
 @app.command()
 def rebuild(
     projection: Annotated[
-        str | None, typer.Argument(help="current_grades or feed (default: both)")
+        str | None, typer.Argument(help="current_grades, feed or supervision (default: all)")
     ] = None,
     batch: Annotated[int, typer.Option(min=1, help="events per transaction")] = 5000,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, help="processes, each rebuilding a partition of the subjects"),
+    ] = None,
 ) -> None:
-    """Rebuild read models from position 0 beside the live ones, resumably; switch in at the end."""
+    """Rebuild read models from position 0 beside the live ones, resumably; switch in at the end.
+
+    By default one process per core, each rebuilding a partition of the subjects.
+    """
+    import os
     import time
 
+    from credit_ledger.parallel import rebuild_partitioned
     from projections.models import READ_MODELS
     from projections.runner import Projector
 
+    processes = workers or max(1, min(os.cpu_count() or 1, 8))
     names = [projection] if projection else list(READ_MODELS)
     for name in names:
         if name not in READ_MODELS:
             raise _fail(f"projection: '{name}' is not one of {', '.join(READ_MODELS)}")
-    _batch_process()
+    tune_for_batch_work()
     ledger = _open()
     try:
         projector = Projector(ledger)
@@ -455,7 +466,16 @@ def rebuild(
                     rate = done / max(time.monotonic() - t0, 1e-6)
                     bar.update(task, completed=done, total=total, rate=f"{rate:,.0f} events/s")
 
-                table = projector.rebuild(name, batch=batch, progress=show)
+                if processes > 1:
+                    table = rebuild_partitioned(
+                        get_settings().database_url,
+                        name,
+                        workers=processes,
+                        batch=batch,
+                        progress=show,
+                    )
+                else:
+                    table = projector.rebuild(name, batch=batch, progress=show)
             console.print(f"{name}: rebuilt into {table} and switched in")
     finally:
         ledger.close()
@@ -620,7 +640,7 @@ def evaluations_build(year: Annotated[int, typer.Option(help="the evaluation yea
     """Materialise a year's published and restated results for fast listing."""
     from projections.annual import AnnualResults
 
-    _batch_process()
+    tune_for_batch_work()
     ledger = _open()
     try:
         total = sum(1 for _ in ledger.subject_registrations())
@@ -701,20 +721,6 @@ def serve(
         log_level=settings.log_level,
         access_log=False,  # the service logs each request itself, as JSON
     )
-
-
-def _batch_process() -> None:
-    """Tune the garbage collector for a long batch command (import, rebuild, annual build).
-
-    Batches allocate hundreds of thousands of short-lived event objects while holding large
-    caches; with the default threshold the collector rescans those caches every few hundred
-    allocations, which measured about a fifth of a rebuild's time. Reference cycles are rare
-    here, so collecting less often costs little memory.
-    """
-    import gc
-
-    gc.freeze()  # what startup loaded is never garbage
-    gc.set_threshold(100_000, 50, 100)
 
 
 def _open(**kwargs: Any) -> Any:

@@ -61,7 +61,8 @@ class Projector:
     # -- tables -------------------------------------------------------------------------------
 
     def _setup(self) -> None:
-        with self.store.transaction() as cur:
+        # Under the schema lock, so processes starting together do not race to create tables.
+        with self.store.transaction(schema_lock=True) as cur:
             cur.execute(
                 f"CREATE TABLE IF NOT EXISTS {self.store.table(TRACKING)} "
                 "(table_name TEXT PRIMARY KEY, position BIGINT NOT NULL)"
@@ -70,9 +71,11 @@ class Projector:
                 f"CREATE TABLE IF NOT EXISTS {self.store.table(REGISTRY)} "
                 "(projection TEXT PRIMARY KEY, active TEXT NOT NULL, building TEXT)"
             )
-        for name in READ_MODELS:
-            if self.tables(name) is None:
-                self._create_generation(name, make_active=True)
+            cur.execute(f"SELECT projection FROM {self.store.table(REGISTRY)}")
+            registered = {r["projection"] for r in cur.fetchall()}
+            for name in READ_MODELS:
+                if _versioned(name) not in registered:
+                    self._create_generation_with(cur, name, make_active=True)
 
     def tables(self, projection: str) -> TableState | None:
         """The registry entry of a read model."""
@@ -91,30 +94,33 @@ class Projector:
         return self.store.table(state.active)
 
     def _create_generation(self, projection: str, *, make_active: bool) -> str:
+        with self.store.transaction(schema_lock=True) as cur:
+            return self._create_generation_with(cur, projection, make_active=make_active)
+
+    def _create_generation_with(self, cur: Cursor, projection: str, *, make_active: bool) -> str:
         model = READ_MODELS[projection]
-        with self.store.transaction() as cur:
-            cur.execute(f"SELECT table_name FROM {self.store.table(TRACKING)}")
-            taken = {r["table_name"] for r in cur.fetchall()}
-            generation = 1
-            while f"{_versioned(projection)}_g{generation}" in taken:
-                generation += 1
-            name = f"{_versioned(projection)}_g{generation}"
-            model.create(cur, self.store.table(name))
+        cur.execute(f"SELECT table_name FROM {self.store.table(TRACKING)}")
+        taken = {r["table_name"] for r in cur.fetchall()}
+        generation = 1
+        while f"{_versioned(projection)}_g{generation}" in taken:
+            generation += 1
+        name = f"{_versioned(projection)}_g{generation}"
+        model.create(cur, self.store.table(name))
+        cur.execute(
+            f"INSERT INTO {self.store.table(TRACKING)} (table_name, position) VALUES (%s, 0)",
+            (name,),
+        )
+        if make_active:
             cur.execute(
-                f"INSERT INTO {self.store.table(TRACKING)} (table_name, position) VALUES (%s, 0)",
-                (name,),
+                f"INSERT INTO {self.store.table(REGISTRY)} (projection, active) "
+                "VALUES (%s, %s) ON CONFLICT (projection) DO NOTHING",
+                (_versioned(projection), name),
             )
-            if make_active:
-                cur.execute(
-                    f"INSERT INTO {self.store.table(REGISTRY)} (projection, active) "
-                    "VALUES (%s, %s) ON CONFLICT (projection) DO NOTHING",
-                    (_versioned(projection), name),
-                )
-            else:
-                cur.execute(
-                    f"UPDATE {self.store.table(REGISTRY)} SET building = %s WHERE projection = %s",
-                    (name, _versioned(projection)),
-                )
+        else:
+            cur.execute(
+                f"UPDATE {self.store.table(REGISTRY)} SET building = %s WHERE projection = %s",
+                (name, _versioned(projection)),
+            )
         return name
 
     def position(self, table_name: str) -> int:
@@ -212,16 +218,19 @@ class Projector:
         expected: int,
         batch_end: int,
         outcomes: Sequence[SubjectOutcome],
+        tracking_key: str | None = None,
     ) -> None:
+        # A table's position is tracked under its own name, a partition's under its key.
+        key = tracking_key or table_name
         with self.store.transaction() as cur:
             # The compare-and-set takes the write lock first, then proves nobody moved on.
             cur.execute(
                 f"UPDATE {self.store.table(TRACKING)} SET position = %s "
                 "WHERE table_name = %s AND position = %s",
-                (batch_end, table_name, expected),
+                (batch_end, key, expected),
             )
             if _rowcount(cur) != 1:
-                raise ConcurrentRunner(table_name)
+                raise ConcurrentRunner(key)
             model.write(cur, self.store.table(table_name), outcomes)
 
     def step(self, projection: str, table_name: str, batch: int = DEFAULT_BATCH) -> int:
@@ -310,24 +319,96 @@ class Projector:
 
         Resumable: an interrupted rebuild continues from its own tracked position.
         """
-        state = self.tables(projection)
-        assert state is not None
-        building = state.building or self._create_generation(projection, make_active=False)
-        head = self.ledger.max_position()
+        building, head = self.begin_rebuild(projection)
         while self.step(projection, building, batch):
             if progress is not None:
                 progress(self.position(building), head)
+        self._switch(projection, building)
+        if progress is not None:
+            progress(self.position(building), head)
+        return building
+
+    def begin_rebuild(self, projection: str) -> tuple[str, int]:
+        """The new generation of a read model being rebuilt (created if none), and the head now."""
+        state = self.tables(projection)
+        assert state is not None
+        building = state.building or self._create_generation(projection, make_active=False)
+        return building, self.ledger.max_position()
+
+    def rebuild_partition(
+        self,
+        projection: str,
+        building: str,
+        part: int,
+        parts: int,
+        until: int,
+        *,
+        batch: int = 5000,
+        progress: Callable[[int], None] | None = None,
+    ) -> None:
+        """Fill a generation with the subjects of one partition, up to position `until`.
+
+        Subjects are independent, so `parts` processes can each rebuild one partition of the
+        same generation at once; each tracks its own position (resumable), and
+        `finish_partitioned_rebuild` switches the table in once every partition got to `until`.
+        """
+        key = partition_key(building, part, parts)
+        model = READ_MODELS[projection]
+        with self.store.transaction() as cur:
+            # A partition starts where the generation stands (0, or an earlier rebuild's end).
+            cur.execute(
+                f"INSERT INTO {self.store.table(TRACKING)} (table_name, position) "
+                f"SELECT %s, position FROM {self.store.table(TRACKING)} WHERE table_name = %s "
+                "ON CONFLICT (table_name) DO NOTHING",
+                (key, building),
+            )
+        while (start := self.position(key)) < until:
+            notifications = self.store.partition_notifications(start, until, part, parts, batch)
+            end = notifications[-1].id if len(notifications) == batch else until
+            cache = self._states.get(key)
+            outcomes = self._outcomes(notifications, self.today(), model, cache)
+            try:
+                self._apply(model, building, start, end, outcomes, tracking_key=key)
+            except BaseException:
+                self._states.pop(key, None)
+                raise
+            self._remember(key, outcomes)
+            if progress is not None:
+                progress(end)
+
+    def finish_partitioned_rebuild(
+        self, projection: str, building: str, parts: int, until: int
+    ) -> None:
+        """Switch in a generation every partition of which has reached `until`."""
+        keys = [partition_key(building, part, parts) for part in range(parts)]
+        behind = [key for key in keys if self.position(key) < until]
+        if behind:
+            raise RuntimeError(f"partitions not finished: {', '.join(behind)}")
+        with self.store.transaction() as cur:
+            cur.execute(
+                f"UPDATE {self.store.table(TRACKING)} SET position = %s WHERE table_name = %s",
+                (until, building),
+            )
+        self._switch(projection, building)
+
+    def _switch(self, projection: str, building: str) -> None:
+        state = self.tables(projection)
+        assert state is not None
         with self.store.transaction() as cur:
             cur.execute(
                 f"UPDATE {self.store.table(REGISTRY)} SET active = %s, building = NULL "
                 "WHERE projection = %s AND building = %s",
                 (building, _versioned(projection), building),
             )
+            # Partitions of this generation (this rebuild's, or an abandoned attempt's).
+            # Their keys are `building#…` (see partition_key): the range '#' .. '$' (next char).
+            cur.execute(
+                f"DELETE FROM {self.store.table(TRACKING)} "
+                "WHERE table_name > %s AND table_name < %s",
+                (f"{building}#", f"{building}$"),
+            )
         # The switched-in table may be a batch behind the head; the runner carries it on.
         self._drop(state.active)
-        if progress is not None:
-            progress(self.position(building), head)
-        return building
 
     def _drop(self, table_name: str) -> None:
         with self.store.transaction() as cur:
@@ -343,6 +424,16 @@ class Projector:
         with self.store.transaction(write=False) as cur:
             cur.execute(f"SELECT * FROM {self.store.table(name)} ORDER BY {model.key()}")
             return cur.fetchall()
+
+
+def partition_key(building: str, part: int, parts: int) -> str:
+    """The tracking key of one partition of a generation being rebuilt."""
+    return f"{building}#{part}/{parts}"
+
+
+def partition_of(subject_id: UUID, parts: int) -> int:
+    """Which of `parts` partitions a subject belongs to (its id's last byte, modulo parts)."""
+    return (subject_id.int & 0xFF) % parts
 
 
 def _versioned(projection: str) -> str:

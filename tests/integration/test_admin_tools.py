@@ -11,7 +11,7 @@ from pathlib import Path
 import psycopg
 
 from credit_ledger.store import open_ledger
-from projections.runner import Projector
+from projections.runner import Projector, partition_key
 from tests.integration.test_cli import CLI, run
 from tests.support import PG_URL, postgres_schema
 
@@ -57,7 +57,9 @@ def test_verify_finds_a_read_model_row_that_disagrees_with_a_replay(store_url: s
     assert "'score': '99'" in found.stderr
 
 
-def test_a_rebuild_killed_midway_resumes_and_equals_the_incremental_model(tmp_path: Path) -> None:
+def test_a_one_process_rebuild_killed_midway_resumes_and_equals_the_incremental_model(
+    tmp_path: Path,
+) -> None:
     url = f"sqlite:///{tmp_path}/rebuild.db"
     assert run(url, "demo", "--subjects", "150").returncode == 0
     assert run(url, "project", "--once").returncode == 0
@@ -68,7 +70,7 @@ def test_a_rebuild_killed_midway_resumes_and_equals_the_incremental_model(tmp_pa
 
     env = {**os.environ, "CREDIT_LEDGER_DATABASE_URL": url}
     proc = subprocess.Popen(
-        [CLI, "rebuild", "feed", "--batch", "1"],
+        [CLI, "rebuild", "feed", "--batch", "1", "--workers", "1"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -92,10 +94,54 @@ def test_a_rebuild_killed_midway_resumes_and_equals_the_incremental_model(tmp_pa
     assert 0 < stopped_at < head
     assert projector.tables("feed").active != building  # type: ignore[union-attr]
     assert projector.rows("feed") == incremental  # readers kept the old table meanwhile
-    resumed = run(url, "rebuild", "feed")
+    resumed = run(url, "rebuild", "feed", "--workers", "1")
     assert resumed.returncode == 0, resumed.stderr
     assert projector.tables("feed").active == building  # type: ignore[union-attr]
     assert projector.rows("feed") == incremental
+    ledger.close()
+
+
+def test_a_rebuild_in_worker_processes_killed_midway_stops_resumes_and_equals_the_model(
+    store_url: str,
+) -> None:
+    assert run(store_url, "demo", "--subjects", "150").returncode == 0
+    assert run(store_url, "project", "--once").returncode == 0
+    ledger = open_ledger(store_url)
+    projector = Projector(ledger)
+    incremental = {name: projector.rows(name) for name in ("feed", "current_grades")}
+    head = ledger.max_position()
+
+    env = {**os.environ, "CREDIT_LEDGER_DATABASE_URL": store_url}
+    proc = subprocess.Popen(
+        [CLI, "rebuild", "feed", "--batch", "1", "--workers", "2"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    keys: list[str] = []
+    while time.monotonic() < deadline and not keys:
+        state = projector.tables("feed")
+        if state is not None and state.building:
+            candidates = [partition_key(state.building, part, 2) for part in range(2)]
+            if all(50 < projector.position(k) < head - 50 for k in candidates):
+                keys = candidates
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)  # the parent only: its workers must notice and stop
+    proc.wait(timeout=10)
+    assert keys, "the rebuild was not caught midway"
+    time.sleep(3)
+    stopped = [projector.position(k) for k in keys]
+    time.sleep(2)
+    assert [projector.position(k) for k in keys] == stopped, "a worker outlived its parent"
+    assert all(0 < p < head for p in stopped)
+    assert projector.rows("feed") == incremental["feed"]  # readers kept the old table
+
+    resumed = run(store_url, "rebuild", "--workers", "2")  # both read models
+    assert resumed.returncode == 0, resumed.stderr
+    for name, rows in incremental.items():
+        assert projector.rows(name) == rows
+    assert projector.caught_up_to() == head
     ledger.close()
 
 

@@ -14,7 +14,8 @@ from ledger.subject import SUBJECT_EVENT_TOPICS
 from ledger.values import CST, china_date
 from projections.annual import AnnualResults, changes_since_publication, subject_result
 from projections.models import Feed
-from projections.runner import Projector
+from projections.runner import Projector, partition_key, partition_of
+from projections.store import ReadStore
 from tests.support import PLATFORM, SYSTEM, StepClock, uscc
 
 TODAY = date(2024, 6, 1)
@@ -144,6 +145,63 @@ def test_a_rebuild_equals_the_incremental_projection(
         assert projector.tables(projection).active == new  # type: ignore[union-attr]
         assert projector.rows(projection) == incremental
         assert not projector.store.exists(old)
+
+
+@pytest.mark.parametrize("parts", [2, 3])
+def test_a_rebuild_split_into_partitions_equals_the_one_process_rebuild(
+    stored_ledger: CreditLedger, clock: StepClock, parts: int
+) -> None:
+    populate(stored_ledger, clock)
+    for projection in ("current_grades", "feed", "supervision"):
+        expected = fresh_rows(stored_ledger, projection)
+        projector = Projector(stored_ledger, today=lambda: TODAY)
+        building, until = projector.begin_rebuild(projection)
+        for part in range(parts):
+            projector.rebuild_partition(projection, building, part, parts, until, batch=3)
+        projector.finish_partitioned_rebuild(projection, building, parts, until)
+        assert projector.tables(projection).active == building  # type: ignore[union-attr]
+        assert projector.position(building) == until
+        assert projector.rows(projection) == expected
+        with projector.store.transaction(write=False) as cur:
+            cur.execute(f"SELECT table_name FROM {projector.store.table('projection_tracking')}")
+            assert not [r for r in cur.fetchall() if "#" in r["table_name"]]
+
+
+def test_partitions_divide_the_log_by_subject_each_event_in_exactly_one(
+    stored_ledger: CreditLedger, clock: StepClock
+) -> None:
+    populate(stored_ledger, clock)
+    head = stored_ledger.max_position()
+    every = [n.id for n in stored_ledger.recorder.select_notifications(start=None, limit=10_000)]
+    store = ReadStore(stored_ledger)
+    seen = []
+    for part in range(3):
+        mine = store.partition_notifications(0, head, part, 3, 10_000)
+        assert mine, "a partition of 8 subjects' streams was empty"
+        assert all(partition_of(n.originator_id, 3) == part for n in mine)
+        seen += [n.id for n in mine]
+    assert sorted(seen) == every
+    assert (
+        store.partition_notifications(0, head, 0, 3, 2)
+        == store.partition_notifications(0, head, 0, 3, 10_000)[:2]
+    )
+
+
+def test_a_partitioned_rebuild_is_switched_in_only_when_every_partition_is_done(
+    stored_ledger: CreditLedger, clock: StepClock
+) -> None:
+    populate(stored_ledger, clock, subjects=4)
+    projector = Projector(stored_ledger, today=lambda: TODAY)
+    old = projector.tables("current_grades").active  # type: ignore[union-attr]
+    building, until = projector.begin_rebuild("current_grades")
+    projector.rebuild_partition("current_grades", building, 0, 2, until, batch=2)
+    with pytest.raises(RuntimeError, match=partition_key(building, 1, 2)):
+        projector.finish_partitioned_rebuild("current_grades", building, 2, until)
+    assert projector.tables("current_grades").active == old  # type: ignore[union-attr]
+    # Resumed later (here: the other partition), it completes and switches in.
+    projector.rebuild_partition("current_grades", building, 1, 2, until, batch=2)
+    projector.finish_partitioned_rebuild("current_grades", building, 2, until)
+    assert projector.rows("current_grades") == fresh_rows(stored_ledger, "current_grades")
 
 
 def test_the_feed_is_the_sequence_of_grade_changes_in_ledger_order(
