@@ -42,6 +42,8 @@ def test_the_benchmark_writes_json_and_a_table_with_ratios(tmp_path: Path) -> No
         "copy_rows_per_s",
         "rebuild_events_per_s",
         "raw_read_rows_per_s",
+        "recorder_read_rows_per_s",
+        "rebuild_peak_mb",
         "eval_p99_ms",
         "http_rps",
         "healthz_rps",
