@@ -10,6 +10,8 @@ most of the time of every read path (projection rebuilds, the annual evaluation,
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 from uuid import UUID, SafeUUID
 
@@ -60,9 +62,9 @@ class FastJSONTranscoder(JSONTranscoder):
         # dates, datetimes and decimals reach `_encode_obj` through `default`.
         try:
             return orjson.dumps(_tag_uuids(obj), default=self._encode_obj, option=_WRITE)
-        except orjson.JSONEncodeError:
-            # What orjson refuses (keys that are not strings, integers past 64 bits) the
-            # library's encoder writes, or refuses with its own error.
+        except (orjson.JSONEncodeError, _LibraryWrites):
+            # What orjson refuses (keys that are not strings, integers past 64 bits) or writes
+            # differently (floats) the library's encoder writes, or refuses with its error.
             return super().encode(obj)
 
     def decode(self, data: bytes) -> Any:
@@ -100,15 +102,26 @@ class FastJSONTranscoder(JSONTranscoder):
         return obj
 
 
+_PLAIN = frozenset({str, int, bool, type(None), date, datetime, Decimal})
+
+
+class _LibraryWrites(Exception):
+    """A value the library's encoder writes differently from orjson (floats: NaN, 1e-07)."""
+
+
 def _tag_uuids(obj: Any) -> Any:
+    # Called once per stored event: the common values (text, numbers, dates) are passed over
+    # without a call each; only containers and UUIDs are looked into.
     kind = type(obj)
-    if kind is str or kind is int or obj is None or kind is bool:
+    if kind in _PLAIN:
         return obj
+    if isinstance(obj, float):
+        raise _LibraryWrites
     if isinstance(obj, UUID):
         return {"_type_": "uuid_hex", "_data_": obj.hex}
     if isinstance(obj, dict):
         # A copy: the encoded object (an event's own state) is never changed.
-        return {k: _tag_uuids(v) for k, v in obj.items()}
+        return {k: v if type(v) in _PLAIN else _tag_uuids(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_tag_uuids(v) for v in obj]
+        return [v if type(v) in _PLAIN else _tag_uuids(v) for v in obj]
     return obj

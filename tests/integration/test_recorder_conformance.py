@@ -65,6 +65,17 @@ class _PostgresStore:
         return recorder
 
 
+class _PostgresStoreCopying(_PostgresStore):
+    """Every insert, however small, through the COPY path imports use."""
+
+    def create_recorder(self) -> ChainedPostgresRecorder:
+        recorder = ChainedPostgresRecorder(
+            self.datastore, events_table_name="conformance_events", copy_from=1
+        )
+        recorder.create_table()
+        return recorder
+
+
 class _ChainStaysValid:
     """After each conformance test, the chain the recorder kept must verify."""
 
@@ -95,5 +106,17 @@ class TestChainedPostgresRecorderConformance(
 
 class TestChainedPostgresNonInterleaving(
     _ChainStaysValid, _PostgresStore, NonInterleavingNotificationIDsBaseCase
+):
+    pass
+
+
+class TestChainedPostgresCopyRecorderConformance(
+    _ChainStaysValid, _PostgresStoreCopying, ApplicationRecorderTestCase[Any]
+):
+    pass
+
+
+class TestChainedPostgresCopyNonInterleaving(
+    _ChainStaysValid, _PostgresStoreCopying, NonInterleavingNotificationIDsBaseCase
 ):
     pass

@@ -39,6 +39,7 @@ scalars = st.one_of(
     st.none(),
     st.booleans(),
     st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    st.floats(allow_nan=False),
     st.text(),
     st.uuids(),
     st.decimals(allow_nan=False, allow_infinity=False),
@@ -95,6 +96,9 @@ def test_json_only_the_standard_library_reads_is_still_read() -> None:
     big = 2**70
     assert FAST.decode(FAST.encode({"n": big})) == {"n": big}
     assert FAST.decode(b'{"x":NaN}')["x"] != FAST.decode(b'{"x":NaN}')["x"]  # NaN, as json reads
+    assert FAST.encode({"x": float("nan"), "y": 1e-7}) == LIBRARY.encode(
+        {"x": float("nan"), "y": 1e-7}
+    )
 
 
 @settings(max_examples=200)
