@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, ClassVar
 from uuid import UUID
 
 import orjson
@@ -187,8 +187,80 @@ class _Checkpoints:
 
 def _fingerprint(path: Path) -> str:
     stat = path.stat()
-    head = path.open("rb").read(65536)
+    with path.open("rb") as fh:
+        head = fh.read(65536)
     return hashlib.sha256(f"{stat.st_size}|".encode() + head).hexdigest()
+
+
+def checkpoint_key(path: Path, part: int = 0, parts: int = 1) -> str:
+    """Under which key the store keeps how far an import of this file (or partition) got."""
+    fingerprint = _fingerprint(path)
+    return fingerprint if parts == 1 else f"{fingerprint}#{part}/{parts}"
+
+
+def has_checkpoint(ledger: CreditLedger, key: str) -> bool:
+    """Whether an import under this key has stored a batch (a later run resumes it)."""
+    return _Checkpoints(ledger).get(key) > 0
+
+
+class PartitionRouter:
+    """Which of `parts` importers owns each line: the one of the subject the line changes.
+
+    A line naming a credit code belongs to that subject's partition (the rule of
+    `projections.runner.partition_of`). Objection and repair decisions name only the item:
+    the router remembers which partition filed each item earlier in the file, or asks the
+    ledger (items filed by an earlier import). Anything else (inspector pools, lines too broken
+    to tell) goes to partition 0, whose importer applies or rejects it.
+    """
+
+    FILED: ClassVar[dict[str, str]] = {"file_objection": "objection", "request_repair": "repair"}
+    DECIDED: ClassVar[dict[str, str]] = {
+        "resolve_objection": "objection",
+        "decide_repair": "repair",
+        "revoke_repair": "repair",
+    }
+
+    def __init__(self, ledger: CreditLedger, parts: int) -> None:
+        self.ledger = ledger
+        self.parts = parts
+        # Grows with the objections and repairs of the file (a few per cent of its lines).
+        self.items: dict[tuple[str, str], int] = {}
+
+    def partition(self, raw: bytes) -> int:
+        """The partition that applies this line (every importer must see every line, in order)."""
+        try:
+            line = orjson.loads(raw)
+            args = line["args"]
+            command = line["command"]
+        except (orjson.JSONDecodeError, TypeError, KeyError):
+            return 0
+        if not isinstance(args, dict):
+            return 0
+        code = args.get("uscc")
+        if isinstance(code, str):
+            try:
+                part = self._of_code(normalize_uscc(code))
+            except LedgerError:
+                return 0
+            kind = self.FILED.get(command)
+            item = args.get(f"{kind}_id") if kind else None
+            if kind and isinstance(item, str):
+                self.items[(kind, item.replace("-", "").lower())] = part
+            return part
+        kind = self.DECIDED.get(command)
+        item = args.get(f"{kind}_id") if kind else None
+        if not kind or not isinstance(item, str):
+            return 0
+        key = (kind, item.replace("-", "").lower())
+        if key not in self.items:
+            try:
+                self.items[key] = self._of_code(self.ledger.subject_code_of(kind, UUID(item)))
+            except (LedgerError, ValueError):
+                return 0  # unknown item: partition 0 rejects the line, naming it
+        return self.items[key]
+
+    def _of_code(self, code: str) -> int:
+        return (subject_id_for(code).int & 0xFF) % self.parts
 
 
 def import_file(
@@ -199,6 +271,8 @@ def import_file(
     batch_lines: int = 5000,
     keep_record_time: bool = False,
     progress: Callable[[int, int, int], None] | None = None,
+    part: int = 0,
+    parts: int = 1,
 ) -> ImportReport:
     """Apply an NDJSON file through the ledger's commands, in batches of `batch_lines`.
 
@@ -207,10 +281,14 @@ def import_file(
     far the file got, so a killed import resumes there; lines before it would be no-ops anyway.
     `keep_record_time` records each line at its own `at` (a migration of historical platform
     data into an empty ledger); by default the ledger's clock applies.
+
+    With `parts` > 1 this applies only the lines of partition `part` (see `PartitionRouter`),
+    with its own checkpoint, so `parts` processes can import one file together.
     """
     report = ImportReport()
     checkpoints = _Checkpoints(ledger)
-    fingerprint = _fingerprint(path)
+    fingerprint = checkpoint_key(path, part, parts)
+    router = PartitionRouter(ledger, parts) if parts > 1 else None
     start_line = checkpoints.get(fingerprint)
     report.resumed_from = start_line
     clock = _ReplayClock()
@@ -227,6 +305,8 @@ def import_file(
             for number, raw in enumerate(source, start=1):
                 read += len(raw)
                 report.lines = number
+                if router is not None and router.partition(raw) != part:
+                    continue
                 if number <= start_line or not raw.strip():
                     continue
                 pending.append((number, raw))
@@ -238,6 +318,7 @@ def import_file(
                         progress(read, total, report.events)
             if pending:
                 _apply_batch(ledger, pending, clock, rejected, report)
+            if report.lines > start_line:
                 checkpoints.put(fingerprint, report.lines)
             if progress is not None:
                 progress(total, total, report.events)

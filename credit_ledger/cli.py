@@ -339,11 +339,21 @@ def import_(
         bool,
         typer.Option(help="record each line at its own `at` (migrating history into a new ledger)"),
     ] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, help="processes, each applying the lines of a partition of subjects"),
+    ] = None,
 ) -> None:
-    """Import commands through the domain rules in large batches; idempotent and resumable."""
+    """Import commands through the domain rules in large batches; idempotent and resumable.
+
+    By default one process per core, each applying the lines of its partition of the subjects
+    in file order; resume with the same number of workers to continue where it stopped.
+    """
+    import os
     import time
 
     from credit_ledger.bulk import import_file
+    from credit_ledger.parallel import import_partitioned
 
     if not file.exists():
         raise _fail(f"FILE: {file} does not exist")
@@ -366,14 +376,26 @@ def import_(
                 rate = events / max(time.monotonic() - started, 1e-6)
                 bar.update(task, completed=done, total=total, rate=f"{rate:,.0f} events/s")
 
-            report = import_file(
-                ledger,
-                file,
-                rejects=target,
-                batch_lines=batch,
-                keep_record_time=keep_record_time,
-                progress=show,
-            )
+            processes = workers or max(1, min(os.cpu_count() or 1, 8))
+            if processes > 1:
+                report = import_partitioned(
+                    get_settings().database_url,
+                    file,
+                    rejects=target,
+                    workers=processes,
+                    batch_lines=batch,
+                    keep_record_time=keep_record_time,
+                    progress=show,
+                )
+            else:
+                report = import_file(
+                    ledger,
+                    file,
+                    rejects=target,
+                    batch_lines=batch,
+                    keep_record_time=keep_record_time,
+                    progress=show,
+                )
     finally:
         ledger.close()
     elapsed = time.monotonic() - started

@@ -1,4 +1,4 @@
-"""Batch work across processes: a rebuild split by subject, one process per partition.
+"""Batch work across processes: rebuilds and imports split by subject, a process per partition.
 
 Subjects are independent — a subject's rows in a read model depend on its own stream only — so
 a rebuild can run as `workers` processes, each reading only its partition of the log (chosen in
@@ -13,7 +13,13 @@ import multiprocessing
 import queue as queues
 import traceback
 from collections.abc import Callable
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+if TYPE_CHECKING:
+    from credit_ledger.bulk import ImportReport
 
 
 def tune_for_batch_work() -> None:
@@ -67,7 +73,7 @@ def _rebuild_partition(
     except BaseException:
         reports.put(("failed", part, traceback.format_exc()))
         raise
-    reports.put(("done", part, until))
+    reports.put(("done", part, None))
 
 
 def rebuild_partitioned(
@@ -102,37 +108,171 @@ def rebuild_partitioned(
             )
             for part in range(workers)
         ]
-        for child in children:
-            child.start()
-        positions = dict.fromkeys(range(workers), 0)
-        finished: set[int] = set()
-        failure: str | None = None
-        try:
-            while len(finished) < workers and failure is None:
-                try:
-                    kind, part, detail = reports.get(timeout=1.0)
-                except queues.Empty:
-                    dead = [c for c in children if c.exitcode not in (None, 0)]
-                    if dead:
-                        failure = f"{dead[0].name} exited with code {dead[0].exitcode}"
-                    continue
-                if kind == "failed":
-                    failure = f"partition {part} of {workers} failed:\n{detail}"
-                elif kind == "done":
-                    finished.add(part)
-                    positions[part] = until
-                else:
-                    positions[part] = detail
-                if progress is not None:
-                    progress(sum(positions.values()) // workers, until)
-        finally:
-            for child in children:
-                if failure is not None:
-                    child.terminate()
-                child.join()
-        if failure is not None:
-            raise RuntimeError(failure)
+        _supervise(children, reports, lambda done: progress(done, until) if progress else None)
         projector.finish_partitioned_rebuild(projection, building, workers, until)
         return building
     finally:
         ledger.close()
+
+
+def _import_partition(
+    database_url: str,
+    path: str,
+    rejects: str,
+    part: int,
+    parts: int,
+    batch_lines: int,
+    keep_record_time: bool,
+    reports: Any,
+) -> None:
+    from pathlib import Path
+
+    from credit_ledger.bulk import import_file
+    from credit_ledger.store import open_ledger
+
+    tune_for_batch_work()
+    try:
+        ledger = open_ledger(database_url)
+        try:
+            report = import_file(
+                ledger,
+                Path(path),
+                rejects=Path(rejects),
+                batch_lines=batch_lines,
+                keep_record_time=keep_record_time,
+                progress=lambda done, total, events: _report(reports, part, done),
+                part=part,
+                parts=parts,
+            )
+        finally:
+            ledger.close()
+    except BaseException:
+        reports.put(("failed", part, traceback.format_exc()))
+        raise
+    reports.put(("done", part, report))
+
+
+def import_partitioned(
+    database_url: str,
+    path: Path,
+    *,
+    rejects: Path,
+    workers: int,
+    batch_lines: int = 5000,
+    keep_record_time: bool = False,
+    progress: Callable[[int, int, int], None] | None = None,
+) -> ImportReport:
+    """Import one NDJSON file with `workers` processes, each applying its subjects' lines.
+
+    Every process reads the whole file and applies the lines of its partition of the subjects
+    (`credit_ledger.bulk.PartitionRouter`) in file order, with its own checkpoint, so the
+    result is what one importer gives: the same rules, the same refusals, idempotent and
+    resumable. Refused lines from all partitions end up in `rejects`, in line order.
+    """
+    from credit_ledger.bulk import ImportReport, checkpoint_key, has_checkpoint
+    from credit_ledger.store import open_ledger
+
+    ledger = open_ledger(database_url)
+    try:
+        keys = [checkpoint_key(path, part, workers) for part in range(workers)]
+        resumed = any(has_checkpoint(ledger, key) for key in keys)
+        before = ledger.max_position()
+        pieces = [rejects.with_name(f"{rejects.name}.{part}of{workers}") for part in range(workers)]
+        if not resumed:
+            for piece in pieces:
+                piece.unlink(missing_ok=True)
+        total = path.stat().st_size
+        context = multiprocessing.get_context("spawn")
+        reports = context.Queue()
+        children = [
+            context.Process(
+                target=_import_partition,
+                args=(
+                    str(database_url),
+                    str(path),
+                    str(pieces[part]),
+                    part,
+                    workers,
+                    batch_lines,
+                    keep_record_time,
+                    reports,
+                ),
+                name=f"import-{part}",
+                daemon=True,
+            )
+            for part in range(workers)
+        ]
+
+        def relay(read: int) -> None:
+            if progress is not None:
+                progress(read, total, ledger.max_position() - before)
+
+        done = _supervise(children, reports, relay)
+        merged = ImportReport()
+        for report in done.values():
+            merged.lines = max(merged.lines, report.lines)
+            merged.applied += report.applied
+            merged.unchanged += report.unchanged
+            merged.rejected += report.rejected
+            for reason, count in report.reasons.items():
+                merged.reasons[reason] = merged.reasons.get(reason, 0) + count
+        # Partitions stop at different lines; the earliest is where the whole file resumed.
+        starts = [r.resumed_from for r in done.values() if r.resumed_from]
+        merged.resumed_from = min(starts, default=0)
+        # Counted from the log, as the one-process import does (pools store outside batches).
+        merged.events = ledger.max_position() - before
+        _merge_rejects(pieces, rejects, append=resumed)
+        if progress is not None:
+            progress(total, total, merged.events)
+        return merged
+    finally:
+        ledger.close()
+
+
+def _supervise(
+    children: list[Any], reports: Any, progress: Callable[[int], None]
+) -> dict[int, Any]:
+    """Start the workers, relay their progress, and return each one's final report."""
+    for child in children:
+        child.start()
+    read = dict.fromkeys(range(len(children)), 0)
+    finished: dict[int, Any] = {}
+    failure: str | None = None
+    try:
+        while len(finished) < len(children) and failure is None:
+            try:
+                kind, part, detail = reports.get(timeout=1.0)
+            except queues.Empty:
+                dead = [c for c in children if c.exitcode not in (None, 0)]
+                if dead:
+                    failure = f"{dead[0].name} exited with code {dead[0].exitcode}"
+                continue
+            if kind == "failed":
+                failure = f"partition {part} of {len(children)} failed:\n{detail}"
+            elif kind == "done":
+                finished[part] = detail
+            else:
+                read[part] = detail
+                # Every worker reads the whole file, so the slowest one says how far it got.
+                progress(min(read.values()))
+    finally:
+        for child in children:
+            if failure is not None:
+                child.terminate()
+            child.join()
+    if failure is not None:
+        raise RuntimeError(failure)
+    return finished
+
+
+def _merge_rejects(pieces: list[Path], rejects: Path, *, append: bool) -> None:
+    lines = []
+    for piece in pieces:
+        if piece.exists():
+            lines += [raw for raw in piece.read_bytes().splitlines() if raw.strip()]
+    lines.sort(key=lambda raw: int(orjson.loads(raw)["line"]))
+    with rejects.open("ab" if append else "wb") as out:
+        for raw in lines:
+            out.write(raw + b"\n")
+    for piece in pieces:
+        piece.unlink(missing_ok=True)

@@ -268,6 +268,10 @@ class CreditLedger(Application[UUID]):
             raise NotFound(f"no subject with credit code {uscc}", field="uscc") from None
         return subject
 
+    def subject_code_of(self, kind: str, item_id: UUID) -> str:
+        """The credit code of the subject an objection or repair belongs to (NotFound if none)."""
+        return self._subject_of(kind, item_id)
+
     def _subject_of(self, kind: str, item_id: UUID) -> str:
         if self._batch is not None and (kind, item_id) in self._batch.locators:
             return self._batch.locators[(kind, item_id)]

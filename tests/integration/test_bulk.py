@@ -9,10 +9,12 @@ import subprocess
 import time
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import orjson
 
 from credit_ledger.bulk import decode, generate, import_file
+from credit_ledger.parallel import import_partitioned
 from credit_ledger.store import open_ledger
 from ledger.application import CreditLedger
 from projections.store import ReadStore
@@ -158,3 +160,91 @@ def test_a_killed_import_resumes_and_ends_equal_to_an_uninterrupted_one(tmp_path
         app.close()
     assert watcher is not None
     watcher.close()
+
+
+def _streams(ledger: CreditLedger) -> dict[tuple[str, int], tuple[str, dict[str, Any]]]:
+    """Every stream's events, less what differs by design between two imports of one file:
+    ids the ledger draws when a line gives none (masked), and the record time (now) of pools
+    and locators, which are not subject events."""
+    rows = ledger.recorder.select_notifications(start=None, limit=1_000_000)
+    streams = {}
+    for n in rows:
+        state = {
+            key: "<id>" if isinstance(value, dict) and value.get("_type_") == "uuid_hex" else value
+            for key, value in orjson.loads(n.state).items()
+        }
+        if n.topic.startswith(("credit.inspector_pool", "credit.locator")):
+            state.pop("timestamp")
+        streams[(str(n.originator_id), n.originator_version)] = (n.topic, state)
+    return streams
+
+
+def test_importers_in_several_processes_store_exactly_what_one_importer_stores(
+    store_url: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "platform.ndjson"
+    with path.open("wb") as fh:
+        lines, _ = generate(120, 9, fh, TODAY)
+    # Decisions that name only the objection or repair must follow their subject's partition.
+    assert b'"resolve_objection"' in path.read_bytes()
+    alone = open_ledger(f"sqlite:///{tmp_path}/alone.db")
+    single = import_file(
+        alone, path, rejects=tmp_path / "alone.rejects", batch_lines=50, keep_record_time=True
+    )
+    together = import_partitioned(
+        store_url,
+        path,
+        rejects=tmp_path / "together.rejects",
+        workers=3,
+        batch_lines=50,
+        keep_record_time=True,
+    )
+    assert (together.applied, together.rejected, together.events) == (
+        single.applied,
+        single.rejected,
+        single.events,
+    )
+    assert together.lines == lines
+    assert (tmp_path / "together.rejects").read_bytes() == (tmp_path / "alone.rejects").read_bytes()
+    ledger = open_ledger(store_url)
+    assert _streams(ledger) == _streams(alone)
+    for code in [e.uscc for e in alone.subject_registrations()]:
+        for day in (date(2022, 10, 31), date(2025, 10, 31)):
+            mine, theirs = ledger.evaluate(code, as_of=day), alone.evaluate(code, as_of=day)
+            assert (mine.score, mine.grade, len(mine.contributions), mine.listed) == (
+                theirs.score,
+                theirs.grade,
+                len(theirs.contributions),
+                theirs.listed,
+            )
+    again = import_partitioned(
+        store_url, path, rejects=tmp_path / "again.rejects", workers=3, batch_lines=50
+    )
+    assert (again.applied, again.events) == (0, 0)
+    assert ledger.max_position() == single.events
+    ledger.close()
+    alone.close()
+
+
+def test_decisions_on_items_filed_by_an_earlier_import_reach_their_subject_s_importer(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "platform.ndjson"
+    with path.open("wb") as fh:
+        generate(120, 9, fh, TODAY)
+    lines = path.read_bytes().splitlines(keepends=True)
+    decisions = [line for line in lines if b'"resolve_objection"' in line]
+    assert decisions
+    first, second = tmp_path / "first.ndjson", tmp_path / "second.ndjson"
+    first.write_bytes(b"".join(line for line in lines if line not in decisions))
+    second.write_bytes(b"".join(decisions))
+    url = f"sqlite:///{tmp_path}/two-files.db"
+    for part in (first, second):
+        import_partitioned(
+            url, part, rejects=tmp_path / f"{part.name}.rejects", workers=2, keep_record_time=True
+        )
+    assert (tmp_path / "second.ndjson.rejects").read_bytes() == b""
+    ledger = open_ledger(url)
+    resolved = [state for _, state in ledger.objections() if state.resolved_on is not None]
+    assert len(resolved) == len(decisions)
+    ledger.close()
