@@ -362,9 +362,9 @@ def markdown(report: dict[str, Any]) -> str:
                 r["raw_read_rows_per_s"],
             ),
             (
-                "projection rebuild events/s",
+                "the same rebuild",
                 r["rebuild_events_per_s"],
-                "the same read through the library's recorder rows/s",
+                "the raw read through the library's recorder rows/s",
                 r.get("recorder_read_rows_per_s", r["raw_read_rows_per_s"]),
             ),
             (

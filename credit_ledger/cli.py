@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from credit_ledger.parallel import tune_for_batch_work
+from credit_ledger.parallel import default_workers, tune_for_batch_work
 from credit_ledger.settings import get_settings
 from credit_ledger.store import StoreURLError, open_ledger
 from ledger.errors import LedgerError
@@ -349,7 +349,6 @@ def import_(
     By default one process per core, each applying the lines of its partition of the subjects
     in file order; resume with the same number of workers to continue where it stopped.
     """
-    import os
     import time
 
     from credit_ledger.bulk import import_file
@@ -376,7 +375,7 @@ def import_(
                 rate = events / max(time.monotonic() - started, 1e-6)
                 bar.update(task, completed=done, total=total, rate=f"{rate:,.0f} events/s")
 
-            processes = workers or max(1, min(os.cpu_count() or 1, 8))
+            processes = workers or default_workers()
             if processes > 1:
                 report = import_partitioned(
                     get_settings().database_url,
@@ -461,14 +460,13 @@ def rebuild(
 
     By default one process per core, each rebuilding a partition of the subjects.
     """
-    import os
     import time
 
     from credit_ledger.parallel import rebuild_partitioned
     from projections.models import READ_MODELS
     from projections.runner import Projector
 
-    processes = workers or max(1, min(os.cpu_count() or 1, 8))
+    processes = workers or default_workers()
     names = [projection] if projection else list(READ_MODELS)
     for name in names:
         if name not in READ_MODELS:

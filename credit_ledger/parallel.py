@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import multiprocessing
+import os
 import queue as queues
 import traceback
 from collections.abc import Callable
@@ -42,6 +43,22 @@ def _report(reports: Any, part: int, position: int) -> None:
     reports.put(("progress", part, position))
 
 
+def default_workers() -> int:
+    """One worker process per core (at most 8)."""
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
+def _in_worker(reports: Any, part: int, work: Callable[[Callable[[int], None]], Any]) -> None:
+    """Run one partition's work in a worker: progress and the result or failure to the parent."""
+    tune_for_batch_work()
+    try:
+        result = work(lambda position: _report(reports, part, position))
+    except BaseException:
+        reports.put(("failed", part, traceback.format_exc()))
+        raise
+    reports.put(("done", part, result))
+
+
 def _rebuild_partition(
     database_url: str,
     projection: str,
@@ -55,25 +72,16 @@ def _rebuild_partition(
     from credit_ledger.store import open_ledger
     from projections.runner import Projector
 
-    tune_for_batch_work()
-    try:
+    def work(progress: Callable[[int], None]) -> None:
         ledger = open_ledger(database_url)
         try:
             Projector(ledger).rebuild_partition(
-                projection,
-                building,
-                part,
-                parts,
-                until,
-                batch=batch,
-                progress=lambda position: _report(reports, part, position),
+                projection, building, part, parts, until, batch=batch, progress=progress
             )
         finally:
             ledger.close()
-    except BaseException:
-        reports.put(("failed", part, traceback.format_exc()))
-        raise
-    reports.put(("done", part, None))
+
+    _in_worker(reports, part, work)
 
 
 def rebuild_partitioned(
@@ -125,31 +133,26 @@ def _import_partition(
     keep_record_time: bool,
     reports: Any,
 ) -> None:
-    from pathlib import Path
-
     from credit_ledger.bulk import import_file
     from credit_ledger.store import open_ledger
 
-    tune_for_batch_work()
-    try:
+    def work(progress: Callable[[int], None]) -> ImportReport:
         ledger = open_ledger(database_url)
         try:
-            report = import_file(
+            return import_file(
                 ledger,
                 Path(path),
                 rejects=Path(rejects),
                 batch_lines=batch_lines,
                 keep_record_time=keep_record_time,
-                progress=lambda done, total, events: _report(reports, part, done),
+                progress=lambda done, total, events: progress(done),
                 part=part,
                 parts=parts,
             )
         finally:
             ledger.close()
-    except BaseException:
-        reports.put(("failed", part, traceback.format_exc()))
-        raise
-    reports.put(("done", part, report))
+
+    _in_worker(reports, part, work)
 
 
 def import_partitioned(

@@ -204,11 +204,13 @@ class Projector:
     def _decode(self, notifications: list[Any]) -> list[Any]:
         return [self.ledger.mapper.to_domain_event(n) for n in notifications]
 
-    def _remember(self, table_name: str, outcomes: Sequence[SubjectOutcome]) -> None:
+    def _remember(
+        self, table_name: str, outcomes: Sequence[SubjectOutcome], limit: int = STATE_CACHE
+    ) -> None:
         cache = self._states.setdefault(table_name, OrderedDict())
         for done in outcomes:
             cache[done.subject_id] = (done.state_version, done.state)
-        while len(cache) > STATE_CACHE:
+        while len(cache) > limit:
             cache.popitem(last=False)
 
     def _apply(
@@ -363,8 +365,9 @@ class Projector:
                 (key, building),
             )
         while (start := self.position(key)) < until:
-            notifications = self.store.partition_notifications(start, until, part, parts, batch)
-            end = notifications[-1].id if len(notifications) == batch else until
+            # A window of positions holding about `batch` events of this partition.
+            end = min(until, start + batch * parts)
+            notifications = self.store.partition_notifications(start, end, part, parts)
             cache = self._states.get(key)
             outcomes = self._outcomes(notifications, self.today(), model, cache)
             try:
@@ -372,7 +375,8 @@ class Projector:
             except BaseException:
                 self._states.pop(key, None)
                 raise
-            self._remember(key, outcomes)
+            # The workers of one rebuild share the memory one runner would use.
+            self._remember(key, outcomes, limit=max(1000, STATE_CACHE // parts))
             if progress is not None:
                 progress(end)
 

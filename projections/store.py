@@ -86,12 +86,16 @@ class ReadStore:
             return cur.fetchone() is not None
 
     def partition_notifications(
-        self, after: int, until: int, part: int, parts: int, limit: int
+        self, after: int, upto: int, part: int, parts: int
     ) -> list[Notification]:
-        """Events after `after` up to `until`, of streams whose id's last byte % parts == part.
+        """Events at positions after `after` up to `upto`, of streams whose id's last byte
+        % parts == part, in log order.
 
         The partition is chosen in SQL, so a process rebuilding one partition reads only its
-        own rows (`projections.runner.partition_of` is the same rule in Python).
+        own rows (`projections.runner.partition_of` is the same rule in Python). Callers ask
+        for a window of positions rather than a number of rows: a bounded range keeps the
+        ordered index scan even where the planner's statistics are stale after a bulk load
+        (with a LIMIT over the whole remaining log, PostgreSQL sorted all of it each time).
         """
         with self.transaction(write=False) as cur:
             if self.sqlite:
@@ -103,8 +107,8 @@ class ReadStore:
                 cur.execute(
                     "SELECT rowid AS id, originator_id, originator_version, topic, state "
                     f"FROM {self.events_table} WHERE rowid > %s AND rowid <= %s "
-                    f"AND {last_byte} % %s = %s ORDER BY rowid LIMIT %s",
-                    (after, until, parts, part, limit),
+                    f"AND {last_byte} % %s = %s ORDER BY rowid",
+                    (after, upto, parts, part),
                 )
                 rows = cur.raw.fetchall()
                 convert = self._convert_id
@@ -124,8 +128,8 @@ class ReadStore:
                 f'FROM "{self.schema}"."{self.events_table}" '
                 "WHERE notification_id > %s AND notification_id <= %s "
                 "AND get_byte(uuid_send(originator_id), 15) %% %s = %s "
-                "ORDER BY notification_id LIMIT %s",
-                (after, until, parts, part, limit),
+                "ORDER BY notification_id",
+                (after, upto, parts, part),
             )
             return [
                 Notification(
