@@ -126,7 +126,7 @@ def normalize_uscc(value: str, *, field_name: str = "uscc") -> str:
     return _normalize(value, field_name)
 
 
-@lru_cache(maxsize=200_000)
+@lru_cache(maxsize=16384)  # bounded: repeats come within a batch
 def _normalize_cached(value: str) -> str:
     # Codes repeat on every command of a subject; the check is pure, so it is worth caching.
     return _normalize(value, "uscc")
