@@ -14,7 +14,7 @@ from rich.table import Table
 
 from credit_ledger.parallel import default_workers, tune_for_batch_work
 from credit_ledger.settings import get_settings
-from credit_ledger.store import StoreURLError, open_ledger
+from credit_ledger.store import StoreURLError, open_ledger, persistence_env
 from ledger.errors import LedgerError
 from ledger.rules import Evaluation
 from ledger.values import CST, SYSTEM_ACTOR
@@ -375,7 +375,7 @@ def import_(
                 rate = events / max(time.monotonic() - started, 1e-6)
                 bar.update(task, completed=done, total=total, rate=f"{rate:,.0f} events/s")
 
-            processes = workers or default_workers()
+            processes = _processes(workers)
             if processes > 1:
                 report = import_partitioned(
                     get_settings().database_url,
@@ -466,13 +466,13 @@ def rebuild(
     from projections.models import READ_MODELS
     from projections.runner import Projector
 
-    processes = workers or default_workers()
     names = [projection] if projection else list(READ_MODELS)
     for name in names:
         if name not in READ_MODELS:
             raise _fail(f"projection: '{name}' is not one of {', '.join(READ_MODELS)}")
     tune_for_batch_work()
     ledger = _open()
+    processes = _processes(workers)
     try:
         projector = Projector(ledger)
         for name in names:
@@ -741,6 +741,15 @@ def serve(
         log_level=settings.log_level,
         access_log=False,  # the service logs each request itself, as JSON
     )
+
+
+def _processes(workers: int | None) -> int:
+    # An in-memory SQLite store exists only inside its process: workers would each get their own.
+    if persistence_env(get_settings().database_url).get("SQLITE_DBNAME") == ":memory:":
+        if workers and workers > 1:
+            raise _fail("--workers: an in-memory store cannot be shared between processes")
+        return 1
+    return workers or default_workers()
 
 
 def _open(**kwargs: Any) -> Any:

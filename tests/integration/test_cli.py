@@ -11,6 +11,8 @@ from pathlib import Path
 
 import orjson
 
+from tests.support import uscc
+
 CLI = shutil.which("credit-ledger", path=str(Path(sys.executable).parent)) or "credit-ledger"
 
 
@@ -96,3 +98,23 @@ def test_a_department_draws_from_the_demo_and_anyone_verifies_it(tmp_path: Path)
     refused = run(url, "draw", "fishing", "--as-of", "2025-06-01")
     assert refused.returncode == 2
     assert "field" in refused.stderr
+
+
+def test_worker_processes_are_refused_for_an_in_memory_store_naming_the_option(
+    tmp_path: Path,
+) -> None:
+    line = {
+        "at": "2024-01-02T10:00:00+08:00",
+        "command": "register_subject",
+        "args": {"uscc": uscc(1), "name": "n", "kind": "enterprise", "fields": ["food"]},
+    }
+    path = tmp_path / "one.ndjson"
+    path.write_bytes(orjson.dumps(line) + b"\n")
+    for args in (["import", str(path)], ["rebuild"]):
+        refused = run("sqlite:///:memory:", *args, "--workers", "2")
+        assert refused.returncode == 2
+        assert "--workers" in refused.stderr
+        assert "in-memory" in refused.stderr
+    alone = run("sqlite:///:memory:", "import", str(path))  # one process by default there
+    assert alone.returncode == 0, alone.stderr
+    assert "1 applied" in alone.stdout
