@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -304,20 +304,53 @@ class ChainReport:
     problems: tuple[str, ...]
 
 
-def _rows_sqlite(recorder: ChainedSQLiteRecorder) -> Iterator[tuple[str, Any]]:
-    with recorder.datastore.transaction(commit=False) as c:
-        c.execute(
-            f"SELECT rowid AS position, originator_id, originator_version, topic, state "  # noqa: S608
-            f"FROM {recorder.events_table_name} ORDER BY rowid"
+VERIFY_PAGE = 20_000
+
+
+def _page(recorder: Any, after: int) -> tuple[list[dict[str, Any]], dict[int, str]]:
+    """The next events after `after` and the chain links of their positions (or, past the last
+    event, every remaining link), in one short read transaction: a log of millions of events is
+    checked in flat memory, and no transaction idles while Python hashes."""
+    if isinstance(recorder, ChainedSQLiteRecorder):
+        with recorder.datastore.transaction(commit=False) as c:
+            c.execute(
+                "SELECT rowid AS position, originator_id, originator_version, topic, state "  # noqa: S608
+                f"FROM {recorder.events_table_name} WHERE rowid > ? ORDER BY rowid LIMIT ?",
+                (after, VERIFY_PAGE),
+            )
+            events = [dict(r) for r in c.fetchall()]
+            until = events[-1]["position"] if events else 2**63 - 1
+            c.execute(
+                f"SELECT notification_id AS position, link FROM {recorder.chain_table_name} "  # noqa: S608
+                "WHERE notification_id > ? AND notification_id <= ?",
+                (after, until),
+            )
+            links = {int(r["position"]): r["link"] for r in c.fetchall()}
+        for event in events:
+            raw = event["originator_id"]
+            event["originator_id"] = UUID(raw) if len(raw) == 32 else raw
+        return events, links
+    schema = Identifier(recorder.datastore.schema)
+    with recorder.datastore.transaction(commit=False) as curs:
+        curs.execute(
+            SQL(
+                "SELECT notification_id AS position, originator_id, originator_version, "
+                "topic, state FROM {schema}.{table} WHERE notification_id > %s "
+                "ORDER BY notification_id LIMIT %s"
+            ).format(schema=schema, table=Identifier(recorder.events_table_name)),
+            (after, VERIFY_PAGE),
         )
-        events = [("event", dict(r)) for r in c.fetchall()]
-        c.execute(
-            f"SELECT notification_id AS position, link FROM {recorder.chain_table_name} "  # noqa: S608
-            "ORDER BY notification_id"
+        events = [dict(r) for r in curs.fetchall()]
+        until = events[-1]["position"] if events else 2**63 - 1
+        curs.execute(
+            SQL(
+                "SELECT notification_id AS position, link FROM {schema}.{chain} "
+                "WHERE notification_id > %s AND notification_id <= %s"
+            ).format(schema=schema, chain=Identifier(recorder.chain_table_name)),
+            (after, until),
         )
-        links = [("link", dict(r)) for r in c.fetchall()]
-    yield from events
-    yield from links
+        links = {int(r["position"]): r["link"] for r in curs.fetchall()}
+    return events, links
 
 
 def _as_bytes(value: Any) -> bytes:
@@ -329,32 +362,12 @@ def verify_chain(recorder: Any, anchor: tuple[int, str] | None = None) -> ChainR
     """Recompute every link from the stored rows and compare with the stored chain.
 
     `anchor` is a (position, link) pair recorded earlier outside the database (printed by an
-    earlier `verify`): a chain rewritten wholesale by a superuser no longer reaches it.
+    earlier `verify`): a chain rewritten wholesale by a superuser no longer reaches it. The log
+    is read a page of positions at a time, so memory does not grow with it.
     """
     if isinstance(recorder, ChainedSQLiteRecorder):
-        rows = list(_rows_sqlite(recorder))
-        events = [r for kind, r in rows if kind == "event"]
-        links = {r["position"]: r["link"] for kind, r in rows if kind == "link"}
-        for event in events:
-            raw = event["originator_id"]
-            event["originator_id"] = UUID(raw) if len(raw) == 32 else raw
         table = recorder.events_table_name
     elif isinstance(recorder, ChainedPostgresRecorder):
-        schema = Identifier(recorder.datastore.schema)
-        with recorder.datastore.transaction(commit=False) as curs:
-            curs.execute(
-                SQL(
-                    "SELECT notification_id AS position, originator_id, originator_version, "
-                    "topic, state FROM {schema}.{table} ORDER BY notification_id"
-                ).format(schema=schema, table=Identifier(recorder.events_table_name))
-            )
-            events = [dict(r) for r in curs.fetchall()]
-            curs.execute(
-                SQL("SELECT notification_id AS position, link FROM {schema}.{chain}").format(
-                    schema=schema, chain=Identifier(recorder.chain_table_name)
-                )
-            )
-            links = {r["position"]: r["link"] for r in curs.fetchall()}
         table = f"{recorder.datastore.schema}.{recorder.events_table_name}"
     else:
         return ChainReport(
@@ -362,36 +375,45 @@ def verify_chain(recorder: Any, anchor: tuple[int, str] | None = None) -> ChainR
         )
     problems: list[str] = []
     previous = GENESIS
-    seen: set[int] = set()
-    recomputed: dict[int, str] = {}
-    for event in events:
-        position = int(event["position"])
-        seen.add(position)
-        expected = chain_link(
-            previous,
-            position,
-            event["originator_id"],
-            event["originator_version"],
-            event["topic"],
-            _as_bytes(event["state"]),
-        )
-        recomputed[position] = expected
-        stored = links.get(position)
-        if stored is None:
-            problems.append(f"{table} position {position}: event has no chain link")
-        elif stored != expected:
-            problems.append(
-                f"{table} position {position}: stored event differs from the chain "
-                f"(stream {event['originator_id']} version {event['originator_version']})"
+    count = 0
+    head_position = 0
+    anchor_reached = False
+    after = 0
+    while True:
+        events, links = _page(recorder, after)
+        for event in events:
+            position = int(event["position"])
+            expected = chain_link(
+                previous,
+                position,
+                event["originator_id"],
+                event["originator_version"],
+                event["topic"],
+                _as_bytes(event["state"]),
             )
-        # Continue from the stored link, so one changed row is reported once, not forever after.
-        previous = stored or expected
-    if anchor is not None and recomputed.get(anchor[0]) != anchor[1]:
+            if anchor is not None and position == anchor[0]:
+                anchor_reached = expected == anchor[1]
+            stored = links.pop(position, None)
+            if stored is None:
+                problems.append(f"{table} position {position}: event has no chain link")
+            elif stored != expected:
+                problems.append(
+                    f"{table} position {position}: stored event differs from the chain "
+                    f"(stream {event['originator_id']} version {event['originator_version']})"
+                )
+            # Continue from the stored link, so one changed row is reported once, not forever.
+            previous = stored or expected
+            head_position = position
+        count += len(events)
+        # Links left over in this page's range have no event (deleted?).
+        for position in sorted(links):
+            problems.append(f"{table} position {position}: chain link without its event (deleted?)")
+        if not events:
+            break
+        after = head_position
+    if anchor is not None and not anchor_reached:
         problems.append(
             f"{table} position {anchor[0]}: the chain no longer reaches the anchored link "
             f"{anchor[1]}"
         )
-    for position in sorted(set(links) - seen):
-        problems.append(f"{table} position {position}: chain link without its event (deleted?)")
-    head_position = int(events[-1]["position"]) if events else 0
-    return ChainReport(table, len(events), previous, head_position, tuple(problems))
+    return ChainReport(table, count, previous, head_position, tuple(problems))

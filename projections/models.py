@@ -175,7 +175,9 @@ class SupervisionTiers:
     """Per field and subject: today's tier, grade letter and its basis (department worklists)."""
 
     name = "supervision"
-    version = 1
+    # v2: the same rows, plus an index on subject_id. Each batch replaces its subjects' rows by
+    # subject_id; without the index every delete scanned the table (quadratic catch-up).
+    version = 2
     wants_changes = False
     wants_supervision = True
     columns = (
@@ -204,6 +206,8 @@ class SupervisionTiers:
             "ratio TEXT NOT NULL, max_per_year INTEGER NOT NULL, as_of TEXT NOT NULL, "
             "last_position BIGINT NOT NULL, PRIMARY KEY (field, uscc))"
         )
+        index = table.rsplit(".", 1)[-1].strip('"') + "_subject"
+        cur.execute(f'CREATE INDEX IF NOT EXISTS "{index}" ON {table} (subject_id)')
 
     def write(self, cur: Cursor, table: str, outcomes: Sequence[SubjectOutcome]) -> None:
         # A subject's rows are replaced whole: fields it left disappear from the worklists.

@@ -421,6 +421,20 @@ class Projector:
                 f"DELETE FROM {self.store.table(TRACKING)} WHERE table_name = %s", (table_name,)
             )
 
+    def rows_of_subjects(self, projection: str, subject_ids: Sequence[str]) -> list[dict[str, Any]]:
+        """The active rows of a read model for these subjects, in key order."""
+        if not subject_ids:
+            return []
+        model = READ_MODELS[projection]
+        marks = ", ".join(["%s"] * len(subject_ids))
+        with self.store.transaction(write=False) as cur:
+            cur.execute(
+                f"SELECT * FROM {self.active_table(projection)} "
+                f"WHERE subject_id IN ({marks}) ORDER BY {model.key()}",
+                tuple(subject_ids),
+            )
+            return cur.fetchall()
+
     def rows(self, projection: str, table_name: str | None = None) -> list[dict[str, Any]]:
         """Every row of a read model's table, in key order (for comparisons and checks)."""
         model = READ_MODELS[projection]

@@ -89,3 +89,29 @@ def test_postgres_refuses_updates_and_deletes_and_verify_finds_a_superusers_chan
         app.close()
         assert any("position 4" in p and "differs" in p for p in report.problems), report.problems
         assert any("position 6" in p and "deleted" in p for p in report.problems), report.problems
+
+
+def test_verify_reads_the_log_page_by_page_and_finds_the_same_as_in_one_go(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with postgres_schema() as url:
+        schema = url.split("schema=")[1]
+        app = open_ledger(url)
+        _fill(app)
+        honest = verify_chain(app.recorder)
+        table = f"{schema}.credit_ledger_events"
+        with psycopg.connect(PG_URL, autocommit=True) as conn:
+            conn.execute("SET session_replication_role = replica")
+            conn.execute(f"UPDATE {table} SET topic = topic || 'x' WHERE notification_id = 2")
+            conn.execute(f"DELETE FROM {table} WHERE notification_id IN (5, 6)")
+        whole = verify_chain(app.recorder, anchor=(honest.head_position, honest.head))
+        monkeypatch.setattr("credit_ledger.chain.VERIFY_PAGE", 2)
+        paged = verify_chain(app.recorder, anchor=(honest.head_position, honest.head))
+        wrong_anchor = verify_chain(app.recorder, anchor=(3, "0" * 64))
+        app.close()
+    assert paged == whole
+    assert paged.events == honest.events - 2
+    assert any("position 2" in p and "differs" in p for p in paged.problems)
+    assert sum("deleted" in p for p in paged.problems) == 2
+    assert any("anchored" in p for p in paged.problems)  # the head itself was deleted
+    assert any("position 3" in p and "anchored" in p for p in wrong_anchor.problems)
