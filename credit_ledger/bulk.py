@@ -312,12 +312,16 @@ def import_file(
                 pending.append((number, raw))
                 if len(pending) >= batch_lines:
                     _apply_batch(ledger, pending, clock, rejected, report)
+                    # The batch's refusals reach the file before the checkpoint passes them,
+                    # so a kill loses none (at worst a resumed batch lists them again).
+                    rejected.flush()
                     checkpoints.put(fingerprint, number)
                     pending = []
                     if progress is not None:
                         progress(read, total, report.events)
             if pending:
                 _apply_batch(ledger, pending, clock, rejected, report)
+                rejected.flush()
             if report.lines > start_line:
                 checkpoints.put(fingerprint, report.lines)
             if progress is not None:

@@ -12,6 +12,8 @@ import gc
 import multiprocessing
 import os
 import queue as queues
+import signal
+import threading
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -235,9 +237,20 @@ def import_partitioned(
 def _supervise(
     children: list[Any], reports: Any, progress: Callable[[int], None]
 ) -> dict[int, Any]:
-    """Start the workers, relay their progress, and return each one's final report."""
-    for child in children:
-        child.start()
+    """Start the workers, relay their progress, and return each one's final report.
+
+    Workers ignore Ctrl-C (it reaches the whole process group, even while a worker is still
+    starting): the parent alone is interrupted and stops them, mid-batch if need be — a batch
+    is one transaction and its checkpoint comes after it, so a rerun resumes cleanly.
+    """
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if in_main else None
+    try:
+        for child in children:
+            child.start()  # a spawned child inherits the ignored signal
+    finally:
+        if in_main:
+            signal.signal(signal.SIGINT, previous)
     read = dict.fromkeys(range(len(children)), 0)
     finished: dict[int, Any] = {}
     failure: str | None = None
@@ -258,6 +271,10 @@ def _supervise(
                 read[part] = detail
                 # Every worker reads the whole file, so the slowest one says how far it got.
                 progress(min(read.values()))
+    except BaseException:
+        for child in children:
+            child.terminate()
+        raise
     finally:
         for child in children:
             if failure is not None:

@@ -248,3 +248,55 @@ def test_decisions_on_items_filed_by_an_earlier_import_reach_their_subject_s_imp
     resolved = [state for _, state in ledger.objections() if state.resolved_on is not None]
     assert len(resolved) == len(decisions)
     ledger.close()
+
+
+def test_ctrl_c_stops_an_import_in_worker_processes_quietly_and_it_resumes(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "big.ndjson"
+    with path.open("wb") as fh:
+        lines, _ = generate(400, 5, fh, TODAY)
+    url = f"sqlite:///{tmp_path}/interrupted.db"
+    env = {**os.environ, "CREDIT_LEDGER_DATABASE_URL": url}
+    rejects = ["--rejects", str(tmp_path / "interrupted.rejects")]
+    command = [CLI, "import", str(path), "--batch", "20", "--workers", "2", "--keep-record-time"]
+    proc = subprocess.Popen(
+        [*command, *rejects],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,  # its own process group, as a terminal's foreground job
+    )
+    deadline = time.monotonic() + 60
+    watcher = None
+    while time.monotonic() < deadline:
+        if watcher is None and Path(f"{tmp_path}/interrupted.db").exists():
+            time.sleep(0.2)
+            watcher = open_ledger(url)
+        if watcher is not None and 0 < _imported_line(watcher) < lines // 2:
+            break
+        time.sleep(0.01)
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C sends: to every process of the group
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130
+    assert b"Traceback" not in err
+    assert watcher is not None
+    stopped_at = _imported_line(watcher)
+    assert 0 < stopped_at < lines, "the import was not caught midway"
+    resumed = run(url, "import", str(path), "--workers", "2", "--keep-record-time", *rejects)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resumed after line" in resumed.stdout
+    clean_url = f"sqlite:///{tmp_path}/clean.db"
+    clean_rejects = ["--rejects", str(tmp_path / "clean.rejects")]
+    assert run(clean_url, "import", str(path), "--keep-record-time", *clean_rejects).returncode == 0
+    clean = open_ledger(clean_url)
+    assert watcher.max_position() == clean.max_position()
+
+    def refused(name: str) -> set[int]:
+        return {orjson.loads(r)["line"] for r in (tmp_path / name).read_bytes().splitlines()}
+
+    # Every refusal is kept across the interruption (a batch cut off is listed on resume).
+    assert refused("interrupted.rejects") == refused("clean.rejects")
+    assert refused("clean.rejects"), "the generated history has refused lines"
+    clean.close()
+    watcher.close()
