@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated
+from collections.abc import Iterable
+from datetime import date
+from typing import Annotated, TypeVar
+from uuid import UUID
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -12,8 +15,10 @@ from api.problems import Problem
 from credit_ledger.settings import get_settings
 from ledger.application import CreditLedger
 from ledger.audit import QueryAudit
-from ledger.values import Actor, Role
+from ledger.values import Actor, Role, normalize_uscc, subject_id_for
 from projections.runner import Projector
+
+T = TypeVar("T")
 
 bearer = HTTPBearer(auto_error=False, description="a token from `credit-ledger token create`")
 
@@ -114,6 +119,29 @@ def wait_for_position(
         time.sleep(0.05)
 
 
-def in_queue(state: str, wanted: str | None) -> bool:
-    """Whether an item in `state` belongs in the queue asked for (`pending` includes overdue)."""
-    return wanted is None or state == wanted or (wanted == "pending" and state == "overdue")
+def due_queue(
+    ledger: CreditLedger,
+    entries: Iterable[tuple[UUID, date, UUID, str, T]],
+    *,
+    status: str | None,
+    uscc: str | None,
+    limit: int,
+) -> tuple[list[tuple[str, str, T]], int]:
+    """A work queue of objections or repairs: the entries (subject id, due date, item id, state,
+    item) in the status asked for (`pending` includes overdue) and of the subject asked for,
+    earliest due first (ties by id). Returns the first `limit` as (credit code, state, item),
+    the codes looked up for that page only, and how many entries matched in all."""
+    wanted = subject_id_for(normalize_uscc(uscc)) if uscc is not None else None
+    found = [
+        (due_on, str(item_id), sid, state, item)
+        for sid, due_on, item_id, state, item in entries
+        if (status is None or state == status or (status == "pending" and state == "overdue"))
+        and (wanted is None or sid == wanted)
+    ]
+    found.sort(key=lambda f: (f[0], f[1]))
+    codes: dict[UUID, str] = {}
+    page = [
+        (codes[sid] if sid in codes else codes.setdefault(sid, ledger.uscc_of(sid)), state, item)
+        for _, _, sid, state, item in found[:limit]
+    ]
+    return page, len(found)

@@ -7,9 +7,8 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query
 
-from api.deps import Ledger, Reader, Recorder, in_queue
+from api.deps import Ledger, Reader, Recorder, due_queue
 from api.schemas import PROBLEM_RESPONSES, ObjectionList, ObjectionOut, Resolved, ResolveIn
-from ledger.values import normalize_uscc, subject_id_for
 
 router = APIRouter(prefix="/v1/objections", tags=["objections"], responses=PROBLEM_RESPONSES)
 
@@ -50,18 +49,21 @@ def list_objections(
 ) -> ObjectionList:
     """Objections by status, earliest due first; `overdue` are pending past their due date (CST)."""
     today = ledger.today()
-    wanted = subject_id_for(normalize_uscc(uscc)) if uscc is not None else None
-    found = []
-    for sid, o in ledger.objections():
-        state = "resolved" if not o.pending else "overdue" if o.due_on < today else "pending"
-        if in_queue(state, status) and (wanted is None or sid == wanted):
-            found.append((o.due_on, str(o.objection_id), sid, state, o))
-    found.sort(key=lambda f: (f[0], f[1]))
-    codes: dict[UUID, str] = {}
+    entries = (
+        (
+            sid,
+            o.due_on,
+            o.objection_id,
+            "resolved" if not o.pending else "overdue" if o.due_on < today else "pending",
+            o,
+        )
+        for sid, o in ledger.objections()
+    )
+    page, total = due_queue(ledger, entries, status=status, uscc=uscc, limit=limit)
     items = [
         ObjectionOut(
             objection_id=o.objection_id,
-            uscc=codes[sid] if sid in codes else codes.setdefault(sid, ledger.uscc_of(sid)),
+            uscc=code,
             target_id=o.target_id,
             target_kind=o.target_kind,
             filed_on=o.filed_on,
@@ -72,6 +74,6 @@ def list_objections(
             resolved_on=o.resolved_on,
             filed_at=o.recorded_at,
         )
-        for _, _, sid, state, o in found[:limit]
+        for code, state, o in page
     ]
-    return ObjectionList(items=items, total=len(found))
+    return ObjectionList(items=items, total=total)

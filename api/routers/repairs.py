@@ -7,9 +7,8 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query
 
-from api.deps import Ledger, Reader, Recorder, in_queue
+from api.deps import Ledger, Reader, Recorder, due_queue
 from api.schemas import PROBLEM_RESPONSES, Decided, DecideIn, RepairList, RepairOut, RevokeRepairIn
-from ledger.values import normalize_uscc, subject_id_for
 
 router = APIRouter(prefix="/v1/repairs", tags=["repairs"], responses=PROBLEM_RESPONSES)
 
@@ -65,20 +64,21 @@ def list_repairs(
 ) -> RepairList:
     """Repair requests by status, earliest due first; `overdue` are undecided past due (CST)."""
     today = ledger.today()
-    wanted = subject_id_for(normalize_uscc(uscc)) if uscc is not None else None
-    found = []
-    for sid, r in ledger.repairs():
-        state = r.status
-        if state == "pending" and r.due_on < today:
-            state = "overdue"
-        if in_queue(state, status) and (wanted is None or sid == wanted):
-            found.append((r.due_on, str(r.repair_id), sid, state, r))
-    found.sort(key=lambda f: (f[0], f[1]))
-    codes: dict[UUID, str] = {}
+    entries = (
+        (
+            sid,
+            r.due_on,
+            r.repair_id,
+            "overdue" if r.status == "pending" and r.due_on < today else r.status,
+            r,
+        )
+        for sid, r in ledger.repairs()
+    )
+    page, total = due_queue(ledger, entries, status=status, uscc=uscc, limit=limit)
     items = [
         RepairOut(
             repair_id=r.repair_id,
-            uscc=codes[sid] if sid in codes else codes.setdefault(sid, ledger.uscc_of(sid)),
+            uscc=code,
             target_id=r.target_id,
             requested_on=r.requested_on,
             commitment=r.commitment,
@@ -88,6 +88,6 @@ def list_repairs(
             reason=r.reason,
             requested_at=r.recorded_at,
         )
-        for _, _, sid, state, r in found[:limit]
+        for code, state, r in page
     ]
-    return RepairList(items=items, total=len(found))
+    return RepairList(items=items, total=total)
