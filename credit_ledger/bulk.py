@@ -24,6 +24,7 @@ from credit_ledger.store import existing_streams
 from ledger.application import BatchPoisoned, CreditLedger
 from ledger.errors import LedgerError
 from ledger.values import SYSTEM_ACTOR, Actor, Role, normalize_uscc, subject_id_for
+from projections.runner import partition_of
 
 COMMANDS = frozenset(
     {
@@ -260,7 +261,8 @@ class PartitionRouter:
         return self.items[key]
 
     def _of_code(self, code: str) -> int:
-        return (subject_id_for(code).int & 0xFF) % self.parts
+        # The rebuild's partition rule, so both commands split the subjects the same way.
+        return partition_of(subject_id_for(code), self.parts)
 
 
 def import_file(
