@@ -17,6 +17,7 @@ from ledger.audit import QueryAudit
 
 # The library's stored format, written and read faster (see `credit_ledger.transcoder`).
 TRANSCODER_TOPIC = "credit_ledger.transcoder:FastJSONTranscoder"
+MAPPER_TOPIC = "credit_ledger.transcoder:FastMapper"
 
 
 class StoreURLError(ValueError):
@@ -42,6 +43,7 @@ def persistence_env(database_url: str) -> dict[str, str]:
             "SQLITE_LOCK_TIMEOUT": "10",
             "APPLICATION_RECORDER_TOPIC": "credit_ledger.chain:ChainedSQLiteRecorder",
             "TRANSCODER_TOPIC": TRANSCODER_TOPIC,
+            "MAPPER_TOPIC": MAPPER_TOPIC,
         }
     if parts.scheme in ("postgresql", "postgres", "postgresql+psycopg"):
         dbname = unquote(parts.path.lstrip("/"))
@@ -60,6 +62,7 @@ def persistence_env(database_url: str) -> dict[str, str]:
             "POSTGRES_MAX_OVERFLOW": "10",
             "APPLICATION_RECORDER_TOPIC": "credit_ledger.chain:ChainedPostgresRecorder",
             "TRANSCODER_TOPIC": TRANSCODER_TOPIC,
+            "MAPPER_TOPIC": MAPPER_TOPIC,
         }
         if "schema" in query:
             env["POSTGRES_SCHEMA"] = query["schema"][0]

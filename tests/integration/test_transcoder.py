@@ -7,22 +7,27 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import pytest
+from eventsourcing.domain import DomainEvent
 from eventsourcing.persistence import (
     DatetimeAsISO,
     DecimalAsStr,
     JSONTranscoder,
+    Mapper,
+    MapperDeserialisationError,
+    StoredEvent,
     TranscodingNotRegisteredError,
     UUIDAsHex,
 )
+from eventsourcing.utils import get_topic
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from credit_ledger.demo import SimulatedClock, load, plan
 from credit_ledger.store import open_ledger
-from credit_ledger.transcoder import FastJSONTranscoder, uuid_from_hex
+from credit_ledger.transcoder import FastJSONTranscoder, FastMapper, uuid_from_hex
 from ledger.codec import DateAsISO
 
 
@@ -79,10 +84,43 @@ def test_every_stored_event_of_a_demo_ledger_reads_and_rewrites_identically(
     finally:
         ledger.close()
     assert len(stored) > 150
+    library_mapper = Mapper(transcoder=LIBRARY)
     for event in stored:
         state = LIBRARY.decode(event.state)
         assert FAST.decode(event.state) == state
         assert FAST.encode(state) == event.state
+        # The ledger's mapper builds the very event the library's mapper builds.
+        ours, theirs = ledger.mapper.to_domain_event(event), library_mapper.to_domain_event(event)
+        assert type(ours) is type(theirs)
+        assert vars(ours) == vars(theirs)
+
+
+def test_the_mapper_upcasts_old_events_and_names_the_event_it_cannot_read() -> None:
+    mapper = FastMapper(transcoder=FAST)
+    stored = StoredEvent(
+        originator_id=uuid4(),
+        originator_version=3,
+        topic=get_topic(_Renamed),
+        state=FAST.encode({"timestamp": datetime(2024, 1, 2, tzinfo=UTC), "name": "a"}),
+    )
+    event = mapper.to_domain_event(stored)
+    assert type(event) is _Renamed
+    assert vars(event)["title"] == "a"
+    assert event.originator_version == 3
+    broken = StoredEvent(stored.originator_id, 4, stored.topic, b"{not json")
+    with pytest.raises(MapperDeserialisationError, match="originator_version 4"):
+        mapper.to_domain_event(broken)
+
+
+class _Renamed(DomainEvent):
+    """An event whose v1 field `name` became `title` in v2."""
+
+    class_version = 2
+    title: str
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, object]) -> None:
+        state["title"] = state.pop("name")
 
 
 def test_a_type_without_transcoding_is_refused_both_ways() -> None:
