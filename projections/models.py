@@ -84,13 +84,12 @@ class CurrentGrades:
         )
 
     def write(self, cur: Cursor, table: str, outcomes: Sequence[SubjectOutcome]) -> None:
-        names = ", ".join(self.columns)
-        marks = ", ".join(["%s"] * len(self.columns))
         updates = ", ".join(f"{c} = excluded.{c}" for c in self.columns if c != "uscc")
-        cur.executemany(
-            f"INSERT INTO {table} ({names}) VALUES ({marks}) "
-            f"ON CONFLICT (uscc) DO UPDATE SET {updates}",
+        cur.write_rows(
+            table,
+            self.columns,
             [self.row(o) for o in outcomes],
+            f"ON CONFLICT (uscc) DO UPDATE SET {updates}",
         )
 
     def key(self) -> str:
@@ -159,13 +158,8 @@ class Feed:
                         change.valid_until.isoformat() if change.valid_until else None,
                     )
                 )
-        names = ", ".join(self.columns)
-        marks = ", ".join(["%s"] * len(self.columns))
         # A position is written once; a replayed batch (after a crash) rewrites the same row.
-        cur.executemany(
-            f"INSERT INTO {table} ({names}) VALUES ({marks}) ON CONFLICT (position) DO NOTHING",
-            rows,
-        )
+        cur.write_rows(table, self.columns, rows, "ON CONFLICT (position) DO NOTHING")
 
     def key(self) -> str:
         return "position"
@@ -234,9 +228,7 @@ class SupervisionTiers:
             for o in outcomes
             for s in o.supervision
         ]
-        names = ", ".join(self.columns)
-        marks = ", ".join(["%s"] * len(self.columns))
-        cur.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", rows)
+        cur.write_rows(table, self.columns, rows)
 
     def key(self) -> str:
         return "field, uscc"

@@ -12,6 +12,7 @@ from ledger.application import CreditLedger
 from ledger.rules import evaluate_history
 from ledger.subject import SUBJECT_EVENT_TOPICS
 from ledger.values import CST, china_date
+from projections import store as read_store
 from projections.annual import AnnualResults, changes_since_publication, subject_result
 from projections.models import Feed
 from projections.runner import Projector, partition_key, partition_of
@@ -145,6 +146,22 @@ def test_a_rebuild_equals_the_incremental_projection(
         assert projector.tables(projection).active == new  # type: ignore[union-attr]
         assert projector.rows(projection) == incremental
         assert not projector.store.exists(old)
+
+
+def test_rows_written_in_bulk_equal_rows_written_one_by_one(
+    stored_ledger: CreditLedger, clock: StepClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # On PostgreSQL every write goes through the staging table (COPY, then one INSERT … ON
+    # CONFLICT); batches of 5 make later batches update rows earlier ones wrote.
+    populate(stored_ledger, clock)
+    projections = ("current_grades", "feed", "supervision")
+    one_by_one = {p: fresh_rows(stored_ledger, p) for p in projections}
+    monkeypatch.setattr(read_store, "STAGE_FROM", 1)
+    projector = Projector(stored_ledger, today=lambda: TODAY)
+    projector.run_once(batch=5)
+    for projection, expected in one_by_one.items():
+        assert projector.rows(projection) == expected
+        assert fresh_rows(stored_ledger, projection) == expected
 
 
 @pytest.mark.parametrize("parts", [2, 3])
