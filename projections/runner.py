@@ -12,7 +12,7 @@ and switches readers to it in one transaction when it has caught up.
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict, defaultdict
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
@@ -169,22 +169,26 @@ class Projector:
         model: ReadModel | None = None,
         cache: OrderedDict[UUID, tuple[int, SubjectState]] | None = None,
     ) -> list[SubjectOutcome]:
-        by_subject: dict[UUID, dict[int, int]] = defaultdict(dict)
-        batch_events: dict[UUID, list[Any]] = defaultdict(list)
+        # One dictionary lookup per event: hashing a UUID is a Python-level call.
+        batch_events: dict[UUID, list[Any]] = {}
         for n in notifications:
             if n.topic in SUBJECT_TOPICS:
-                by_subject[n.originator_id][n.originator_version] = n.id
-                batch_events[n.originator_id].append(n)
+                stream = batch_events.get(n.originator_id)
+                if stream is None:
+                    batch_events[n.originator_id] = [n]
+                else:
+                    stream.append(n)
         results = []
-        for subject_id, positions in by_subject.items():
+        for subject_id, stream in batch_events.items():
+            positions = {n.originator_version: n.id for n in stream}
             cached = cache.pop(subject_id, None) if cache is not None else None
             start = None
             if cached is not None and cached[0] == min(positions) - 1:
                 # The state after the previous batch continues with this batch's events.
-                start, events = cached[1], self._decode(batch_events[subject_id])
+                start, events = cached[1], self._decode(stream)
             elif min(positions) == 1:
                 # The whole stream so far is in this batch: no need to read it again.
-                events = self._decode(batch_events[subject_id])
+                events = self._decode(stream)
             else:
                 events = list(self.ledger.events.get(subject_id, lte=max(positions)))
             results.append(
