@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qs, unquote, urlsplit
 from uuid import UUID
 
+from eventsourcing.persistence import StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 from psycopg.sql import SQL, Identifier
 
@@ -139,3 +140,57 @@ def existing_streams(app: CreditLedger, originator_ids: list[UUID]) -> set[UUID]
                 cursor.execute(statement, (chunk,))
                 found.update(UUID(str(r["originator_id"])) for r in cursor.fetchall())
     return found
+
+
+#: Streams read by one query of `read_streams`.
+STREAMS_PER_QUERY = 500
+
+
+def read_streams(app: CreditLedger, originator_ids: Sequence[UUID]) -> dict[UUID, list[Any]]:
+    """The whole streams of these originators, decoded, oldest first, many to a query.
+
+    For passes over the whole population (the annual evaluation): reading one stream per
+    query paid a round trip per subject, most of the pass on PostgreSQL. A stream with no
+    events is absent from the result.
+    """
+    recorder: Any = app.recorder
+    streams: dict[UUID, list[Any]] = {}
+    to_event = app.mapper.to_domain_event
+    convert: Callable[[Any], Any]
+    with recorder.datastore.transaction(commit=False) as cursor:
+        for start in range(0, len(originator_ids), STREAMS_PER_QUERY):
+            chunk = list(originator_ids[start : start + STREAMS_PER_QUERY])
+            if isinstance(recorder, SQLiteApplicationRecorder):
+                marks = ",".join("?" * len(chunk))
+                cursor.execute(
+                    "SELECT originator_id, originator_version, topic, state "  # noqa: S608
+                    f"FROM {recorder.events_table_name} WHERE originator_id IN ({marks}) "
+                    "ORDER BY originator_id, originator_version",
+                    [i.hex for i in chunk],
+                )
+                convert = recorder.convert_originator_id
+            else:
+                statement = SQL(
+                    "SELECT originator_id, originator_version, topic, state "
+                    "FROM {schema}.{table} WHERE originator_id = ANY(%s) "
+                    "ORDER BY originator_id, originator_version"
+                ).format(
+                    schema=Identifier(recorder.datastore.schema),
+                    table=Identifier(recorder.events_table_name),
+                )
+                cursor.execute(statement, (chunk,))
+                convert = _same
+            for row in cursor.fetchall():
+                stream_id = cast(UUID, convert(row["originator_id"]))
+                stored = StoredEvent(
+                    originator_id=stream_id,
+                    originator_version=row["originator_version"],
+                    topic=row["topic"],
+                    state=bytes(row["state"]),
+                )
+                streams.setdefault(stream_id, []).append(to_event(stored))
+    return streams
+
+
+def _same(value: Any) -> Any:
+    return value

@@ -12,10 +12,11 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
+from itertools import islice
 from typing import Any
 from uuid import UUID
 
-from credit_ledger.store import stream_positions
+from credit_ledger.store import read_streams, stream_positions
 from ledger.application import CreditLedger
 from ledger.errors import InvalidInput
 from ledger.rules import Evaluation, evaluate, fold_history
@@ -87,11 +88,14 @@ def all_results(
 ) -> Iterator[AnnualResult]:
     """Every subject's result for a year, in registration order."""
     now = known_now or ledger.clock()
-    for registered in ledger.subject_registrations():
-        events = list(ledger.events.get(registered.originator_id))
-        yield subject_result(ledger, events, year, now)
-        if progress is not None:
-            progress(1)
+    registrations = ledger.subject_registrations()
+    # Streams are read 500 subjects to a query (see read_streams), registration order kept.
+    while chunk := [r.originator_id for r in islice(registrations, 500)]:
+        streams = read_streams(ledger, chunk)
+        for subject_id in chunk:
+            yield subject_result(ledger, streams[subject_id], year, now)
+            if progress is not None:
+                progress(1)
 
 
 def _key(ev: Evaluation | None) -> tuple[Any, ...] | None:

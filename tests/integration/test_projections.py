@@ -5,9 +5,11 @@ from __future__ import annotations
 import threading
 from datetime import date, datetime
 from typing import Any
+from uuid import uuid4
 
 import pytest
 
+from credit_ledger import store as store_adapter
 from ledger.application import CreditLedger
 from ledger.rules import evaluate_history
 from ledger.subject import SUBJECT_EVENT_TOPICS
@@ -162,6 +164,22 @@ def test_rows_written_in_bulk_equal_rows_written_one_by_one(
     for projection, expected in one_by_one.items():
         assert projector.rows(projection) == expected
         assert fresh_rows(stored_ledger, projection) == expected
+
+
+def test_streams_read_many_to_a_query_are_the_streams_read_one_by_one(
+    stored_ledger: CreditLedger, clock: StepClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    populate(stored_ledger, clock)
+    monkeypatch.setattr(store_adapter, "STREAMS_PER_QUERY", 3)  # several queries, one partial
+    ids = [e.originator_id for e in stored_ledger.subject_registrations()]
+    nobody = uuid4()
+    streams = store_adapter.read_streams(stored_ledger, [*reversed(ids), nobody])
+    assert set(streams) == set(ids)
+    for subject_id in ids:
+        alone = list(stored_ledger.events.get(subject_id))
+        assert [(type(e), vars(e)) for e in streams[subject_id]] == [
+            (type(e), vars(e)) for e in alone
+        ]
 
 
 @pytest.mark.parametrize("parts", [2, 3])
