@@ -123,9 +123,7 @@ class FastJSONTranscoder(JSONTranscoder):
                     obj[key] = self._restore(value)
             return obj
         if kind is list:
-            return [
-                self._restore(v) if type(v) is dict or type(v) is list else v for v in obj
-            ]
+            return [self._restore(v) if type(v) is dict or type(v) is list else v for v in obj]
         return obj
 
     def _read(self, tagged: dict[str, Any]) -> Any:
