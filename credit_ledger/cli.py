@@ -346,8 +346,9 @@ def import_(
 ) -> None:
     """Import commands through the domain rules in large batches; idempotent and resumable.
 
-    By default one process per core, each applying the lines of its partition of the subjects
-    in file order; resume with the same number of workers to continue where it stopped.
+    By default one process per core (one per 8 MiB of file for small files), each applying the
+    lines of its partition of the subjects in file order; resume with the same number of workers
+    to continue where it stopped.
     """
     import time
 
@@ -375,7 +376,8 @@ def import_(
                 rate = events / max(time.monotonic() - started, 1e-6)
                 bar.update(task, completed=done, total=total, rate=f"{rate:,.0f} events/s")
 
-            processes = _processes(workers)
+            size = file.stat().st_size
+            processes = _processes(workers, most=max(1, size // IMPORT_BYTES_PER_WORKER))
             if processes > 1:
                 report = import_partitioned(
                     get_settings().database_url,
@@ -743,13 +745,20 @@ def serve(
     )
 
 
-def _processes(workers: int | None) -> int:
+def _processes(workers: int | None, *, most: int | None = None) -> int:
+    """The processes asked for, or by default one per core (at most `most`)."""
     # An in-memory SQLite store exists only inside its process: workers would each get their own.
     if persistence_env(get_settings().database_url).get("SQLITE_DBNAME") == ":memory:":
         if workers and workers > 1:
             raise _fail("--workers: an in-memory store cannot be shared between processes")
         return 1
-    return workers or default_workers()
+    return workers or min(default_workers(), most or default_workers())
+
+
+#: By default an import starts one process per this many bytes of file (up to one per core):
+#: starting a worker costs about a second, which a file of a few thousand lines never repays
+#: (10 000 lines on SQLite: 1.2 s in one process, 2.0 s in two; 60 000 lines: 5.2 s and 4.1 s).
+IMPORT_BYTES_PER_WORKER = 8 * 1024 * 1024
 
 
 def _open(**kwargs: Any) -> Any:

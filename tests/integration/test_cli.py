@@ -7,10 +7,14 @@ import re
 import shutil
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import orjson
 
+from credit_ledger.bulk import checkpoint_key, generate, has_checkpoint
+from credit_ledger.cli import IMPORT_BYTES_PER_WORKER
+from credit_ledger.store import open_ledger
 from tests.support import uscc
 
 CLI = shutil.which("credit-ledger", path=str(Path(sys.executable).parent)) or "credit-ledger"
@@ -118,3 +122,30 @@ def test_worker_processes_are_refused_for_an_in_memory_store_naming_the_option(
     alone = run("sqlite:///:memory:", "import", str(path))  # one process by default there
     assert alone.returncode == 0, alone.stderr
     assert "1 applied" in alone.stdout
+
+
+def test_a_small_file_is_imported_by_one_process_unless_more_are_asked_for(
+    tmp_path: Path,
+) -> None:
+    # Worker start-up costs more than a small file's import: the default is one process per
+    # IMPORT_BYTES_PER_WORKER of file, so this file's checkpoint is the one-process key.
+    path = tmp_path / "small.ndjson"
+    with path.open("wb") as fh:
+        generate(20, 3, fh, date(2026, 11, 26))
+    assert path.stat().st_size < IMPORT_BYTES_PER_WORKER
+    url = f"sqlite:///{tmp_path}/small.db"
+    assert run(url, "import", str(path), "--keep-record-time").returncode == 0
+    ledger = open_ledger(url)
+    try:
+        assert has_checkpoint(ledger, checkpoint_key(path))
+        assert not has_checkpoint(ledger, checkpoint_key(path, 0, 2))
+    finally:
+        ledger.close()
+    asked = f"sqlite:///{tmp_path}/asked.db"
+    assert run(asked, "import", str(path), "--workers", "2").returncode == 0
+    ledger = open_ledger(asked)
+    try:
+        assert not has_checkpoint(ledger, checkpoint_key(path))
+        assert has_checkpoint(ledger, checkpoint_key(path, 0, 2))
+    finally:
+        ledger.close()
