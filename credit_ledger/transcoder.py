@@ -29,7 +29,7 @@ from eventsourcing.persistence import (
     UUIDAsHex,
     find_id_convertor,
 )
-from eventsourcing.utils import resolve_topic
+from eventsourcing.utils import get_topic, resolve_topic
 
 from ledger.codec import DateAsISO
 
@@ -149,11 +149,38 @@ class FastMapper(Mapper[UUID]):
     class version for every event; here they are looked up once per (topic, id type) and
     kept. What it builds is the same: the same class, the same `__dict__`, upcast the same
     way, and the same `MapperDeserialisationError` when the stored state does not decode.
+    `to_stored_event` likewise keeps each class's topic and version.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._classes: dict[tuple[str, type], tuple[type, Callable[[Any], Any], int]] = {}
+        self._topics: dict[type, tuple[str, int]] = {}
+
+    def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
+        """The stored event of a domain event (as `Mapper.to_stored_event` builds it)."""
+        cls = type(domain_event)
+        try:
+            topic, class_version = self._topics[cls]
+        except KeyError:
+            topic, class_version = get_topic(cls), getattr(cls, "class_version", 1)
+            self._topics[cls] = (topic, class_version)
+        event_state = dict(vars(domain_event))
+        originator_id = event_state.pop("originator_id")
+        originator_version = event_state.pop("originator_version")
+        if class_version > 1:
+            event_state["class_version"] = class_version
+        stored_state = self.transcoder.encode(event_state)
+        if self.compressor:
+            stored_state = self.compressor.compress(stored_state)
+        if self.cipher:
+            stored_state = self.cipher.encrypt(stored_state)
+        return StoredEvent(
+            originator_id=originator_id,
+            originator_version=originator_version,
+            topic=topic,
+            state=stored_state,
+        )
 
     def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
         """The domain event of a stored event (as `Mapper.to_domain_event` builds it)."""

@@ -93,6 +93,15 @@ def test_every_stored_event_of_a_demo_ledger_reads_and_rewrites_identically(
         ours, theirs = ledger.mapper.to_domain_event(event), library_mapper.to_domain_event(event)
         assert type(ours) is type(theirs)
         assert vars(ours) == vars(theirs)
+        # … and writes it back as the library writes it, which is what was stored.
+        rewritten = ledger.mapper.to_stored_event(ours)
+        assert rewritten == library_mapper.to_stored_event(theirs)
+        assert (rewritten.originator_id, rewritten.originator_version, rewritten.topic) == (
+            event.originator_id,
+            event.originator_version,
+            event.topic,
+        )
+        assert rewritten.state == event.state
 
 
 def test_the_mapper_upcasts_old_events_and_names_the_event_it_cannot_read() -> None:
@@ -107,6 +116,10 @@ def test_the_mapper_upcasts_old_events_and_names_the_event_it_cannot_read() -> N
     assert type(event) is _Renamed
     assert vars(event)["title"] == "a"
     assert event.originator_version == 3
+    # Written back, it carries its class version, so it is not upcast a second time.
+    again = mapper.to_stored_event(event)
+    assert FAST.decode(again.state)["class_version"] == 2
+    assert vars(mapper.to_domain_event(again)) == vars(event)
     broken = StoredEvent(stored.originator_id, 4, stored.topic, b"{not json")
     with pytest.raises(MapperDeserialisationError, match="originator_version 4"):
         mapper.to_domain_event(broken)
