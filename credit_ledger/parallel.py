@@ -234,10 +234,92 @@ def import_partitioned(
         ledger.close()
 
 
+def _annual_partition(
+    database_url: str,
+    year: int,
+    known_now: str,
+    part: int,
+    parts: int,
+    reports: Any,
+) -> None:
+    from datetime import datetime
+
+    from credit_ledger.store import open_ledger
+    from projections.annual import AnnualResults
+
+    def work(progress: Callable[[int], None]) -> list[tuple[Any, ...]]:
+        ledger = open_ledger(database_url)
+        done = 0
+
+        def count(n: int) -> None:
+            nonlocal done
+            done += n
+            if done % 500 == 0:  # a message per subject would cost more than the subject
+                progress(done)
+
+        try:
+            return AnnualResults(ledger).compute_rows(
+                year, datetime.fromisoformat(known_now), count, part=part, parts=parts
+            )
+        finally:
+            ledger.close()
+
+    _in_worker(reports, part, work)
+
+
+def annual_partitioned(
+    database_url: str,
+    year: int,
+    *,
+    workers: int,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Materialise a year with `workers` processes computing a partition of the subjects each.
+
+    The parent fixes the record time and log position the year is computed for, and stores
+    every partition's rows in one transaction, so the result is the one-process build's.
+    Returns the number of subjects; raises naming the partition if a worker fails.
+    """
+    from credit_ledger.store import open_ledger
+    from projections.annual import AnnualResults, require_published
+
+    ledger = open_ledger(database_url)
+    try:
+        annual = AnnualResults(ledger)
+        require_published(ledger, year)
+        position = ledger.max_position()
+        known_now = ledger.clock()
+        context = multiprocessing.get_context("spawn")
+        reports = context.Queue()
+        children = [
+            context.Process(
+                target=_annual_partition,
+                args=(database_url, year, known_now.isoformat(), part, workers, reports),
+                name=f"evaluate-{year}-{part}",
+                daemon=True,
+            )
+            for part in range(workers)
+        ]
+        done = _supervise(
+            children, reports, lambda n: progress(n) if progress else None, combine=sum
+        )
+        rows = [row for part in range(workers) for row in done[part]]
+        annual.store_rows(year, rows, known_now, position)
+        return len(rows)
+    finally:
+        ledger.close()
+
+
 def _supervise(
-    children: list[Any], reports: Any, progress: Callable[[int], None]
+    children: list[Any],
+    reports: Any,
+    progress: Callable[[int], None],
+    combine: Callable[[Any], int] = min,
 ) -> dict[int, Any]:
     """Start the workers, relay their progress, and return each one's final report.
+
+    Progress is `combine` of the workers' own: by default the least (every import worker reads
+    the whole file), or their sum (workers of disjoint work).
 
     Workers ignore Ctrl-C (it reaches the whole process group, even while a worker is still
     starting): the parent alone is interrupted and stops them, mid-batch if need be — a batch
@@ -269,8 +351,7 @@ def _supervise(
                 finished[part] = detail
             else:
                 read[part] = detail
-                # Every worker reads the whole file, so the slowest one says how far it got.
-                progress(min(read.values()))
+                progress(combine(read.values()))
     except BaseException:
         for child in children:
             child.terminate()

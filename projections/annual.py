@@ -9,7 +9,7 @@ for fast listing; `check` proves the table equals a fresh computation.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from itertools import islice
@@ -23,11 +23,23 @@ from ledger.rules import Evaluation, evaluate, fold_history
 from ledger.state import SubjectState
 from ledger.subject import SUBJECT_EVENT_TOPICS
 from ledger.values import end_of_china_day
+from projections.runner import partition_of
 from projections.store import ReadStore
 
 GRADES = ("优", "良", "中", "差")
 RESULTS = "annual_results"
 BUILDS = "annual_builds"
+RESULT_COLUMNS = (
+    "year",
+    "uscc",
+    "subject_id",
+    "published_score",
+    "published_grade",
+    "published_listed",
+    "restated_score",
+    "restated_grade",
+    "restated_listed",
+)
 
 
 def evaluation_date(year: int) -> date:
@@ -85,12 +97,23 @@ def all_results(
     year: int,
     known_now: datetime | None = None,
     progress: Callable[[int], None] | None = None,
+    *,
+    part: int = 0,
+    parts: int = 1,
 ) -> Iterator[AnnualResult]:
-    """Every subject's result for a year, in registration order."""
+    """Every subject's result for a year, in registration order.
+
+    With `parts` > 1, only the subjects of partition `part` (the rebuild's rule, `partition_of`),
+    so that `parts` processes can compute a year together.
+    """
     now = known_now or ledger.clock()
-    registrations = ledger.subject_registrations()
+    registrations = (
+        r.originator_id
+        for r in ledger.subject_registrations()
+        if parts == 1 or partition_of(r.originator_id, parts) == part
+    )
     # Streams are read 500 subjects to a query (see read_streams), registration order kept.
-    while chunk := [r.originator_id for r in islice(registrations, 500)]:
+    while chunk := list(islice(registrations, 500)):
         streams = read_streams(ledger, chunk)
         for subject_id in chunk:
             yield subject_result(ledger, streams[subject_id], year, now)
@@ -213,20 +236,37 @@ class AnnualResults:
         require_published(self.ledger, year)
         position = self.ledger.max_position()
         known_now = self.ledger.clock()
-        rows = [self._row(year, r) for r in all_results(self.ledger, year, known_now, progress)]
+        rows = self.compute_rows(year, known_now, progress)
+        self.store_rows(year, rows, known_now, position)
+        return len(rows)
+
+    def compute_rows(
+        self,
+        year: int,
+        known_now: datetime,
+        progress: Callable[[int], None] | None = None,
+        *,
+        part: int = 0,
+        parts: int = 1,
+    ) -> list[tuple[Any, ...]]:
+        """The table rows of a year known at `known_now` (of one partition of the subjects)."""
+        return [
+            self._row(year, r)
+            for r in all_results(self.ledger, year, known_now, progress, part=part, parts=parts)
+        ]
+
+    def store_rows(
+        self, year: int, rows: Sequence[Sequence[Any]], known_now: datetime, position: int
+    ) -> None:
+        """Replace a year's materialised rows and record what they were computed from, at once."""
         with self.store.transaction() as cur:
             cur.execute(f"DELETE FROM {self.store.table(RESULTS)} WHERE year = %s", (year,))
-            cur.executemany(
-                f"INSERT INTO {self.store.table(RESULTS)} VALUES "
-                "(%s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                rows,
-            )
+            cur.write_rows(self.store.table(RESULTS), RESULT_COLUMNS, rows)
             cur.execute(f"DELETE FROM {self.store.table(BUILDS)} WHERE year = %s", (year,))
             cur.execute(
                 f"INSERT INTO {self.store.table(BUILDS)} VALUES (%s, %s, %s)",
                 (year, known_now.isoformat(), position),
             )
-        return len(rows)
 
     def build_info(self, year: int) -> tuple[datetime, int] | None:
         """When a year was materialised: the record time it used, and the log position."""

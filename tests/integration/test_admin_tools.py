@@ -11,6 +11,7 @@ from pathlib import Path
 import psycopg
 
 from credit_ledger.store import open_ledger
+from projections.annual import AnnualResults
 from projections.runner import Projector, partition_key
 from tests.integration.test_cli import CLI, run
 from tests.support import PG_URL, postgres_schema
@@ -142,6 +143,26 @@ def test_a_rebuild_in_worker_processes_killed_midway_stops_resumes_and_equals_th
     for name, rows in incremental.items():
         assert projector.rows(name) == rows
     assert projector.caught_up_to() == head
+    ledger.close()
+
+
+def test_a_year_evaluated_by_worker_processes_equals_the_one_process_build(
+    store_url: str,
+) -> None:
+    assert run(store_url, "demo", "--subjects", "60").returncode == 0
+    ledger = open_ledger(store_url)
+    annual = AnnualResults(ledger)
+    built = {}
+    for workers in ("1", "3"):
+        done = run(store_url, "evaluations", "build", "--year", "2023", "--workers", workers)
+        assert done.returncode == 0, done.stderr
+        assert "60 subjects materialised" in done.stdout
+        built[workers] = annual.rows(2023)
+        assert run(store_url, "evaluations", "check", "--year", "2023").returncode == 0
+    assert len(built["3"]) == 60
+    assert built["3"] == built["1"]
+    # Some subjects' 2023 grades were restated after publication, and both builds show it.
+    assert any(r["published_grade"] != r["restated_grade"] for r in built["3"].values())
     ledger.close()
 
 
