@@ -305,14 +305,7 @@ class AnnualResults:
         fresh = {
             r.uscc: self._row(year, r) for r in all_results(self.ledger, year, known_at, progress)
         }
-        columns = (
-            "published_score",
-            "published_grade",
-            "published_listed",
-            "restated_score",
-            "restated_grade",
-            "restated_listed",
-        )
+        columns = RESULT_COLUMNS[3:]  # what a year says of a subject (not its key)
         for uscc in sorted(set(stored) | set(fresh)):
             if uscc not in stored:
                 problems.append(f"{year} {uscc}: missing from the materialised results")
