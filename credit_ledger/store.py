@@ -11,7 +11,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder
-from psycopg.sql import SQL, Identifier
+from psycopg.sql import SQL, Composed, Identifier
 
 from ledger.application import CreditLedger, system_clock
 from ledger.audit import QueryAudit
@@ -94,13 +94,11 @@ def stream_positions(app: CreditLedger, originator_id: UUID) -> dict[int, int]:
             cursor.execute(query, (originator_id.hex,))
             rows = cursor.fetchall()
         else:
-            statement = SQL(
+            statement = _on_events(
                 "SELECT originator_version AS version, notification_id AS position "
                 "FROM {schema}.{table} "
-                "WHERE originator_id = %s"
-            ).format(
-                schema=Identifier(recorder.datastore.schema),
-                table=Identifier(recorder.events_table_name),
+                "WHERE originator_id = %s",
+                recorder,
             )
             cursor.execute(statement, (originator_id,))
             rows = cursor.fetchall()
@@ -130,12 +128,10 @@ def existing_streams(app: CreditLedger, originator_ids: list[UUID]) -> set[UUID]
                 )
                 found.update(UUID(r["originator_id"]) for r in cursor.fetchall())
             else:
-                statement = SQL(
+                statement = _on_events(
                     "SELECT DISTINCT originator_id FROM {schema}.{table} "
-                    "WHERE originator_id = ANY(%s)"
-                ).format(
-                    schema=Identifier(recorder.datastore.schema),
-                    table=Identifier(recorder.events_table_name),
+                    "WHERE originator_id = ANY(%s)",
+                    recorder,
                 )
                 cursor.execute(statement, (chunk,))
                 found.update(UUID(str(r["originator_id"])) for r in cursor.fetchall())
@@ -170,13 +166,11 @@ def read_streams(app: CreditLedger, originator_ids: Sequence[UUID]) -> dict[UUID
                 )
                 convert = recorder.convert_originator_id
             else:
-                statement = SQL(
+                statement = _on_events(
                     "SELECT originator_id, originator_version, topic, state "
                     "FROM {schema}.{table} WHERE originator_id = ANY(%s) "
-                    "ORDER BY originator_id, originator_version"
-                ).format(
-                    schema=Identifier(recorder.datastore.schema),
-                    table=Identifier(recorder.events_table_name),
+                    "ORDER BY originator_id, originator_version",
+                    recorder,
                 )
                 cursor.execute(statement, (chunk,))
                 convert = _same
@@ -194,3 +188,11 @@ def read_streams(app: CreditLedger, originator_ids: Sequence[UUID]) -> dict[UUID
 
 def _same(value: Any) -> Any:
     return value
+
+
+def _on_events(statement: str, recorder: Any) -> Composed:
+    """A statement on the PostgreSQL recorder's events table (`{schema}.{table}` in it)."""
+    return SQL(statement).format(
+        schema=Identifier(recorder.datastore.schema),
+        table=Identifier(recorder.events_table_name),
+    )
