@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from uuid import UUID, uuid4
 
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import JSONTranscoder
+from eventsourcing.utils import EnvType
 
 from ledger.codec import DateAsISO
 
@@ -59,6 +62,16 @@ class GradeRead(Aggregate):
         self.uscc = uscc
 
 
+@dataclass
+class _PendingRead:
+    """A read waiting for the transaction that records it (see `QueryAudit.record_read`)."""
+
+    read: GradeRead
+    done: bool = False
+    position: int = 0
+    failure: BaseException | None = field(default=None, repr=False)
+
+
 class QueryAudit(Application[UUID]):
     """The append-only audit log of grade reads, kept apart from the credit events.
 
@@ -67,6 +80,12 @@ class QueryAudit(Application[UUID]):
     """
 
     name = "credit_ledger_audit"
+
+    def __init__(self, env: EnvType | None = None) -> None:
+        super().__init__(env)
+        self._pending: list[_PendingRead] = []
+        self._pending_lock = threading.Lock()
+        self._commit_lock = threading.Lock()
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         """Add date values to the stored-event JSON."""
@@ -101,8 +120,31 @@ class QueryAudit(Application[UUID]):
             grade=grade,
             count=count,
         )
-        recordings = self.save(read)
-        return int(recordings[-1].notification.id)
+        return self._record_together(_PendingRead(read))
+
+    def _record_together(self, mine: _PendingRead) -> int:
+        # Group commit: a read is served only once its record is committed, and the commit
+        # (a durable write, under the store's write lock) is most of a read's cost. Reads that
+        # arrive while a commit is under way queue up; whoever commits next stores all the
+        # queued reads in one transaction, and each caller returns once its own is stored.
+        with self._pending_lock:
+            self._pending.append(mine)
+        with self._commit_lock:
+            if not mine.done:
+                with self._pending_lock:
+                    group, self._pending = self._pending, []
+                try:
+                    recordings = self.save(*(p.read for p in group))
+                except BaseException as exc:
+                    for pending in group:
+                        pending.failure, pending.done = exc, True
+                else:
+                    stored = {r.domain_event.originator_id: r.notification.id for r in recordings}
+                    for pending in group:
+                        pending.position, pending.done = int(stored[pending.read.id]), True
+        if mine.failure is not None:
+            raise mine.failure
+        return mine.position
 
     def reads(
         self,
