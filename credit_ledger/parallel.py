@@ -106,19 +106,13 @@ def rebuild_partitioned(
     try:
         projector = Projector(ledger)
         building, until = projector.begin_rebuild(projection)
-        # Spawned, not forked: a child must not inherit the parent's database connections.
-        context = multiprocessing.get_context("spawn")
-        reports = context.Queue()
-        children = [
-            context.Process(
-                target=_rebuild_partition,
-                args=(database_url, projection, building, part, workers, until, batch, reports),
-                name=f"rebuild-{projection}-{part}",
-                daemon=True,  # never outlives the rebuild that started it
-            )
-            for part in range(workers)
-        ]
-        _supervise(children, reports, lambda done: progress(done, until) if progress else None)
+        _run_partitions(
+            _rebuild_partition,
+            lambda part: (database_url, projection, building, part, workers, until, batch),
+            f"rebuild-{projection}",
+            workers,
+            lambda done: progress(done, until) if progress else None,
+        )
         projector.finish_partitioned_rebuild(projection, building, workers, until)
         return building
     finally:
@@ -187,32 +181,26 @@ def import_partitioned(
             for piece in pieces:
                 piece.unlink(missing_ok=True)
         total = path.stat().st_size
-        context = multiprocessing.get_context("spawn")
-        reports = context.Queue()
-        children = [
-            context.Process(
-                target=_import_partition,
-                args=(
-                    str(database_url),
-                    str(path),
-                    str(pieces[part]),
-                    part,
-                    workers,
-                    batch_lines,
-                    keep_record_time,
-                    reports,
-                ),
-                name=f"import-{part}",
-                daemon=True,
-            )
-            for part in range(workers)
-        ]
 
         def relay(read: int) -> None:
             if progress is not None:
                 progress(read, total, ledger.max_position() - before)
 
-        done = _supervise(children, reports, relay)
+        done = _run_partitions(
+            _import_partition,
+            lambda part: (
+                str(database_url),
+                str(path),
+                str(pieces[part]),
+                part,
+                workers,
+                batch_lines,
+                keep_record_time,
+            ),
+            "import",
+            workers,
+            relay,
+        )
         merged = ImportReport()
         for report in done.values():
             merged.lines = max(merged.lines, report.lines)
@@ -289,25 +277,43 @@ def annual_partitioned(
         require_published(ledger, year)
         position = ledger.max_position()
         known_now = ledger.clock()
-        context = multiprocessing.get_context("spawn")
-        reports = context.Queue()
-        children = [
-            context.Process(
-                target=_annual_partition,
-                args=(database_url, year, known_now.isoformat(), part, workers, reports),
-                name=f"evaluate-{year}-{part}",
-                daemon=True,
-            )
-            for part in range(workers)
-        ]
-        done = _supervise(
-            children, reports, lambda n: progress(n) if progress else None, combine=sum
+        done = _run_partitions(
+            _annual_partition,
+            lambda part: (database_url, year, known_now.isoformat(), part, workers),
+            f"evaluate-{year}",
+            workers,
+            lambda n: progress(n) if progress else None,
+            combine=sum,
         )
         rows = [row for part in range(workers) for row in done[part]]
         annual.store_rows(year, rows, known_now, position)
         return len(rows)
     finally:
         ledger.close()
+
+
+def _run_partitions(
+    target: Callable[..., None],
+    args_of: Callable[[int], tuple[Any, ...]],
+    name: str,
+    workers: int,
+    progress: Callable[[int], None],
+    combine: Callable[[Any], int] = min,
+) -> dict[int, Any]:
+    """Run `target(*args_of(part), reports)` in a worker process per partition (`_supervise`)."""
+    # Spawned, not forked: a child must not inherit the parent's database connections.
+    context = multiprocessing.get_context("spawn")
+    reports = context.Queue()
+    children = [
+        context.Process(
+            target=target,
+            args=(*args_of(part), reports),
+            name=f"{name}-{part}",
+            daemon=True,  # never outlives the command that started it
+        )
+        for part in range(workers)
+    ]
+    return _supervise(children, reports, progress, combine)
 
 
 def _supervise(
