@@ -370,13 +370,13 @@ def import_(
             TimeRemainingColumn(),
             console=err_console,
         ) as bar:
-            task = bar.add_task("import", total=file.stat().st_size, rate="")
+            size = file.stat().st_size
+            task = bar.add_task("import", total=size, rate="")
 
             def show(done: int, total: int, events: int) -> None:
                 rate = events / max(time.monotonic() - started, 1e-6)
                 bar.update(task, completed=done, total=total, rate=f"{rate:,.0f} events/s")
 
-            size = file.stat().st_size
             processes = _processes(workers, most=max(1, size // IMPORT_BYTES_PER_WORKER))
             if processes > 1:
                 report = import_partitioned(
