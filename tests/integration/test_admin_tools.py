@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
 import time
 from pathlib import Path
 
@@ -13,7 +11,7 @@ import psycopg
 from credit_ledger.store import open_ledger
 from projections.annual import AnnualResults
 from projections.runner import Projector, partition_key
-from tests.integration.test_cli import CLI, run
+from tests.integration.test_cli import run, start
 from tests.support import PG_URL, postgres_schema
 
 
@@ -69,13 +67,7 @@ def test_a_one_process_rebuild_killed_midway_resumes_and_equals_the_incremental_
     incremental = projector.rows("feed")
     head = ledger.max_position()
 
-    env = {**os.environ, "CREDIT_LEDGER_DATABASE_URL": url}
-    proc = subprocess.Popen(
-        [CLI, "rebuild", "feed", "--batch", "1", "--workers", "1"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    proc = start(url, "rebuild", "feed", "--batch", "1", "--workers", "1")
     deadline = time.monotonic() + 60
     building = None
     while time.monotonic() < deadline:
@@ -112,13 +104,7 @@ def test_a_rebuild_in_worker_processes_killed_midway_stops_resumes_and_equals_th
     incremental = {name: projector.rows(name) for name in ("feed", "current_grades")}
     head = ledger.max_position()
 
-    env = {**os.environ, "CREDIT_LEDGER_DATABASE_URL": store_url}
-    proc = subprocess.Popen(
-        [CLI, "rebuild", "feed", "--batch", "1", "--workers", "2"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    proc = start(store_url, "rebuild", "feed", "--batch", "1", "--workers", "2")
     deadline = time.monotonic() + 60
     keys: list[str] = []
     while time.monotonic() < deadline and not keys:

@@ -18,7 +18,7 @@ from credit_ledger.parallel import import_partitioned
 from credit_ledger.store import open_ledger
 from ledger.application import CreditLedger
 from projections.store import ReadStore
-from tests.integration.test_cli import CLI, run
+from tests.integration.test_cli import CLI, run, start
 from tests.support import uscc
 
 TODAY = date(2026, 1, 1)
@@ -123,13 +123,7 @@ def test_a_killed_import_resumes_and_ends_equal_to_an_uninterrupted_one(tmp_path
     with path.open("wb") as fh:
         lines, _ = generate(400, 5, fh, TODAY)
     url = f"sqlite:///{tmp_path}/killed.db"
-    env = {**os.environ, "CREDIT_LEDGER_DATABASE_URL": url}
-    proc = subprocess.Popen(
-        [CLI, "import", str(path), "--batch", "20", "--keep-record-time"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    proc = start(url, "import", str(path), "--batch", "20", "--keep-record-time")
     watcher = open_ledger(url) if Path(f"{tmp_path}/killed.db").exists() else None
     deadline = time.monotonic() + 60
     stopped_at = 0

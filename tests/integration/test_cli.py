@@ -27,6 +27,14 @@ def run(url: str, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def start(url: str, *args: str) -> subprocess.Popen[bytes]:
+    """A command started in the background (to be killed midway), its output discarded."""
+    env = {**os.environ, "CREDIT_LEDGER_DATABASE_URL": url}
+    return subprocess.Popen(
+        [CLI, *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+
+
 def test_demo_then_evaluate_prints_an_explained_grade(store_url: str) -> None:
     loaded = run(store_url, "demo", "--subjects", "60", "--seed", "7")
     assert loaded.returncode == 0, loaded.stderr
