@@ -16,7 +16,7 @@ from itertools import islice
 from typing import Any
 from uuid import UUID
 
-from credit_ledger.store import read_streams, stream_positions
+from credit_ledger.store import STREAMS_PER_QUERY, read_streams, stream_positions
 from ledger.application import CreditLedger
 from ledger.errors import InvalidInput
 from ledger.rules import Evaluation, evaluate, fold_history
@@ -112,8 +112,8 @@ def all_results(
         for r in ledger.subject_registrations()
         if parts == 1 or partition_of(r.originator_id, parts) == part
     )
-    # Streams are read 500 subjects to a query (see read_streams), registration order kept.
-    while chunk := list(islice(registrations, 500)):
+    # Streams are read many subjects to a query (see read_streams), registration order kept.
+    while chunk := list(islice(registrations, STREAMS_PER_QUERY)):
         streams = read_streams(ledger, chunk)
         for subject_id in chunk:
             yield subject_result(ledger, streams[subject_id], year, now)
@@ -347,10 +347,8 @@ class AnnualResults:
             touched.update(UUID(str(n.originator_id)) for n in page)
             start = page[-1].id
         now = self.ledger.clock()
-        for subject_id in touched:
-            result = subject_result(
-                self.ledger, list(self.ledger.events.get(subject_id)), year, now
-            )
+        for events in read_streams(self.ledger, list(touched)).values():
+            result = subject_result(self.ledger, events, year, now)
             grades[result.uscc] = (
                 result.published.grade if result.published else None,
                 result.restated.grade if result.restated else None,

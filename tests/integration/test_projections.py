@@ -406,7 +406,17 @@ def test_the_published_year_is_reproducible_and_a_changed_materialised_row_is_fo
         document_no="late",
         actor=SYSTEM,
     )
+    # Before a new build, the summary restates the subject written to since from its stream.
+    since_build = annual.summary(2023)
+    assert since_build.source == "materialised"
+    assert since_build.restated["中"] == 2
     annual.build(2023)
+    rebuilt = annual.summary(2023)
+    assert (rebuilt.published, rebuilt.restated, rebuilt.changed) == (
+        since_build.published,
+        since_build.restated,
+        since_build.changed,
+    )
     again = {u: (r["published_score"], r["published_grade"]) for u, r in annual.rows(2023).items()}
     assert again == published
     assert annual.summary(2023).restated["中"] == 2  # the backdated subject and now calm too
