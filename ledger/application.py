@@ -23,7 +23,9 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import JSONTranscoder, RecordConflictError
 
+from ledger import authority
 from ledger.access import TOKEN_PREFIX, AccessToken, hash_secret, token_stream_id
+from ledger.authority import Act, Correct, Enrol, InField, PutOnList, RecordIndicator
 from ledger.catalog import catalogue, industry_grading
 from ledger.codec import DateAsISO
 from ledger.errors import Conflict, Forbidden, InvalidInput, LedgerError, NotEligible, NotFound
@@ -351,6 +353,12 @@ class CreditLedger(Application[UUID]):
     def _field(self, code: str, field_name: str) -> str:
         return self.catalogue.field(code, field_name=field_name).code
 
+    def _authorize(self, actor: Actor, act: Act, on: date | None) -> None:
+        """Ask the one authority rule, under the model version in force on the act's date
+        (the latest version when the act has no date)."""
+        model = self.models.models[-1] if on is None else self.models.in_force(on).model
+        authority.require(actor, act, model)
+
     # -- commands -----------------------------------------------------------------------------
 
     def register_subject(
@@ -374,6 +382,7 @@ class CreditLedger(Application[UUID]):
         now = self._now(None)
         if established_on is not None:
             self._not_future(established_on, now, "established_on")
+        self._authorize(actor, Enrol(tuple(field_codes)), established_on)
         subject_id = subject_id_for(code)
         if self._batch is not None:
             batch = self._batch
@@ -456,11 +465,11 @@ class CreditLedger(Application[UUID]):
         actor.require("record")
         code = normalize_uscc(uscc)
         self._field(domain, "domain")
-        actor.require_field(domain)
         _date(decided_on, "decided_on")
         doc = _text(document_no, "document_no")
         desc = _text(description, "description", required=False)
         self._require_indicator(indicator, decided_on)
+        self._authorize(actor, RecordIndicator(indicator, domain), decided_on)
         if effective_until is not None and _date(effective_until, "effective_until") <= decided_on:
             raise InvalidInput(
                 f"effective_until {effective_until.isoformat()} is not after decided_on "
@@ -504,7 +513,7 @@ class CreditLedger(Application[UUID]):
         why = _text(reason, "reason")
 
         def command(subject: Subject, now: datetime) -> tuple[bool, list[Any]]:
-            actor.require_field(subject.fact(fact_id).domain)
+            self._authorize(actor, InField(subject.fact(fact_id).domain), ended_on)
             return subject.end_fact(
                 fact_id=fact_id,
                 ended_on=ended_on,
@@ -532,7 +541,8 @@ class CreditLedger(Application[UUID]):
         why = _text(reason, "reason")
 
         def command(subject: Subject, now: datetime) -> tuple[bool, list[Any]]:
-            actor.require_field(subject.fact(fact_id).domain)
+            fact = subject.fact(fact_id)
+            self._authorize(actor, InField(fact.domain), fact.decided_on)
             return subject.revoke_fact(
                 fact_id=fact_id,
                 reason=str(why),
@@ -561,8 +571,8 @@ class CreditLedger(Application[UUID]):
         code = normalize_uscc(uscc)
         _choice(list_type, ListType, "list_type")
         self._field(domain, "domain")
-        actor.require_field(domain)
         _date(listed_on, "listed_on")
+        self._authorize(actor, PutOnList(list_type, domain), listed_on)
         doc = _text(document_no, "document_no")
         who = _text(authority, "authority")
         new_id = listing_id or uuid4()
@@ -600,7 +610,13 @@ class CreditLedger(Application[UUID]):
         _date(delisted_on, "delisted_on")
 
         def command(subject: Subject, now: datetime) -> tuple[bool, list[Any]]:
-            actor.require_field(subject.listing(listing_id).domain)
+            listing = subject.listing(listing_id)
+            # Only the listing authority removes a listing: whoever may put it on that list.
+            self._authorize(
+                actor,
+                PutOnList(listing.list_type, listing.domain, name="listing_id"),
+                listing.listed_on,
+            )
             return subject.delist(
                 listing_id=listing_id,
                 delisted_on=delisted_on,
@@ -688,11 +704,14 @@ class CreditLedger(Application[UUID]):
 
         def command(subject: Subject, now: datetime) -> tuple[bool, list[Any]]:
             objection = subject.objection(objection_id)
-            kind, _, domain = subject.target(objection.target_id)
-            actor.require_field(domain, what="target's field")
+            kind, start, domain = subject.target(objection.target_id)
+            self._authorize(actor, InField(domain, "target's field"), start)
             self._not_future(resolved_on, now, "resolved_on")
             if correcting and objection.pending:
                 self._check_correction(kind, void, indicator, decided_on, resolved_on, now)
+                self._authorize_correction(
+                    subject, objection.target_id, actor, void, indicator, decided_on
+                )
             return subject.resolve_objection(
                 objection_id=objection_id,
                 outcome=outcome,
@@ -708,6 +727,36 @@ class CreditLedger(Application[UUID]):
 
         _, position, created = self._change(uscc, command)
         return Written(objection_id, created, position, status="resolved")
+
+    def _authorize_correction(
+        self,
+        subject: Subject,
+        target_id: UUID,
+        actor: Actor,
+        void: bool,
+        indicator: str | None,
+        decided_on: date | None,
+    ) -> None:
+        """A correction stays within its kind and within what the resolver may itself record,
+        under the model in force at the fact's date as corrected."""
+        if target_id in subject.state.listings:
+            listing = subject.listing(target_id)
+            target = PutOnList(listing.list_type, listing.domain)
+            self._authorize(actor, Correct(target, void=void), listing.listed_on)
+            return
+        fact = subject.fact(target_id)
+        recorded = self.models.definition(fact.indicator, fact.decided_on)
+        self._authorize(
+            actor,
+            Correct(
+                RecordIndicator(fact.indicator, fact.domain),
+                kind=None if recorded is None else recorded.kind,
+                void=void,
+                decided_on=decided_on is not None,
+                indicator=indicator,
+            ),
+            decided_on or fact.decided_on,
+        )
 
     def _check_correction(
         self,
@@ -830,7 +879,8 @@ class CreditLedger(Application[UUID]):
 
         def command(subject: Subject, now: datetime) -> tuple[bool, list[Any]]:
             repair = subject.repair(repair_id)
-            actor.require_field(subject.fact(repair.target_id).domain, what="target's field")
+            target = subject.fact(repair.target_id)
+            self._authorize(actor, InField(target.domain, "target's field"), target.decided_on)
             self._not_future(decided_on, now, "decided_on")
             return subject.decide_repair(
                 repair_id=repair_id,
@@ -862,7 +912,8 @@ class CreditLedger(Application[UUID]):
 
         def command(subject: Subject, now: datetime) -> tuple[bool, list[Any]]:
             repair = subject.repair(repair_id)
-            actor.require_field(subject.fact(repair.target_id).domain, what="target's field")
+            target = subject.fact(repair.target_id)
+            self._authorize(actor, InField(target.domain, "target's field"), target.decided_on)
             self._not_future(revoked_on, now, "revoked_on")
             return subject.revoke_repair(
                 repair_id=repair_id,
@@ -893,8 +944,8 @@ class CreditLedger(Application[UUID]):
         actor.require("record")
         code = normalize_uscc(uscc)
         self._field(domain, "domain")
-        actor.require_field(domain)
         _date(evaluated_on, "evaluated_on")
+        self._authorize(actor, InField(domain), evaluated_on)
         model_name = _text(model, "model")
         value: Decimal | None = None
         if score is not None:
@@ -934,8 +985,8 @@ class CreditLedger(Application[UUID]):
         actor.require("record")
         code = normalize_uscc(uscc)
         self._field(field, "field")
-        actor.require_field(field, what="field")
         _date(joined_on, "joined_on")
+        self._authorize(actor, Enrol((field,), name="field"), joined_on)
 
         def command(subject: Subject, now: datetime) -> tuple[bool, list[Any]]:
             self._not_future(joined_on, now, "joined_on")
@@ -949,8 +1000,8 @@ class CreditLedger(Application[UUID]):
         actor.require("record")
         code = normalize_uscc(uscc)
         self._field(field, "field")
-        actor.require_field(field, what="field")
         _date(left_on, "left_on")
+        self._authorize(actor, InField(field, "field"), left_on)
 
         def command(subject: Subject, now: datetime) -> tuple[bool, list[Any]]:
             return subject.leave_field(field=field, left_on=left_on, actor=actor, at=now), []
@@ -964,7 +1015,7 @@ class CreditLedger(Application[UUID]):
         """Register (or replace) a field's inspector pool for double-random draws."""
         actor.require("record")
         self._field(field, "field")
-        actor.require_field(field, what="field")
+        self._authorize(actor, InField(field, "field"), None)
         names = sorted({str(_text(i, "inspectors")) for i in inspectors})
         if len(names) < 2:
             raise InvalidInput(
@@ -1058,8 +1109,8 @@ class CreditLedger(Application[UUID]):
         """Draw a field's inspection sample at D and record it (seed generated when absent)."""
         actor.require("record")
         self._field(field, "field")
-        actor.require_field(field, what="field")
         _date(as_of, "as_of")
+        self._authorize(actor, InField(field, "field"), as_of)
         chosen = _text(seed, "seed", required=False) or secrets.token_hex(16)
         if len(chosen) > 200:
             raise InvalidInput("seed is longer than 200 characters", field="seed", rule="length")
@@ -1123,7 +1174,7 @@ class CreditLedger(Application[UUID]):
         """Record a drawn subject's inspection: `passed`, or a `finding` that becomes a fact."""
         actor.require("record")
         recorded = self.get_draw(draw_id)
-        actor.require_field(recorded.field, what="field")
+        self._authorize(actor, InField(recorded.field, "field"), recorded.as_of)
         code = normalize_uscc(uscc)
         if code not in {s["uscc"] for s in recorded.selected}:
             raise InvalidInput(
@@ -1149,6 +1200,8 @@ class CreditLedger(Application[UUID]):
                     "a finding names the indicator it records", field="indicator", rule="finding"
                 )
             self._require_indicator(indicator, inspected_on)
+            # A finding becomes a fact in the draw's field: the same authority as recording it.
+            self._authorize(actor, RecordIndicator(indicator, recorded.field), inspected_on)
             _text(document_no, "document_no")
         elif indicator is not None or document_no is not None:
             raise InvalidInput(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -11,8 +12,13 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
+from ledger.catalog import catalogue
 from ledger.errors import InvalidInput
-from ledger.values import add_months
+from ledger.values import ListType, add_months
+
+#: How a model file says who may record an indicator or list type (besides admins, who always may).
+ANY_FIELD = "any_field"
+ADMIN_ONLY = "admin_only"
 
 
 @dataclass(frozen=True)
@@ -72,6 +78,80 @@ class Grade:
 
 
 @dataclass(frozen=True)
+class Recorders:
+    """Which recorders may record one indicator or list type: those of any field, each in its
+    own domain, or only those of the named fields, in that domain; neither means admins only."""
+
+    any_field: bool = False
+    fields: frozenset[str] = frozenset()
+
+    def allow(self, domain: str) -> bool:
+        """Whether a recorder of `domain` may record it in `domain`."""
+        return self.any_field or domain in self.fields
+
+    def describe(self) -> str:
+        """The table's words for this entry (DOMAIN §4)."""
+        if self.any_field:
+            return "any field, in its own domain"
+        if not self.fields:
+            return "admins only"
+        return f"recorders of {', '.join(sorted(self.fields))}, in that domain"
+
+    @classmethod
+    def parse(cls, raw: Any, entry: str, known_fields: Collection[str]) -> Recorders:
+        """Read `"any_field"`, `"admin_only"` or a list of field codes, naming a bad entry."""
+        if raw == ANY_FIELD:
+            return cls(any_field=True)
+        if raw == ADMIN_ONLY:
+            return cls()
+        if not isinstance(raw, list) or not raw or not all(isinstance(f, str) for f in raw):
+            raise ValueError(
+                f"{entry}: must be '{ANY_FIELD}', '{ADMIN_ONLY}' or a list of field codes, "
+                f"got {raw!r}"
+            )
+        unknown = sorted(set(raw) - set(known_fields))
+        if unknown:
+            raise ValueError(f"{entry}: unknown field(s) {', '.join(unknown)} (see fields.toml)")
+        return cls(fields=frozenset(raw))
+
+
+@dataclass(frozen=True)
+class Authority:
+    """Who may record what (DOMAIN §4): an entry for every indicator and every list type."""
+
+    indicators: dict[str, Recorders]
+    list_types: dict[str, Recorders]
+
+    @classmethod
+    def parse(
+        cls, raw: Any, version: str, indicators: Collection[str], known_fields: Collection[str]
+    ) -> Authority:
+        """Read a model's `[authority]` table, refusing a missing, extra or malformed entry."""
+        if not isinstance(raw, dict):
+            raise ValueError(f"{version}: the model needs an [authority] table")
+        tables: dict[str, dict[str, Recorders]] = {}
+        for table, codes in (
+            ("indicators", set(indicators)),
+            ("list_types", {t.value for t in ListType}),
+        ):
+            given = raw.get(table, {})
+            missing = sorted(codes - set(given))
+            if missing:
+                raise ValueError(f'{version}: authority.{table}."{missing[0]}" is missing')
+            extra = sorted(set(given) - codes)
+            if extra:
+                raise ValueError(
+                    f'{version}: authority.{table}."{extra[0]}" names no '
+                    f"{'indicator of the model' if table == 'indicators' else 'list type'}"
+                )
+            tables[table] = {
+                code: Recorders.parse(spec, f'{version}: authority.{table}."{code}"', known_fields)
+                for code, spec in given.items()
+            }
+        return cls(indicators=tables["indicators"], list_types=tables["list_types"])
+
+
+@dataclass(frozen=True)
 class EvaluationModel:
     """One version of the public credit comprehensive evaluation model (DOMAIN §4)."""
 
@@ -86,6 +166,7 @@ class EvaluationModel:
     override_list_types: frozenset[str]
     indicators: dict[str, Indicator]
     repair_minimum: dict[str, Period]
+    authority: Authority
 
     def indicator(self, code: str, *, field_name: str = "indicator") -> Indicator:
         """The indicator with this code, or a refusal listing the known codes."""
@@ -111,8 +192,14 @@ class EvaluationModel:
         return next(g for g in self.grades if g.code == code)
 
     @classmethod
-    def from_toml(cls, data: dict[str, Any]) -> EvaluationModel:
-        """Build a model from the parsed contents of a model file, checking its shape."""
+    def from_toml(
+        cls, data: dict[str, Any], *, known_fields: Collection[str] | None = None
+    ) -> EvaluationModel:
+        """Build a model from the parsed contents of a model file, checking its shape.
+
+        The authority table's fields must exist in the catalogue (`known_fields`, by default the
+        shipped one).
+        """
         grades = tuple(
             Grade(
                 code=g["code"],
@@ -153,6 +240,12 @@ class EvaluationModel:
             repair_minimum={
                 sev: Period.parse(p) for sev, p in data["repair"]["minimum_publication"].items()
             },
+            authority=Authority.parse(
+                data.get("authority"),
+                data["version"],
+                indicators,
+                catalogue().fields if known_fields is None else known_fields,
+            ),
         )
 
 
@@ -196,6 +289,15 @@ class ModelRegistry:
             if model.version == name:
                 return model
         raise InvalidInput(f"unknown model version '{name}'", field="model", rule="model version")
+
+    def definition(self, code: str, on: date) -> Indicator | None:
+        """An indicator as defined by the version in force on `on`, else by the latest version
+        that defines it (a fact outlives the model it was recorded under); None if none does."""
+        found = self.in_force(on).model.indicators.get(code)
+        for model in reversed(self.models):
+            if found is None:
+                found = model.indicators.get(code)
+        return found
 
     def knows_indicator(self, code: str) -> bool:
         """Whether any version defines the indicator (facts outlive model changes)."""

@@ -104,16 +104,6 @@ class Actor:
                 rule=f"{action} needs one of: {allowed}",
             )
 
-    def require_field(self, domain: str, *, what: str = "domain") -> None:
-        """Refuse a write in a field the actor does not own (admins and tooling own all)."""
-        if not self.unrestricted and domain not in self.fields:
-            raise Forbidden(
-                f"{what} '{domain}' is not among this recorder's fields "
-                f"({', '.join(sorted(self.fields)) or 'none'})",
-                field=what,
-                rule="a recorder writes only in its own fields",
-            )
-
 
 #: The ledger's own tooling (demo loader, command line): unrestricted, and named in every event.
 SYSTEM_ACTOR = Actor(actor_id="system:cli", role=Role.SYSTEM, department=None)

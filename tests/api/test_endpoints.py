@@ -128,11 +128,12 @@ def test_a_listing_grades_poor_until_delisted(api: Api) -> None:
     listed = api.post(
         f"/v1/subjects/{CODE}/listings",
         {
-            "list_type": "judgment_defaulter",
+            # A department lists in its own field; judgment defaulters come from the courts.
+            "list_type": "serious_illegal_dishonest",
             "listed_on": "2024-05-01",
             "domain": "food",
-            "document_no": "(2024)豫0481执1号",
-            "authority": "舞钢市人民法院",
+            "document_no": "舞市监严失〔2024〕1号",
+            "authority": "舞钢市市场监督管理局",
         },
         "food",
     )

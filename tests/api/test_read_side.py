@@ -49,7 +49,7 @@ def test_a_poller_sees_every_grade_change_once_in_ledger_order(api: Api) -> None
             "document_no": "L",
             "authority": "court",
         },
-        "food",
+        "admin",  # the courts' list is imported by an admin (DOMAIN §4)
     ).json()
     more = poll(api, cursor, min_position=listed["position"])
     positions = [i["position"] for i in more]

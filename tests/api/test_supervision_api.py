@@ -33,7 +33,7 @@ def field_of(api: Api, n: int = 12) -> list[str]:
                 "food",
             )
         if i % 6 == 0:
-            api.post(
+            listed = api.post(
                 f"/v1/subjects/{code}/listings",
                 {
                     "list_type": "judgment_defaulter",
@@ -42,8 +42,9 @@ def field_of(api: Api, n: int = 12) -> list[str]:
                     "document_no": f"l{i}",
                     "authority": "法院",
                 },
-                "food",
+                "admin",  # imported from the courts' list: admins only (DOMAIN §4)
             )
+            assert listed.status_code == 201, listed.text
     return codes
 
 

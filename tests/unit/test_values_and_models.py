@@ -124,6 +124,7 @@ def _model_2024() -> EvaluationModel:
     raw["effective_from"] = date(2024, 1, 1)
     raw["indicators"]["penalty.general"]["points"] = "8"
     del raw["indicators"]["commitment.kept"]
+    del raw["authority"]["indicators"]["commitment.kept"]
     return EvaluationModel.from_toml(raw)
 
 
