@@ -80,7 +80,7 @@ def test_a_food_token_correcting_its_penalty_into_an_honour_is_refused(api: Api)
 def test_a_food_token_listing_a_major_tax_violation_is_refused(api: Api) -> None:
     register(api)
     before = api.position()
-    listing = {
+    listing: dict[str, Any] = {
         "list_type": "major_tax_violation",
         "listed_on": "2024-05-01",
         "domain": "food",

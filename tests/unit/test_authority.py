@@ -348,7 +348,11 @@ def test_authority_follows_the_model_version_in_force_at_the_fact_s_date() -> No
     code = uscc(7)
     app.register_subject(uscc=code, name="n", kind="enterprise", actor=SYSTEM_ACTOR)
     clock.on(date(2025, 3, 1))
-    kept = {"indicator": "commitment.kept", "domain": "food", "actor": recorder("food")}
+    kept: dict[str, Any] = {
+        "indicator": "commitment.kept",
+        "domain": "food",
+        "actor": recorder("food"),
+    }
     assert app.record_fact(code, decided_on=date(2024, 12, 31), document_no="c1", **kept).created
     position = app.max_position()
     with pytest.raises(Forbidden) as refused_2025:
@@ -374,8 +378,8 @@ def test_every_record_the_demo_makes_is_one_its_department_may_make() -> None:
             refused: Refusal | None = None
             if action.command == "record_fact":
                 indicators[kw.get("fact_id")] = (kw["indicator"], kw["domain"])
-                act = RecordIndicator(kw["indicator"], kw["domain"])
-                refused = decide(recorder(kw["domain"]), act, MODEL)
+                recorded = RecordIndicator(kw["indicator"], kw["domain"])
+                refused = decide(recorder(kw["domain"]), recorded, MODEL)
                 checked["record_fact"] += 1
             elif action.command == "list_subject":
                 entry = LIST_TYPES[kw["list_type"]]
