@@ -15,7 +15,8 @@ from rich.table import Table
 from credit_ledger.parallel import default_workers, tune_for_batch_work
 from credit_ledger.settings import get_settings
 from credit_ledger.store import StoreURLError, open_ledger, persistence_env
-from ledger.errors import LedgerError
+from ledger.dates import parse_date, parse_instant
+from ledger.errors import InvalidInput, LedgerError
 from ledger.rules import Evaluation
 from ledger.values import CST, SYSTEM_ACTOR
 
@@ -40,21 +41,18 @@ def _parse_date(value: str | None, name: str) -> date | None:
     if value is None:
         return None
     try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise _fail(f"{name}: '{value}' is not a date (YYYY-MM-DD)") from None
+        return parse_date(value, name)
+    except InvalidInput as refused:
+        raise _fail(refused.message) from None
 
 
 def _parse_instant(value: str | None, name: str) -> datetime | None:
     if value is None:
         return None
     try:
-        instant = datetime.fromisoformat(value)
-    except ValueError:
-        raise _fail(f"{name}: '{value}' is not an RFC 3339 instant") from None
-    if instant.tzinfo is None:
-        raise _fail(f"{name}: '{value}' needs a UTC offset, e.g. 2023-11-01T00:00:00+08:00")
-    return instant
+        return parse_instant(value, name)
+    except InvalidInput as refused:
+        raise _fail(refused.message) from None
 
 
 def evaluation_json(ev: Evaluation) -> dict[str, Any]:

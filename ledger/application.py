@@ -26,6 +26,7 @@ from eventsourcing.persistence import JSONTranscoder, RecordConflictError
 from ledger.access import TOKEN_PREFIX, AccessToken, hash_secret, token_stream_id
 from ledger.catalog import catalogue, industry_grading
 from ledger.codec import DateAsISO
+from ledger.dates import happened_on, known_by_now, require_date
 from ledger.errors import Conflict, Forbidden, InvalidInput, LedgerError, NotEligible, NotFound
 from ledger.inspections import InspectionDraw, InspectorPool, pool_id_for
 from ledger.model import ModelRegistry, default_models
@@ -46,6 +47,7 @@ from ledger.supervision import (
     in_field,
     supervise,
 )
+from ledger.text import natural_key, optional_text
 from ledger.values import (
     Actor,
     DelistReason,
@@ -67,7 +69,6 @@ T = TypeVar("T")
 HANDLING_WORKING_DAYS = 10
 #: How often a command is retried when another writer appended to the same stream first.
 WRITE_ATTEMPTS = 20
-MAX_TEXT = 2000
 
 
 @dataclass(frozen=True)
@@ -138,20 +139,10 @@ def system_clock() -> datetime:
 
 
 def _text(value: str | None, field_name: str, *, required: bool = True) -> str | None:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        if required:
-            raise InvalidInput(f"{field_name} is required", field=field_name, rule="non-empty text")
-        return None
-    if not isinstance(value, str):
-        raise InvalidInput(f"{field_name} must be text", field=field_name, rule="text")
-    value = value.strip()
-    if len(value) > MAX_TEXT:
-        raise InvalidInput(
-            f"{field_name} is longer than {MAX_TEXT} characters",
-            field=field_name,
-            rule=f"at most {MAX_TEXT} characters",
-        )
-    return value
+    """Every text argument of every command passes the one text rule (DOMAIN §8)."""
+    if value is None and required:
+        raise InvalidInput(f"{field_name} is required", field=field_name, rule="non-empty text")
+    return optional_text(value, field_name)
 
 
 def _choice(value: str, allowed: type[Any], field_name: str) -> str:
@@ -164,9 +155,7 @@ def _choice(value: str, allowed: type[Any], field_name: str) -> str:
 
 
 def _date(value: Any, field_name: str) -> date:
-    if isinstance(value, datetime) or not isinstance(value, date):
-        raise InvalidInput(f"{field_name} must be a date", field=field_name, rule="YYYY-MM-DD")
-    return value
+    return require_date(value, field_name)
 
 
 class CreditLedger(Application[UUID]):
@@ -330,15 +319,8 @@ class CreditLedger(Application[UUID]):
         return china_date(now)
 
     def _not_future(self, day: date, now: datetime, field_name: str) -> date:
-        _date(day, field_name)
-        if day > self._today(now):
-            raise InvalidInput(
-                f"{field_name} {day.isoformat()} is after today "
-                f"({self._today(now).isoformat()}, CST)",
-                field=field_name,
-                rule="a decision date cannot be in the future",
-            )
-        return day
+        """A date of something that happened: within DOMAIN §8's bounds as of record time."""
+        return happened_on(day, field_name, today=self._today(now))
 
     def _require_indicator(self, code: str, on: date, field_name: str = "indicator") -> None:
         """Refuse an indicator no model version defines, listing those in force on `on`.
@@ -505,6 +487,7 @@ class CreditLedger(Application[UUID]):
 
         def command(subject: Subject, now: datetime) -> tuple[bool, list[Any]]:
             actor.require_field(subject.fact(fact_id).domain)
+            self._not_future(ended_on, now, "ended_on")
             return subject.end_fact(
                 fact_id=fact_id,
                 ended_on=ended_on,
@@ -601,6 +584,7 @@ class CreditLedger(Application[UUID]):
 
         def command(subject: Subject, now: datetime) -> tuple[bool, list[Any]]:
             actor.require_field(subject.listing(listing_id).domain)
+            self._not_future(delisted_on, now, "delisted_on")
             return subject.delist(
                 listing_id=listing_id,
                 delisted_on=delisted_on,
@@ -657,7 +641,7 @@ class CreditLedger(Application[UUID]):
             position,
             due_on=objection.due_on,
             warning=due.warning,
-            status="pending",
+            status="pending" if objection.pending else "resolved",
         )
 
     def resolve_objection(
@@ -953,6 +937,7 @@ class CreditLedger(Application[UUID]):
         _date(left_on, "left_on")
 
         def command(subject: Subject, now: datetime) -> tuple[bool, list[Any]]:
+            self._not_future(left_on, now, "left_on")
             return subject.leave_field(field=field, left_on=left_on, actor=actor, at=now), []
 
         _, position, created = self._change(code, command)
@@ -965,7 +950,12 @@ class CreditLedger(Application[UUID]):
         actor.require("record")
         self._field(field, "field")
         actor.require_field(field, what="field")
-        names = sorted({str(_text(i, "inspectors")) for i in inspectors})
+        # Names are natural keys: full-width and half-width spellings are one inspector.
+        by_key: dict[str, str] = {}
+        for given in inspectors:
+            name = str(_text(given, "inspectors"))
+            by_key.setdefault(natural_key(name), name)
+        names = sorted(by_key.values())
         if len(names) < 2:
             raise InvalidInput(
                 "an inspector pool needs at least two inspectors (two go to each subject)",
@@ -1002,7 +992,7 @@ class CreditLedger(Application[UUID]):
         """A subject's supervision tier in a field at D as known at K (DOMAIN §6)."""
         self._field(field, "field")
         now = self.clock()
-        k = require_aware(known_at, field_name="known_at") if known_at is not None else now
+        k = known_by_now(known_at, "known_at", now=now) if known_at is not None else now
         d = _date(as_of, "as_of") if as_of is not None else china_date(now)
         state = fold_history(self.history(uscc), k)  # type: ignore[arg-type]
         if not state.registered:
@@ -1149,12 +1139,13 @@ class CreditLedger(Application[UUID]):
                     "a finding names the indicator it records", field="indicator", rule="finding"
                 )
             self._require_indicator(indicator, inspected_on)
-            _text(document_no, "document_no")
+            document_no = _text(document_no, "document_no")
         elif indicator is not None or document_no is not None:
             raise InvalidInput(
                 "a passed inspection records no fact", field="indicator", rule="passed"
             )
         fact_id = uuid4() if outcome == "finding" else None
+        note = _text(note, "note", required=False)
 
         def command(subject: Subject, now: datetime) -> tuple[bool, list[Any]]:
             self._not_future(inspected_on, now, "inspected_on")
@@ -1164,7 +1155,7 @@ class CreditLedger(Application[UUID]):
                 inspected_on=inspected_on,
                 outcome=outcome,
                 fact_id=fact_id,
-                note=_text(note, "note", required=False),
+                note=note,
                 actor=actor,
                 at=now,
             )
@@ -1274,6 +1265,7 @@ class CreditLedger(Application[UUID]):
         """Revoke a token by its public id; returns whether it was active."""
         if actor.role not in (Role.ADMIN, Role.SYSTEM):
             raise Forbidden("only an admin revokes tokens", field="role", rule="admin only")
+        reason = str(_text(reason, "reason"))
         topics = [AccessToken.Issued.TOPIC]
         position = 0
         while True:
@@ -1381,6 +1373,6 @@ class CreditLedger(Application[UUID]):
     ) -> Evaluation:
         """The explained evaluation at valid date D (default: today, CST) as known at K (now)."""
         now = self.clock()
-        k = require_aware(known_at, field_name="known_at") if known_at is not None else now
+        k = known_by_now(known_at, "known_at", now=now) if known_at is not None else now
         d = _date(as_of, "as_of") if as_of is not None else china_date(now)
         return evaluate_history(self.history(uscc), d, k, self.models)  # type: ignore[arg-type]

@@ -8,6 +8,8 @@ from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate
 
+from ledger.text import natural_key
+
 POOL_NAMESPACE = UUID("5e8d2c4a-7b1f-5a3e-9d6c-2f4b8a1c3e5d")
 
 
@@ -54,8 +56,8 @@ class InspectorPool(Aggregate):
         self.inspectors = list(inspectors)
 
     def replace(self, inspectors: list[str], actor_id: str) -> bool:
-        """Replace the pool; the same list again is a no-op."""
-        if sorted(inspectors) == sorted(self.inspectors):
+        """Replace the pool; the same list again (names compared by NFKC) is a no-op."""
+        if sorted(map(natural_key, inspectors)) == sorted(map(natural_key, self.inspectors)):
             return False
         self.trigger_event(self.Replaced, inspectors=list(inspectors), actor_id=actor_id)
         return True
