@@ -26,7 +26,8 @@ def _iso_date(value: Any, info: ValidationInfo) -> date:
 
 def _iso_instant(value: Any, info: ValidationInfo) -> datetime:
     try:
-        return parse_instant(value, str(info.field_name or "instant"))
+        # The offset is the ledger's rule (422 naming the field); only the form is checked here.
+        return parse_instant(value, str(info.field_name or "instant"), require_offset=False)
     except InvalidInput as refused:
         raise ValueError(refused.message) from None
 
@@ -529,6 +530,7 @@ class DrawOut(BaseModel):
     field: str
     as_of: date
     seed: str
+    seed_key: str = Field(description="the seed's NFKC form, which the sha256 ranks hash")
     position: int = Field(description="the ledger position the population was read at")
     policy: str
     population_digest: str
@@ -552,6 +554,7 @@ class PopulationMember(BaseModel):
 class DrawPopulation(BaseModel):
     draw_id: UUID
     seed: str
+    seed_key: str | None = Field(default=None, description="the form the ranks hash (NFKC)")
     population_digest: str
     members: list[PopulationMember]
 

@@ -1055,13 +1055,16 @@ class CreditLedger(Application[UUID]):
             raise InvalidInput("seed is longer than 200 characters", field="seed", rule="length")
         position = self.max_position()
         pool = self.inspectors(field)
-        result = self._draw_for(field, as_of, chosen, position, pool)
+        # The seed is a natural key: the ranks hash its NFKC form; the seed is kept as given.
+        key = natural_key(chosen)
+        result = self._draw_for(field, as_of, key, position, pool)
         recorded = InspectionDraw._create(
-            InspectionDraw.Recorded,
+            InspectionDraw.RecordedV2,
             id=uuid4(),
             field=field,
             as_of=as_of,
             seed=chosen,
+            seed_key=key,
             position=position,
             policy=self.policies.in_force(as_of).version,
             population_digest=result.population_digest,
@@ -1087,7 +1090,11 @@ class CreditLedger(Application[UUID]):
         """Every difference between a recorded draw and its recomputation from the ledger."""
         recorded = self.get_draw(draw_id)
         again = self._draw_for(
-            recorded.field, recorded.as_of, recorded.seed, recorded.position, recorded.inspectors
+            recorded.field,
+            recorded.as_of,
+            recorded.seed_key,
+            recorded.position,
+            recorded.inspectors,
         )
         problems = []
         if again.population_digest != recorded.population_digest:

@@ -19,7 +19,7 @@ EARLIEST_HAPPENED_ON = date(1949, 10, 1)
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _ISO_INSTANT = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?"
-    r"([Zz]|[+-][0-9]{2}:[0-9]{2})"
+    r"([Zz]|[+-][0-9]{2}:[0-9]{2})?"
 )
 DATE_RULE = "a date is a string YYYY-MM-DD"
 INSTANT_RULE = "RFC 3339 instant with offset"
@@ -45,8 +45,11 @@ def parse_date(value: object, field_name: str) -> date:
         ) from None
 
 
-def parse_instant(value: object, field_name: str) -> datetime:
-    """A record-time instant from its RFC 3339 text with offset (an aware datetime passes)."""
+def parse_instant(value: object, field_name: str, *, require_offset: bool = True) -> datetime:
+    """A record-time instant from its RFC 3339 text with offset (an aware datetime passes).
+
+    `require_offset=False` reads the text only, leaving a missing offset to `known_by_now`.
+    """
     if isinstance(value, datetime):
         instant = value
     elif isinstance(value, str) and _ISO_INSTANT.fullmatch(value):
@@ -66,7 +69,7 @@ def parse_instant(value: object, field_name: str) -> datetime:
             field=field_name,
             rule=INSTANT_RULE,
         )
-    if instant.tzinfo is None or instant.utcoffset() is None:
+    if require_offset and (instant.tzinfo is None or instant.utcoffset() is None):
         raise InvalidInput(
             f"{field_name} must carry a UTC offset (e.g. 2023-11-01T00:00:00+08:00)",
             field=field_name,

@@ -90,6 +90,13 @@ class InspectionDraw(Aggregate):
         actor_id: str
         department: str | None
 
+    class RecordedV2(Recorded):
+        """DrawRecorded with the seed's key: the ranks hash NFKC of the seed (DOMAIN §8), so
+        a seed typed in full-width or half-width digits draws the same sample."""
+
+        TOPIC = "credit.inspection_draw_recorded.v2"
+        seed_key: str
+
     def __init__(
         self,
         field: str,
@@ -103,10 +110,13 @@ class InspectionDraw(Aggregate):
         inspectors: list[str],
         actor_id: str,
         department: str | None,
+        seed_key: str | None = None,
     ) -> None:
         self.field = field
         self.as_of = as_of
         self.seed = seed
+        # Draws recorded before seeds were keys hashed the seed exactly as given.
+        self.seed_key = seed if seed_key is None else seed_key
         self.position = position
         self.policy = policy
         self.population_digest = population_digest

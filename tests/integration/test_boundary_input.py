@@ -514,3 +514,58 @@ def test_the_command_line_refuses_known_at_after_now_and_a_date_not_written_yyyy
     shown = run(store_url, "evaluate", CODE, "--as-of", "20230301")
     assert shown.returncode != 0
     assert "YYYY-MM-DD" in shown.stderr
+
+
+# -- draw seeds are natural keys ----------------------------------------------------------------
+
+
+def test_a_seed_in_full_width_draws_the_same_sample_and_old_draws_still_verify(
+    stored_ledger: CreditLedger, clock: StepClock
+) -> None:
+    from ledger.inspections import InspectionDraw
+    from ledger.supervision import _rank
+
+    clock.on(date(2023, 1, 2))
+    codes = [uscc(40 + n) for n in range(12)]
+    for code in codes:
+        stored_ledger.register_subject(
+            uscc=code, name=f"企业{code[-4:]}", kind="enterprise", fields=["food"], actor=ADMIN
+        )
+    stored_ledger.register_inspectors("food", inspectors=["张三", "李四", "王五"], actor=ADMIN)
+    day = date(2023, 1, 2)
+    wide, _ = stored_ledger.make_draw(field="food", as_of=day, seed="抽查〔２０２３〕", actor=ADMIN)
+    half, _ = stored_ledger.make_draw(field="food", as_of=day, seed="抽查〔2023〕", actor=ADMIN)
+    assert wide.seed == "抽查〔２０２３〕"  # kept as given
+    assert wide.seed_key == half.seed_key == "抽查〔2023〕"
+    assert wide.selected == half.selected
+    assert stored_ledger.verify_draw(wide.id) == []
+    # Hashing the seeds as given would have ordered the population differently.
+    assert sorted(codes, key=lambda c: _rank(wide.seed, c)) != sorted(
+        codes, key=lambda c: _rank(half.seed, c)
+    )
+
+    # A draw recorded before seeds were keys hashed the seed as given; it still verifies.
+    position = stored_ledger.max_position()
+    pool = stored_ledger.inspectors("food")
+    old = stored_ledger._draw_for("food", day, wide.seed, position, pool)
+    legacy = InspectionDraw._create(
+        InspectionDraw.Recorded,
+        field="food",
+        as_of=day,
+        seed=wide.seed,
+        position=position,
+        policy=stored_ledger.policies.in_force(day).version,
+        population_digest=old.population_digest,
+        strata={k: list(v) for k, v in old.strata.items()},
+        selected=[
+            {"uscc": s.uscc, "grade": s.grade, "tier": s.tier, "inspectors": list(s.inspectors)}
+            for s in old.selected
+        ],
+        inspectors=pool,
+        actor_id=ADMIN.actor_id,
+        department=ADMIN.department,
+    )
+    stored_ledger.save(legacy)
+    reread = stored_ledger.get_draw(legacy.id)
+    assert reread.seed_key == wide.seed
+    assert stored_ledger.verify_draw(legacy.id) == []
