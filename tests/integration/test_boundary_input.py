@@ -569,3 +569,19 @@ def test_a_seed_in_full_width_draws_the_same_sample_and_old_draws_still_verify(
     reread = stored_ledger.get_draw(legacy.id)
     assert reread.seed_key == wide.seed
     assert stored_ledger.verify_draw(legacy.id) == []
+
+
+def test_the_command_line_refuses_hostile_text_and_shows_brackets_as_text(
+    store_url: str,
+) -> None:
+    shown = run(store_url, "token", "create", "--role", "reader", "--name", "a\u202eb")
+    assert shown.returncode == 2
+    assert "name" in shown.stderr
+    assert "U+202E" in shown.stderr
+    # Text that looks like console markup is shown as written, and the secret is printed.
+    made = run(store_url, "token", "create", "--role", "reader", "--name", "[/]科[bold]")
+    assert made.returncode == 0, made.stderr
+    assert made.stdout.strip().splitlines()[-1].startswith("clt_")
+    listed = run(store_url, "token", "list")
+    assert listed.returncode == 0, listed.stderr
+    assert "[/]科[bold]" in listed.stdout
