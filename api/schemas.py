@@ -4,13 +4,38 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo
 
+from ledger.dates import parse_date, parse_instant
+from ledger.errors import InvalidInput
 from ledger.rules import NOTICE, Evaluation
 from ledger.values import CST
+
+
+def _iso_date(value: Any, info: ValidationInfo) -> date:
+    # The ledger's one date rule: a JSON number is never a date (pydantic would read it as a
+    # Unix time), nor is any text other than YYYY-MM-DD.
+    try:
+        return parse_date(value, str(info.field_name or "date"))
+    except InvalidInput as refused:
+        raise ValueError(refused.message) from None
+
+
+def _iso_instant(value: Any, info: ValidationInfo) -> datetime:
+    try:
+        # The offset is the ledger's rule (422 naming the field); only the form is checked here.
+        return parse_instant(value, str(info.field_name or "instant"), require_offset=False)
+    except InvalidInput as refused:
+        raise ValueError(refused.message) from None
+
+
+#: A date in a request: the string YYYY-MM-DD only (DOMAIN §8).
+IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+#: A record-time instant in a request: RFC 3339 with offset, never a number.
+IsoInstant = Annotated[datetime, BeforeValidator(_iso_instant)]
 
 
 def text() -> Any:
@@ -35,7 +60,7 @@ class SubjectIn(Body):
         "government_department",
     ]
     fields: list[str] = Field(default_factory=list, max_length=40)
-    established_on: date | None = None
+    established_on: IsoDate | None = None
     source_document: str | None = Field(default=None, max_length=2000)
 
 
@@ -70,11 +95,11 @@ class SubjectOut(BaseModel):
 
 class FactIn(Body):
     indicator: str = Field(max_length=100)
-    decided_on: date
+    decided_on: IsoDate
     domain: str = Field(max_length=100)
     document_no: str = text()
     description: str | None = Field(default=None, max_length=2000)
-    effective_until: date | None = None
+    effective_until: IsoDate | None = None
 
 
 class FactCreated(BaseModel):
@@ -83,7 +108,7 @@ class FactCreated(BaseModel):
 
 
 class FactEndIn(Body):
-    ended_on: date
+    ended_on: IsoDate
     reason: str = text()
     source_document: str | None = Field(default=None, max_length=2000)
 
@@ -106,7 +131,7 @@ class ListingIn(Body):
         "major_tax_violation",
         "other_joint_punishment",
     ]
-    listed_on: date
+    listed_on: IsoDate
     domain: str = Field(max_length=100)
     document_no: str = text()
     authority: str = text()
@@ -118,14 +143,14 @@ class ListingCreated(BaseModel):
 
 
 class DelistIn(Body):
-    delisted_on: date
+    delisted_on: IsoDate
     reason: Literal["expired", "repaired", "revoked"]
     source_document: str | None = Field(default=None, max_length=2000)
 
 
 class ObjectionIn(Body):
     target_id: UUID = Field(description="the fact or listing disputed")
-    filed_on: date
+    filed_on: IsoDate
     grounds: str = text()
     source_document: str | None = Field(default=None, max_length=2000)
 
@@ -141,12 +166,12 @@ class ObjectionCreated(BaseModel):
 class CorrectionIn(Body):
     void: bool = False
     indicator: str | None = Field(default=None, max_length=100)
-    decided_on: date | None = None
+    decided_on: IsoDate | None = None
 
 
 class ResolveIn(Body):
     outcome: Literal["corrected", "rejected", "undetermined"]
-    resolved_on: date
+    resolved_on: IsoDate
     correction: CorrectionIn | None = None
     note: str | None = Field(default=None, max_length=2000)
     source_document: str | None = Field(default=None, max_length=2000)
@@ -181,7 +206,7 @@ class ObjectionList(BaseModel):
 
 class RepairIn(Body):
     target_id: UUID = Field(description="the deduction fact to repair")
-    requested_on: date
+    requested_on: IsoDate
     commitment: str = text()
     source_document: str | None = Field(default=None, max_length=2000)
 
@@ -196,13 +221,13 @@ class RepairCreated(BaseModel):
 
 class DecideIn(Body):
     approved: bool
-    decided_on: date
+    decided_on: IsoDate
     reason: str = text()
     source_document: str | None = Field(default=None, max_length=2000)
 
 
 class RevokeRepairIn(Body):
-    revoked_on: date
+    revoked_on: IsoDate
     reason: str = text()
     source_document: str | None = Field(default=None, max_length=2000)
 
@@ -234,7 +259,7 @@ class RepairList(BaseModel):
 
 class IndustryEvaluationIn(Body):
     domain: str = Field(max_length=100)
-    evaluated_on: date
+    evaluated_on: IsoDate
     score: Decimal | None = Field(default=None, ge=0, le=100)
     native_grade: str | None = Field(default=None, max_length=10)
     model: str = Field(min_length=1, max_length=200)
@@ -476,11 +501,11 @@ class Worklist(BaseModel):
 
 class JoinFieldIn(Body):
     field: str = Field(max_length=100)
-    joined_on: date
+    joined_on: IsoDate
 
 
 class LeaveFieldIn(Body):
-    left_on: date
+    left_on: IsoDate
 
 
 class InspectorsIn(Body):
@@ -489,7 +514,7 @@ class InspectorsIn(Body):
 
 class DrawIn(Body):
     field: str = Field(max_length=100)
-    as_of: date
+    as_of: IsoDate
     seed: str | None = Field(default=None, max_length=200)
 
 
@@ -505,6 +530,7 @@ class DrawOut(BaseModel):
     field: str
     as_of: date
     seed: str
+    seed_key: str = Field(description="the seed's NFKC form, which the sha256 ranks hash")
     position: int = Field(description="the ledger position the population was read at")
     policy: str
     population_digest: str
@@ -528,6 +554,7 @@ class PopulationMember(BaseModel):
 class DrawPopulation(BaseModel):
     draw_id: UUID
     seed: str
+    seed_key: str | None = Field(default=None, description="the form the ranks hash (NFKC)")
     population_digest: str
     members: list[PopulationMember]
 
@@ -535,7 +562,7 @@ class DrawPopulation(BaseModel):
 class ResultIn(Body):
     uscc: str = Field(max_length=64)
     outcome: Literal["passed", "finding"]
-    inspected_on: date
+    inspected_on: IsoDate
     indicator: str | None = Field(default=None, max_length=100)
     document_no: str | None = Field(default=None, max_length=2000)
     note: str | None = Field(default=None, max_length=2000)

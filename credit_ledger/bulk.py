@@ -22,7 +22,8 @@ import orjson
 from credit_ledger.demo import DemoSummary, pool_actions, subject_actions
 from credit_ledger.store import existing_streams
 from ledger.application import BatchPoisoned, CreditLedger
-from ledger.errors import LedgerError
+from ledger.dates import parse_date
+from ledger.errors import InvalidInput, LedgerError
 from ledger.values import SYSTEM_ACTOR, Actor, Role, normalize_uscc, subject_id_for
 from projections.runner import partition_of
 
@@ -107,9 +108,11 @@ def decode(raw: bytes) -> tuple[datetime, str, dict[str, Any]]:
             if key == "actor":
                 value = ACTORS[value]
             elif key in DATES and value is not None:
-                value = date.fromisoformat(value)
+                value = parse_date(value, key)
             elif key in IDS and value is not None:
                 value = UUID(value)
+        except InvalidInput as refused:
+            raise BadLine(f"args.{key}: {refused.message}") from None
         except (KeyError, TypeError, ValueError):
             raise BadLine(f"args.{key}: {value!r} is not a valid {key}") from None
         kwargs[key] = value

@@ -9,13 +9,15 @@ from typing import Annotated, Any
 import orjson
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from credit_ledger.parallel import default_workers, tune_for_batch_work
 from credit_ledger.settings import get_settings
 from credit_ledger.store import StoreURLError, open_ledger, persistence_env
-from ledger.errors import LedgerError
+from ledger.dates import parse_date, parse_instant
+from ledger.errors import InvalidInput, LedgerError
 from ledger.rules import Evaluation
 from ledger.values import CST, SYSTEM_ACTOR
 
@@ -32,7 +34,7 @@ err_console = Console(stderr=True)
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
-    err_console.print(f"[bold red]error:[/] {message}")
+    err_console.print(f"[bold red]error:[/] {escape(message)}")
     return typer.Exit(code)
 
 
@@ -40,21 +42,18 @@ def _parse_date(value: str | None, name: str) -> date | None:
     if value is None:
         return None
     try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise _fail(f"{name}: '{value}' is not a date (YYYY-MM-DD)") from None
+        return parse_date(value, name)
+    except InvalidInput as refused:
+        raise _fail(refused.message) from None
 
 
 def _parse_instant(value: str | None, name: str) -> datetime | None:
     if value is None:
         return None
     try:
-        instant = datetime.fromisoformat(value)
-    except ValueError:
-        raise _fail(f"{name}: '{value}' is not an RFC 3339 instant") from None
-    if instant.tzinfo is None:
-        raise _fail(f"{name}: '{value}' needs a UTC offset, e.g. 2023-11-01T00:00:00+08:00")
-    return instant
+        return parse_instant(value, name)
+    except InvalidInput as refused:
+        raise _fail(refused.message) from None
 
 
 def evaluation_json(ev: Evaluation) -> dict[str, Any]:
@@ -111,7 +110,7 @@ def evaluation_json(ev: Evaluation) -> dict[str, Any]:
 
 
 def _print_evaluation(ev: Evaluation) -> None:
-    console.print(f"[bold]{ev.name}[/]  {ev.uscc}")
+    console.print(f"[bold]{escape(ev.name)}[/]  {ev.uscc}")
     console.print(
         f"as of {ev.as_of.isoformat()} (valid date, CST), known at "
         f"{ev.known_at.astimezone(CST).isoformat(timespec='seconds')}; model {ev.model}"
@@ -142,7 +141,7 @@ def _print_evaluation(ev: Evaluation) -> None:
                 str(c.points),
                 c.decided_on.isoformat(),
                 c.counts_until.isoformat() if c.counts_until else "until ended",
-                f"{c.domain} {c.document_no}",
+                escape(f"{c.domain} {c.document_no}"),
                 flags,
             )
         console.print(table)
@@ -153,17 +152,19 @@ def _print_evaluation(ev: Evaluation) -> None:
         for col in ("list", "listed on", "authority", "document"):
             table.add_column(col, overflow="fold")
         for li in ev.listings:
-            table.add_row(li.list_type, li.listed_on.isoformat(), li.authority, li.document_no)
+            table.add_row(
+                li.list_type, li.listed_on.isoformat(), escape(li.authority), escape(li.document_no)
+            )
         console.print(table)
     if ev.excluded:
         table = Table(title="recorded but not counted at this date")
         table.add_column("indicator", overflow="fold")
         table.add_column("why", overflow="fold")
         for x in ev.excluded:
-            table.add_row(x.indicator, x.reason)
+            table.add_row(x.indicator, escape(x.reason))
         console.print(table)
     for note in ev.notes:
-        console.print(f"[yellow]note:[/] {note}")
+        console.print(f"[yellow]note:[/] {escape(note)}")
     console.print(f"[dim]{ev.notice}[/]")
 
 
@@ -268,7 +269,7 @@ def token_create(
     info = issued.info
     scope = f" fields {', '.join(info.fields)} ({info.department})" if info.fields else ""
     err_console.print(
-        f"created {info.token_id}: {info.role}{scope} — {info.name}. "
+        f"created {info.token_id}: {info.role}{scope} — {escape(info.name)}. "
         "Store the token now; only its hash is kept."
     )
     typer.echo(issued.secret)
@@ -291,7 +292,7 @@ def token_list() -> None:
             t.role,
             ", ".join(t.fields),
             t.department or "",
-            t.name,
+            escape(t.name),
             t.issued_at.astimezone(CST).isoformat(timespec="seconds"),
             "revoked" if t.revoked else "active",
         )
@@ -586,7 +587,7 @@ def replay(
             str(step.position),
             step.recorded_at.astimezone(CST).isoformat(timespec="seconds"),
             step.topic.removeprefix("credit.").removesuffix(".v1"),
-            step.summary,
+            escape(step.summary),
             ev.as_of.isoformat(),
             str(ev.score),
             ev.grade,
@@ -617,7 +618,7 @@ def draw(
             typer.echo(f"{s['uscc']},{s['grade']},{s['tier']},{' '.join(s['inspectors'])}")
         return
     console.print(
-        f"draw {recorded.id}: field {field} as of {as_of}, seed [bold]{recorded.seed}[/], "
+        f"draw {recorded.id}: field {field} as of {as_of}, seed [bold]{escape(recorded.seed)}[/], "
         f"population digest {recorded.population_digest}"
     )
     strata = ", ".join(f"{k}: {v[1]} of {v[0]}" for k, v in sorted(recorded.strata.items()))
@@ -626,7 +627,7 @@ def draw(
     for col in ("uscc", "grade", "tier", "inspectors"):
         table.add_column(col)
     for s in recorded.selected:
-        table.add_row(s["uscc"], s["grade"], s["tier"], ", ".join(s["inspectors"]))
+        table.add_row(s["uscc"], s["grade"], s["tier"], escape(", ".join(s["inspectors"])))
     console.print(table)
 
 

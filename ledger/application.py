@@ -28,6 +28,7 @@ from ledger.access import TOKEN_PREFIX, AccessToken, hash_secret, token_stream_i
 from ledger.authority import Act, Correct, Enrol, InField, PutOnList, RecordIndicator
 from ledger.catalog import catalogue, industry_grading
 from ledger.codec import DateAsISO
+from ledger.dates import happened_on, known_by_now, require_date
 from ledger.errors import Conflict, Forbidden, InvalidInput, LedgerError, NotEligible, NotFound
 from ledger.inspections import InspectionDraw, InspectorPool, pool_id_for
 from ledger.model import ModelRegistry, default_models
@@ -48,6 +49,7 @@ from ledger.supervision import (
     in_field,
     supervise,
 )
+from ledger.text import natural_key, optional_text
 from ledger.values import (
     Actor,
     DelistReason,
@@ -69,7 +71,6 @@ T = TypeVar("T")
 HANDLING_WORKING_DAYS = 10
 #: How often a command is retried when another writer appended to the same stream first.
 WRITE_ATTEMPTS = 20
-MAX_TEXT = 2000
 
 
 @dataclass(frozen=True)
@@ -140,20 +141,10 @@ def system_clock() -> datetime:
 
 
 def _text(value: str | None, field_name: str, *, required: bool = True) -> str | None:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        if required:
-            raise InvalidInput(f"{field_name} is required", field=field_name, rule="non-empty text")
-        return None
-    if not isinstance(value, str):
-        raise InvalidInput(f"{field_name} must be text", field=field_name, rule="text")
-    value = value.strip()
-    if len(value) > MAX_TEXT:
-        raise InvalidInput(
-            f"{field_name} is longer than {MAX_TEXT} characters",
-            field=field_name,
-            rule=f"at most {MAX_TEXT} characters",
-        )
-    return value
+    """Every text argument of every command passes the one text rule (DOMAIN §8)."""
+    if value is None and required:
+        raise InvalidInput(f"{field_name} is required", field=field_name, rule="non-empty text")
+    return optional_text(value, field_name)
 
 
 def _choice(value: str, allowed: type[Any], field_name: str) -> str:
@@ -166,9 +157,7 @@ def _choice(value: str, allowed: type[Any], field_name: str) -> str:
 
 
 def _date(value: Any, field_name: str) -> date:
-    if isinstance(value, datetime) or not isinstance(value, date):
-        raise InvalidInput(f"{field_name} must be a date", field=field_name, rule="YYYY-MM-DD")
-    return value
+    return require_date(value, field_name)
 
 
 class CreditLedger(Application[UUID]):
@@ -332,15 +321,8 @@ class CreditLedger(Application[UUID]):
         return china_date(now)
 
     def _not_future(self, day: date, now: datetime, field_name: str) -> date:
-        _date(day, field_name)
-        if day > self._today(now):
-            raise InvalidInput(
-                f"{field_name} {day.isoformat()} is after today "
-                f"({self._today(now).isoformat()}, CST)",
-                field=field_name,
-                rule="a decision date cannot be in the future",
-            )
-        return day
+        """A date of something that happened: within DOMAIN §8's bounds as of record time."""
+        return happened_on(day, field_name, today=self._today(now))
 
     def _require_indicator(self, code: str, on: date, field_name: str = "indicator") -> None:
         """Refuse an indicator no model version defines, listing those in force on `on`.
@@ -514,6 +496,7 @@ class CreditLedger(Application[UUID]):
 
         def command(subject: Subject, now: datetime) -> tuple[bool, list[Any]]:
             self._authorize(actor, InField(subject.fact(fact_id).domain), ended_on)
+            self._not_future(ended_on, now, "ended_on")
             return subject.end_fact(
                 fact_id=fact_id,
                 ended_on=ended_on,
@@ -617,6 +600,7 @@ class CreditLedger(Application[UUID]):
                 PutOnList(listing.list_type, listing.domain, name="listing_id"),
                 listing.listed_on,
             )
+            self._not_future(delisted_on, now, "delisted_on")
             return subject.delist(
                 listing_id=listing_id,
                 delisted_on=delisted_on,
@@ -673,7 +657,7 @@ class CreditLedger(Application[UUID]):
             position,
             due_on=objection.due_on,
             warning=due.warning,
-            status="pending",
+            status="pending" if objection.pending else "resolved",
         )
 
     def resolve_objection(
@@ -1004,6 +988,7 @@ class CreditLedger(Application[UUID]):
         self._authorize(actor, InField(field, "field"), left_on)
 
         def command(subject: Subject, now: datetime) -> tuple[bool, list[Any]]:
+            self._not_future(left_on, now, "left_on")
             return subject.leave_field(field=field, left_on=left_on, actor=actor, at=now), []
 
         _, position, created = self._change(code, command)
@@ -1016,7 +1001,12 @@ class CreditLedger(Application[UUID]):
         actor.require("record")
         self._field(field, "field")
         self._authorize(actor, InField(field, "field"), None)
-        names = sorted({str(_text(i, "inspectors")) for i in inspectors})
+        # Names are natural keys: full-width and half-width spellings are one inspector.
+        by_key: dict[str, str] = {}
+        for given in inspectors:
+            name = str(_text(given, "inspectors"))
+            by_key.setdefault(natural_key(name), name)
+        names = sorted(by_key.values())
         if len(names) < 2:
             raise InvalidInput(
                 "an inspector pool needs at least two inspectors (two go to each subject)",
@@ -1053,7 +1043,7 @@ class CreditLedger(Application[UUID]):
         """A subject's supervision tier in a field at D as known at K (DOMAIN §6)."""
         self._field(field, "field")
         now = self.clock()
-        k = require_aware(known_at, field_name="known_at") if known_at is not None else now
+        k = known_by_now(known_at, "known_at", now=now) if known_at is not None else now
         d = _date(as_of, "as_of") if as_of is not None else china_date(now)
         state = fold_history(self.history(uscc), k)  # type: ignore[arg-type]
         if not state.registered:
@@ -1116,13 +1106,16 @@ class CreditLedger(Application[UUID]):
             raise InvalidInput("seed is longer than 200 characters", field="seed", rule="length")
         position = self.max_position()
         pool = self.inspectors(field)
-        result = self._draw_for(field, as_of, chosen, position, pool)
+        # The seed is a natural key: the ranks hash its NFKC form; the seed is kept as given.
+        key = natural_key(chosen)
+        result = self._draw_for(field, as_of, key, position, pool)
         recorded = InspectionDraw._create(
-            InspectionDraw.Recorded,
+            InspectionDraw.RecordedV2,
             id=uuid4(),
             field=field,
             as_of=as_of,
             seed=chosen,
+            seed_key=key,
             position=position,
             policy=self.policies.in_force(as_of).version,
             population_digest=result.population_digest,
@@ -1148,7 +1141,11 @@ class CreditLedger(Application[UUID]):
         """Every difference between a recorded draw and its recomputation from the ledger."""
         recorded = self.get_draw(draw_id)
         again = self._draw_for(
-            recorded.field, recorded.as_of, recorded.seed, recorded.position, recorded.inspectors
+            recorded.field,
+            recorded.as_of,
+            recorded.seed_key,
+            recorded.position,
+            recorded.inspectors,
         )
         problems = []
         if again.population_digest != recorded.population_digest:
@@ -1202,12 +1199,13 @@ class CreditLedger(Application[UUID]):
             self._require_indicator(indicator, inspected_on)
             # A finding becomes a fact in the draw's field: the same authority as recording it.
             self._authorize(actor, RecordIndicator(indicator, recorded.field), inspected_on)
-            _text(document_no, "document_no")
+            document_no = _text(document_no, "document_no")
         elif indicator is not None or document_no is not None:
             raise InvalidInput(
                 "a passed inspection records no fact", field="indicator", rule="passed"
             )
         fact_id = uuid4() if outcome == "finding" else None
+        note = _text(note, "note", required=False)
 
         def command(subject: Subject, now: datetime) -> tuple[bool, list[Any]]:
             self._not_future(inspected_on, now, "inspected_on")
@@ -1217,7 +1215,7 @@ class CreditLedger(Application[UUID]):
                 inspected_on=inspected_on,
                 outcome=outcome,
                 fact_id=fact_id,
-                note=_text(note, "note", required=False),
+                note=note,
                 actor=actor,
                 at=now,
             )
@@ -1327,6 +1325,7 @@ class CreditLedger(Application[UUID]):
         """Revoke a token by its public id; returns whether it was active."""
         if actor.role not in (Role.ADMIN, Role.SYSTEM):
             raise Forbidden("only an admin revokes tokens", field="role", rule="admin only")
+        reason = str(_text(reason, "reason"))
         topics = [AccessToken.Issued.TOPIC]
         position = 0
         while True:
@@ -1434,6 +1433,6 @@ class CreditLedger(Application[UUID]):
     ) -> Evaluation:
         """The explained evaluation at valid date D (default: today, CST) as known at K (now)."""
         now = self.clock()
-        k = require_aware(known_at, field_name="known_at") if known_at is not None else now
+        k = known_by_now(known_at, "known_at", now=now) if known_at is not None else now
         d = _date(as_of, "as_of") if as_of is not None else china_date(now)
         return evaluate_history(self.history(uscc), d, k, self.models)  # type: ignore[arg-type]

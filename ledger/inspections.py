@@ -8,6 +8,8 @@ from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate
 
+from ledger.text import natural_key
+
 POOL_NAMESPACE = UUID("5e8d2c4a-7b1f-5a3e-9d6c-2f4b8a1c3e5d")
 
 
@@ -54,8 +56,8 @@ class InspectorPool(Aggregate):
         self.inspectors = list(inspectors)
 
     def replace(self, inspectors: list[str], actor_id: str) -> bool:
-        """Replace the pool; the same list again is a no-op."""
-        if sorted(inspectors) == sorted(self.inspectors):
+        """Replace the pool; the same list again (names compared by NFKC) is a no-op."""
+        if sorted(map(natural_key, inspectors)) == sorted(map(natural_key, self.inspectors)):
             return False
         self.trigger_event(self.Replaced, inspectors=list(inspectors), actor_id=actor_id)
         return True
@@ -88,6 +90,13 @@ class InspectionDraw(Aggregate):
         actor_id: str
         department: str | None
 
+    class RecordedV2(Recorded):
+        """DrawRecorded with the seed's key: the ranks hash NFKC of the seed (DOMAIN §8), so
+        a seed typed in full-width or half-width digits draws the same sample."""
+
+        TOPIC = "credit.inspection_draw_recorded.v2"
+        seed_key: str
+
     def __init__(
         self,
         field: str,
@@ -101,10 +110,13 @@ class InspectionDraw(Aggregate):
         inspectors: list[str],
         actor_id: str,
         department: str | None,
+        seed_key: str | None = None,
     ) -> None:
         self.field = field
         self.as_of = as_of
         self.seed = seed
+        # Draws recorded before seeds were keys hashed the seed exactly as given.
+        self.seed_key = seed if seed_key is None else seed_key
         self.position = position
         self.policy = policy
         self.population_digest = population_digest

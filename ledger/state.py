@@ -177,8 +177,10 @@ class SubjectState:
     registered_at: datetime | None = None
     last_recorded_at: datetime | None = None
     facts: dict[UUID, FactState] = field(default_factory=dict)
+    #: (domain, NFKC of document_no) -> the first fact recorded under that natural key.
     fact_keys: dict[tuple[str, str], UUID] = field(default_factory=dict)
     listings: dict[UUID, ListingState] = field(default_factory=dict)
+    #: (domain, NFKC of document_no) -> the first listing recorded under that natural key.
     listing_keys: dict[tuple[str, str], UUID] = field(default_factory=dict)
     objections: dict[UUID, ObjectionState] = field(default_factory=dict)
     repairs: dict[UUID, RepairState] = field(default_factory=dict)

@@ -27,6 +27,7 @@ from ledger.state import (
     SubjectState,
     Suspension,
 )
+from ledger.text import natural_key
 from ledger.values import Actor, locator_id_for, subject_id_for
 
 
@@ -112,7 +113,9 @@ class Subject(Aggregate):
                     self.effective_until,
                 ),
             )
-            state.fact_keys[(self.domain, self.document_no)] = self.fact_id
+            # The key compares by NFKC; the first fact under a key stays its owner, also for
+            # streams stored before keys were compared that way.
+            state.fact_keys.setdefault((self.domain, natural_key(self.document_no)), self.fact_id)
 
     class FactEnded(Event):
         """CreditFactEnded: the fact stops counting from `ended_on`."""
@@ -180,7 +183,9 @@ class Subject(Aggregate):
                 authority=self.authority,
                 recorded_at=self.timestamp,
             )
-            state.listing_keys[(self.domain, self.document_no)] = self.listing_id
+            state.listing_keys.setdefault(
+                (self.domain, natural_key(self.document_no)), self.listing_id
+            )
 
     class Delisted(Event):
         """SubjectDelisted: removed by the listing authority; `revoked` voids it from the start."""
@@ -433,7 +438,7 @@ class Subject(Aggregate):
         at: datetime,
     ) -> tuple[UUID, bool]:
         """Record a fact; the same `(domain, document_no)` with the same payload is a no-op."""
-        existing_id = self.state.fact_keys.get((domain, document_no))
+        existing_id = self.state.fact_keys.get((domain, natural_key(document_no)))
         if existing_id is not None:
             existing = self.state.facts[existing_id]
             if existing.recorded_as == (indicator, decided_on, description, effective_until):
@@ -533,7 +538,7 @@ class Subject(Aggregate):
         at: datetime,
     ) -> tuple[UUID, bool]:
         """Put the subject on a dishonesty list; idempotent on `(domain, document_no)`."""
-        existing_id = self.state.listing_keys.get((domain, document_no))
+        existing_id = self.state.listing_keys.get((domain, natural_key(document_no)))
         if existing_id is not None:
             existing = self.state.listings[existing_id]
             if (existing.list_type, existing.listed_on, existing.authority) == (
@@ -629,21 +634,27 @@ class Subject(Aggregate):
         source_document: str | None,
         at: datetime,
     ) -> tuple[ObjectionState | None, bool]:
-        """File an objection; the same objection filed again returns the pending one."""
+        """File an objection; the same objection filed again returns the original one.
+
+        "The same" is the same target, filing date and grounds (compared by NFKC), whether the
+        original is still pending or already resolved: a repeated filing is not a new dispute.
+        """
+        key = (target_id, filed_on, natural_key(grounds))
         known = self.state.objections.get(objection_id)
         if known is not None:
-            if (known.target_id, known.filed_on, known.grounds) == (target_id, filed_on, grounds):
+            if (known.target_id, known.filed_on, natural_key(known.grounds)) == key:
                 return known, False
             raise Conflict(
                 f"objection {objection_id} already exists with a different payload",
                 field="objection_id",
                 rule="ids are unique",
             )
+        for earlier in self.state.objections.values():
+            if (earlier.target_id, earlier.filed_on, natural_key(earlier.grounds)) == key:
+                return earlier, False
         kind, starts_on, _ = self.target(target_id)
         pending = self.state.pending_objection_for(target_id)
         if pending is not None:
-            if (pending.filed_on, pending.grounds) == (filed_on, grounds):
-                return pending, False
             raise Conflict(
                 f"objection {pending.objection_id} to {target_id} is still pending",
                 field="target_id",

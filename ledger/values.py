@@ -11,9 +11,9 @@ from typing import Literal
 from uuid import UUID, uuid5
 
 from stdnum.cn import uscc as stdnum_uscc
-from stdnum.exceptions import InvalidChecksum, InvalidFormat, InvalidLength, ValidationError
 
 from ledger.errors import Forbidden, InvalidInput
+from ledger.text import natural_key
 
 #: China Standard Time has had no daylight saving since 1991, so a fixed offset is exact.
 CST = timezone(timedelta(hours=8), "CST")
@@ -122,22 +122,80 @@ def _normalize_cached(value: str) -> str:
     return _normalize(value, "uscc")
 
 
+#: The characters of a credit code (GB 32100-2015): digits and capitals without I, O, Z, S, V.
+USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+
+#: Registration-authority codes (登记管理部门代码) of GB 32100-2015 and the category codes
+#: (机构类别代码) each assigns. python-stdnum 2.2 wrongly demands 8 leading digits, refusing the
+#: letter authorities, so the structure is checked here and only the check character by stdnum.
+USCC_AUTHORITIES: dict[str, tuple[str, dict[str, str]]] = {
+    "1": ("机构编制", {"1": "机关", "2": "事业单位", "3": "中央编办管理的群众团体", "9": "其他"}),
+    "2": ("外交", {"1": "外国常驻新闻机构", "9": "其他"}),
+    "3": (
+        "司法行政",
+        {
+            "1": "律师执业机构",
+            "2": "公证处",
+            "3": "基层法律服务所",
+            "4": "司法鉴定机构",
+            "5": "仲裁委员会",
+            "9": "其他",
+        },
+    ),
+    "4": ("文化", {"1": "外国在华文化中心", "9": "其他"}),
+    "5": ("民政", {"1": "社会团体", "2": "民办非企业单位", "3": "基金会", "9": "其他"}),
+    "6": ("旅游", {"1": "外国旅游部门常驻代表机构", "2": "港澳台旅游部门代表机构", "9": "其他"}),
+    "7": ("宗教", {"1": "宗教活动场所", "2": "宗教院校", "9": "其他"}),
+    "8": ("工会", {"1": "基层工会", "9": "其他"}),
+    "9": ("工商", {"1": "企业", "2": "个体工商户", "3": "农民专业合作社"}),
+    "A": ("中央军委改革和编制办公室", {"1": "军队事业单位", "9": "其他"}),
+    "N": (
+        "农业",
+        {"1": "组级集体经济组织", "2": "村级集体经济组织", "3": "乡镇级集体经济组织", "9": "其他"},
+    ),
+    "Y": ("其他", {"1": "其他"}),
+}
+
+
+def uscc_structure_problem(code: str) -> str | None:
+    """Which structural part of a compact, upper-case credit code is wrong, or None."""
+    if len(code) != 18:
+        return f"must be 18 characters, got {len(code)}"
+    authority = USCC_AUTHORITIES.get(code[0])
+    if authority is None:
+        return (
+            f"registration-authority code (character 1) '{code[0]}' is not one of "
+            f"{', '.join(USCC_AUTHORITIES)}"
+        )
+    name, categories = authority
+    if code[1] not in categories:
+        return (
+            f"category code (character 2) '{code[1]}' is not one that authority "
+            f"{code[0]} ({name}) assigns: {', '.join(categories)}"
+        )
+    if not code[2:8].isascii() or not code[2:8].isdigit():
+        return f"administrative division code (characters 3-8) '{code[2:8]}' must be 6 digits"
+    for position in range(8, 18):
+        if code[position] not in USCC_ALPHABET:
+            part = "organisation body (characters 9-17)" if position < 17 else "check character"
+            return (
+                f"{part} has '{code[position]}' at character {position + 1}; only digits and "
+                "capital letters other than I, O, Z, S, V are used"
+            )
+    expected = stdnum_uscc.calc_check_digit(code[:17])
+    if code[17] != expected:
+        return f"check character should be '{expected}', not '{code[17]}'"
+    return None
+
+
 def _normalize(value: str, field_name: str) -> str:
     if not isinstance(value, str):
         raise InvalidInput("must be a string", field=field_name, rule="GB 32100-2015")
-    code = stdnum_uscc.compact(value).upper()
-    try:
-        return str(stdnum_uscc.validate(code))
-    except InvalidLength:
-        problem = f"must be 18 characters, got {len(code)}"
-    except InvalidFormat:
-        problem = "must be 8 digits then 10 digits or letters other than I, O, Z, S, V"
-    except InvalidChecksum:
-        problem = (
-            f"check character should be '{stdnum_uscc.calc_check_digit(code)}', not '{code[-1]}'"
-        )
-    except ValidationError as exc:  # pragma: no cover - stdnum may add classes
-        problem = str(exc)
+    # A credit code is a natural key too: full-width ９１… is the same code as 91….
+    code = stdnum_uscc.compact(natural_key(value)).upper()
+    problem = uscc_structure_problem(code)
+    if problem is None:
+        return code
     raise InvalidInput(
         f"'{value}' is not a valid unified social credit code: {problem}",
         field=field_name,

@@ -30,6 +30,7 @@ def _out(recorded: InspectionDraw) -> DrawOut:
         field=recorded.field,
         as_of=recorded.as_of,
         seed=recorded.seed,
+        seed_key=recorded.seed_key,
         position=recorded.position,
         policy=recorded.policy,
         population_digest=recorded.population_digest,
@@ -68,6 +69,7 @@ def draw_population(draw_id: UUID, actor: Reader, ledger: Ledger) -> DrawPopulat
     return DrawPopulation(
         draw_id=draw_id,
         seed=recorded.seed,
+        seed_key=recorded.seed_key,
         population_digest=recorded.population_digest,
         members=[PopulationMember(uscc=m.uscc, grade=m.grade, tier=m.tier) for m in members],
     )

@@ -33,6 +33,8 @@ from api.schemas import (
     HistoryOut,
     IndustryEvaluationCreated,
     IndustryEvaluationIn,
+    IsoDate,
+    IsoInstant,
     JoinFieldIn,
     LeaveFieldIn,
     ListingCreated,
@@ -211,7 +213,7 @@ def file_objection(
     assert written.due_on is not None
     return ObjectionCreated(
         objection_id=written.id,
-        status="pending",
+        status=written.status or "pending",
         due_on=written.due_on,
         position=_position(written),
         warning=written.warning,
@@ -271,9 +273,9 @@ def get_evaluation(
     actor: Reader,
     ledger: Ledger,
     audit: Audit,
-    as_of: Annotated[date | None, Query(description="valid date (default today, CST)")] = None,
+    as_of: Annotated[IsoDate | None, Query(description="valid date (default today, CST)")] = None,
     known_at: Annotated[
-        datetime | None, Query(description="record-time instant with offset (default now)")
+        IsoInstant | None, Query(description="record-time instant with offset (default now)")
     ] = None,
     purpose: Annotated[str | None, Query(max_length=200, description="why you read it")] = None,
     min_position: Annotated[int | None, Query(ge=0, le=MAX_POSITION)] = None,
@@ -302,8 +304,8 @@ def get_supervision(
     ledger: Ledger,
     audit: Audit,
     field: Annotated[str, Query(max_length=100, description="the supervision field")],
-    as_of: Annotated[date | None, Query(description="valid date (default today, CST)")] = None,
-    known_at: Annotated[datetime | None, Query(description="record-time instant")] = None,
+    as_of: Annotated[IsoDate | None, Query(description="valid date (default today, CST)")] = None,
+    known_at: Annotated[IsoInstant | None, Query(description="record-time instant")] = None,
     purpose: Annotated[str | None, Query(max_length=200)] = None,
 ) -> SupervisionOut:
     """The subject's supervision tier in a field, with its basis; the read is audited."""

@@ -28,7 +28,7 @@ def test_a_valid_credit_code_is_normalised_to_compact_upper_case() -> None:
     ("value", "problem"),
     [
         ("91410481MA3X5Y6T", "must be 18 characters"),
-        ("9141048IMA3X5Y6TXX", "must be 8 digits"),
+        ("9141048IMA3X5Y6TXX", "administrative division code"),
         ("91350100M000100Y4A", "check character should be"),
     ],
 )
