@@ -414,17 +414,38 @@ def project(
     once: Annotated[bool, typer.Option("--once", help="catch up, then exit")] = False,
     poll: Annotated[float, typer.Option(min=0.05, help="seconds between polls")] = 0.5,
 ) -> None:
-    """Keep the read models caught up with the log (the worker process for PostgreSQL)."""
+    """Keep the read models caught up with the log (the worker process for PostgreSQL).
+
+    A read model that cannot be brought up to date is retried after a wait that doubles from
+    `--poll` up to CREDIT_LEDGER_PROJECTOR_BACKOFF_SECONDS; the failure is stored, so `serve`'s
+    /readyz names it. With `--once` a failure exits 1, naming the read model and the error.
+    """
     import time
 
+    from api.observability import configure_logging
+    from projections.health import Backoff, ProjectionFailed
     from projections.runner import Projector
 
+    settings = get_settings()
+    configure_logging(settings.log_level)  # the worker logs failures as `serve` does, as JSON
     tune_for_batch_work()
     ledger = _open()
+    backoff = Backoff(poll, settings.projector_backoff_seconds)
     try:
         projector = Projector(ledger)
         while True:
-            applied = projector.run_once()
+            try:
+                applied = projector.run_once()
+            except ProjectionFailed as failed:
+                for failure in failed.failures.values():
+                    err_console.print(f"[bold red]failing:[/] {failure.describe()}")
+                if once:
+                    raise typer.Exit(1) from None
+                wait = backoff.failed()
+                err_console.print(f"retrying in {wait:g} s")
+                time.sleep(wait)
+                continue
+            backoff.succeeded()
             if applied:
                 err_console.print(f"applied {applied}; lag {projector.lag()}")
             if once:

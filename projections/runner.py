@@ -31,7 +31,7 @@ from ledger.subject import SUBJECT_EVENT_TOPICS
 from projections.grades import SubjectOutcome, outcome
 from projections.health import FAILURES, Backoff, ProjectionFailed, ProjectionFailure
 from projections.models import READ_MODELS, ReadModel
-from projections.store import Cursor, ReadStore
+from projections.store import Cursor, ReadStore, escape_text, unescape_text
 
 log = logging.getLogger("credit_ledger.projections")
 
@@ -319,7 +319,8 @@ class Projector:
     def _failed(self, projection: str, exc: Exception) -> ProjectionFailure:
         now = datetime.now(UTC)
         error = type(exc).__name__
-        message = " ".join(str(exc).split())[:MESSAGE_CHARS]
+        # Escaped like stored text, so that any answer or log line can carry it.
+        message = escape_text(" ".join(str(exc).split())[:MESSAGE_CHARS])
         previous = self.failures.get(projection)
         failure = (
             previous.again(error, message, now)
@@ -340,8 +341,11 @@ class Projector:
                     "failures": failure.failures,
                 }
             },
-            exc_info=exc if previous is None else None,  # once per run of failures
         )
+        # The traceback, for a bug in a fold, once per run of failures (debug: operators see
+        # the warning above; a traceback in a worker's output reads as a crash).
+        if previous is None:
+            log.debug("projection failure traceback", exc_info=exc)
         try:
             with self.store.transaction() as cur:
                 cur.execute(
@@ -380,7 +384,7 @@ class Projector:
             ProjectionFailure(
                 projection=r["projection"],
                 error=r["error"],
-                message=r["message"],
+                message=unescape_text(r["message"]),  # as `_failed` made it (stored escaped)
                 since=datetime.fromisoformat(r["since"]),
                 last_at=datetime.fromisoformat(r["last_at"]),
                 failures=int(r["failures"]),
