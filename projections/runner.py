@@ -336,7 +336,7 @@ class Projector:
                 "fields": {
                     "projection": projection,
                     "error": error,
-                    "message": message,
+                    "detail": message,  # ("message" is the log line's own)
                     "since": failure.since.isoformat(),
                     "failures": failure.failures,
                 }
