@@ -71,8 +71,21 @@ def _escaped_strings(value: Any) -> Any:
     return value
 
 
+_search_unholdable = _UNHOLDABLE.search
+_CONTAINERS = (list, tuple, dict)
+
+
 def _bound(params: Sequence[Any]) -> tuple[Any, ...]:
-    return tuple(holdable(p) for p in params)
+    # `holdable` for each value, with its common case (text needing nothing) inline: this runs
+    # for every value a rebuild writes, and a call per value cost more than the check.
+    return tuple(
+        [
+            (v if _search_unholdable(v) is None else escape_text(v))
+            if type(v) is str
+            else (holdable(v) if type(v) in _CONTAINERS else v)
+            for v in params
+        ]
+    )
 
 
 class StoredRow(NamedTuple):

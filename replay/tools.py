@@ -18,6 +18,7 @@ from ledger.state import SubjectState
 from ledger.values import china_date, normalize_uscc, subject_id_for
 from projections.annual import AnnualResults
 from projections.grades import outcome
+from projections.health import ProjectionFailed
 from projections.runner import Projector
 from projections.store import escape_text
 
@@ -129,7 +130,12 @@ def verify(
         report.chains.append(chain)
         report.problems.extend(chain.problems)
     projector = Projector(ledger)
-    projector.run_once()
+    try:
+        projector.run_once()
+    except ProjectionFailed as failed:
+        # Read models that cannot be brought up to date cannot be compared: say which, and why.
+        report.problems.extend(f.describe() for f in failed.failures.values())
+        return report
     subject_ids = [str(e.originator_id) for e in ledger.subject_registrations()]
     if sample is not None and sample < len(subject_ids):
         subject_ids = random.Random(seed).sample(subject_ids, sample)

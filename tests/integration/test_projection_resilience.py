@@ -380,3 +380,18 @@ def test_project_once_exits_1_naming_the_failing_projection_without_a_traceback(
         assert "Traceback" not in done.stderr
     assert run(store_url, "project", "--once").returncode == 0
     assert projector.stored_failures() == []
+
+
+def test_verify_exits_1_naming_a_read_model_it_cannot_bring_up_to_date(
+    ledger: CreditLedger, store_url: str
+) -> None:
+    ledger.register_subject(
+        uscc=uscc(12), name="某公司", kind="enterprise", fields=["food"], actor=SYSTEM
+    )
+    projector = Projector(ledger)
+    with table_moved_away(projector, "supervision"):
+        done = run(store_url, "verify")
+    assert done.returncode == 1, done.stdout
+    assert "projection supervision is failing since" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert run(store_url, "verify").returncode == 0
