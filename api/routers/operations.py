@@ -23,7 +23,8 @@ def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 def readyz(request: Request, ledger: Ledger, projections: Projections) -> dict[str, object]:
-    """Readiness: the store answers; reports the ledger position and the read models' lag."""
+    """Readiness: the store answers and every read model is being brought up to date (503 naming
+    those that fail, see `projection_health`); reports the ledger position and their lag."""
     background = request.app.state.background
     try:
         position = ledger.max_position()
