@@ -41,6 +41,8 @@ REGISTRY = "projection_tables"
 FAILING = "projection_failures"
 #: How much of an error's message is kept (a driver's message may quote a whole statement).
 MESSAGE_CHARS = 500
+#: Seconds a batch waits for a lock on its read model's table before it fails (PostgreSQL).
+LOCK_WAIT = 10.0
 DEFAULT_BATCH = 1000
 STATE_CACHE = 20_000
 SUBJECT_TOPICS = frozenset(SUBJECT_EVENT_TOPICS)
@@ -62,8 +64,17 @@ class TableState:
 class Projector:
     """Keeps the read models of one ledger."""
 
-    def __init__(self, ledger: CreditLedger, *, today: Callable[[], date] | None = None) -> None:
+    def __init__(
+        self,
+        ledger: CreditLedger,
+        *,
+        today: Callable[[], date] | None = None,
+        lock_wait: float = LOCK_WAIT,
+    ) -> None:
         self.ledger = ledger
+        # A batch waits this long for a lock on its table (someone's LOCK TABLE, a long ALTER)
+        # and then fails, so the wait is reported and retried rather than silent and endless.
+        self.lock_wait = lock_wait
         self.store = ReadStore(ledger)
         self.today = today or ledger.today
         # Per table, the folded states of recently projected subjects (bounded, so memory stays
@@ -251,7 +262,7 @@ class Projector:
     ) -> None:
         # A table's position is tracked under its own name, a partition's under its key.
         key = tracking_key or table_name
-        with self.store.transaction() as cur:
+        with self.store.transaction(lock_wait=self.lock_wait) as cur:
             # The compare-and-set takes the write lock first, then proves nobody moved on.
             cur.execute(
                 f"UPDATE {self.store.table(TRACKING)} SET position = %s "
@@ -419,7 +430,7 @@ class Projector:
         if not outcomes:
             return 0
         refreshed = []
-        with self.store.transaction() as cur:
+        with self.store.transaction(lock_wait=self.lock_wait) as cur:
             for done in outcomes:
                 cur.execute(
                     f"DELETE FROM {grades_table} WHERE uscc = %s AND last_position = %s",

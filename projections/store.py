@@ -180,13 +180,21 @@ class ReadStore:
         return f'"{name}"' if self.sqlite else f'"{self.schema}"."{name}"'
 
     @contextmanager
-    def transaction(self, *, write: bool = True, schema_lock: bool = False) -> Iterator[Cursor]:
+    def transaction(
+        self, *, write: bool = True, schema_lock: bool = False, lock_wait: float | None = None
+    ) -> Iterator[Cursor]:
         """One transaction; committed on success when writing, rolled back otherwise.
 
         `schema_lock` first takes the lock that serialises schema changes on PostgreSQL (the
         one the event recorder takes to create its tables), for check-then-create steps.
+        `lock_wait` bounds, on PostgreSQL, how many seconds a statement waits for a lock held
+        by another session before it fails (SQLite's writers wait the store's lock timeout).
         """
         with self.datastore.transaction(commit=write) as raw:
+            if lock_wait is not None and not self.sqlite:
+                raw.execute(
+                    "SELECT set_config('lock_timeout', %s, true)", (f"{int(lock_wait * 1000)}ms",)
+                )
             if schema_lock and not self.sqlite:
                 raw.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
             yield Cursor(raw, self.sqlite)

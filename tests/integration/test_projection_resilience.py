@@ -16,6 +16,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime
 from uuid import uuid4
 
+import psycopg
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -29,7 +30,7 @@ from projections.runner import BackgroundProjector, Projector
 from projections.store import escape_text, holdable, unescape_text
 from replay.tools import verify
 from tests.integration.test_cli import run
-from tests.support import SYSTEM, StepClock, uscc
+from tests.support import PG_URL, SYSTEM, StepClock, postgres_schema, uscc
 
 NUL_NAME = "坏\x00名食品有限公司"
 SURROGATE_NAME = "坏\ud800名食品有限公司"
@@ -395,3 +396,30 @@ def test_verify_exits_1_naming_a_read_model_it_cannot_bring_up_to_date(
     assert "projection supervision is failing since" in done.stderr
     assert "Traceback" not in done.stderr
     assert run(store_url, "verify").returncode == 0
+
+
+def test_a_batch_waiting_on_a_locked_table_fails_after_its_lock_wait_and_then_recovers(
+    clock: StepClock,
+) -> None:
+    # PostgreSQL's LOCK TABLE (SQLite locks the whole file, and its writers wait a timeout).
+    with postgres_schema() as url:
+        ledger = open_ledger(url, clock=clock)
+        try:
+            ledger.register_subject(
+                uscc=uscc(13), name="某公司", kind="enterprise", fields=["food"], actor=SYSTEM
+            )
+            projector = Projector(ledger, lock_wait=0.5)
+            table = projector.store.table(projector.tables("feed").active)  # type: ignore[union-attr]
+            with psycopg.connect(PG_URL.split("?")[0]) as other, other.transaction():
+                other.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
+                started = time.monotonic()
+                with pytest.raises(ProjectionFailed) as failed:
+                    projector.run_once()
+                assert time.monotonic() - started < 5
+                assert set(failed.value.failures) == {"feed"}
+                assert "lock timeout" in failed.value.failures["feed"].message
+            projector.run_once()
+            assert projector.caught_up_to() == ledger.max_position()
+            assert projector.failures == {}
+        finally:
+            ledger.close()
