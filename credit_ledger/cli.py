@@ -413,6 +413,14 @@ def import_(
 def project(
     once: Annotated[bool, typer.Option("--once", help="catch up, then exit")] = False,
     poll: Annotated[float, typer.Option(min=0.05, help="seconds between polls")] = 0.5,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=65535,
+            help="serve this worker's Prometheus metrics (its failure counter) on this port",
+        ),
+    ] = None,
 ) -> None:
     """Keep the read models caught up with the log (the worker process for PostgreSQL).
 
@@ -422,12 +430,17 @@ def project(
     """
     import time
 
+    from prometheus_client import start_http_server
+
     from api.observability import configure_logging
+    from projections import health
     from projections.health import Backoff, ProjectionFailed
     from projections.runner import Projector
 
     settings = get_settings()
     configure_logging(settings.log_level)  # the worker logs failures as `serve` does, as JSON
+    if metrics_port is not None:
+        start_http_server(metrics_port, addr=settings.host, registry=health.REGISTRY)
     tune_for_batch_work()
     ledger = _open()
     backoff = Backoff(poll, settings.projector_backoff_seconds)

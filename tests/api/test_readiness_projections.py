@@ -30,7 +30,7 @@ from tests.integration.test_projection_resilience import (
     moved_back,
     register_as_an_older_version,
 )
-from tests.support import SYSTEM, serving, uscc
+from tests.support import SYSTEM, free_port, serving, uscc
 
 FAILURES = re.compile(r'^credit_ledger_projector_failures_total\{projection="feed"\} (\S+)$', re.M)
 
@@ -131,8 +131,12 @@ def test_readyz_of_a_served_process_names_a_projection_its_external_worker_fails
             uscc=uscc(104), name="某公司", kind="enterprise", fields=["food"], actor=SYSTEM
         )
         with serving(CLI, env, tmp_path) as (base, _), worker_log.open("wb") as sink:
+            metrics = f"http://127.0.0.1:{(port := free_port())}/metrics"
             worker = subprocess.Popen(
-                [CLI, "project", "--poll", "0.1"], env=env, stdout=sink, stderr=sink
+                [CLI, "project", "--poll", "0.1", "--metrics-port", str(port)],
+                env=env,
+                stdout=sink,
+                stderr=sink,
             )
             try:
 
@@ -154,6 +158,8 @@ def test_readyz_of_a_served_process_names_a_projection_its_external_worker_fails
                     assert failing["projection"] == "feed"
                     assert failing["lag"] > 0
                     assert table in failing["message"]
+                    # The worker's own metrics count its failed attempts.
+                    eventually(lambda: feed_failures(httpx.get(metrics, timeout=5).text) >= 1)
                 finally:
                     moved_back(projector, table)
                 eventually(lambda: readyz().status_code == 200)
