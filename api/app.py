@@ -52,7 +52,9 @@ def create_app(ledger: CreditLedger | None = None, audit: QueryAudit | None = No
             settings.projector == "auto" and app.state.projector.store.sqlite
         )
         if in_process:
-            background = BackgroundProjector(app.state.projector)
+            background = BackgroundProjector(
+                app.state.projector, longest_backoff=settings.projector_backoff_seconds
+            )
             background.start()
         app.state.background = background
         try:

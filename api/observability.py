@@ -11,7 +11,11 @@ from fastapi import FastAPI, Request
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.responses import Response
 
+from projections import health
+
 REGISTRY = CollectorRegistry()
+# The projectors' metrics (failures per read model) live with them; /metrics shows them too.
+REGISTRY.register(health.REGISTRY)
 REQUESTS = Counter(
     "credit_ledger_http_requests_total",
     "HTTP requests answered",

@@ -414,18 +414,52 @@ def import_(
 def project(
     once: Annotated[bool, typer.Option("--once", help="catch up, then exit")] = False,
     poll: Annotated[float, typer.Option(min=0.05, help="seconds between polls")] = 0.5,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=65535,
+            help="serve this worker's Prometheus metrics (its failure counter) on this port",
+        ),
+    ] = None,
 ) -> None:
-    """Keep the read models caught up with the log (the worker process for PostgreSQL)."""
+    """Keep the read models caught up with the log (the worker process for PostgreSQL).
+
+    A read model that cannot be brought up to date is retried after a wait that doubles from
+    `--poll` up to CREDIT_LEDGER_PROJECTOR_BACKOFF_SECONDS; the failure is stored, so `serve`'s
+    /readyz names it. With `--once` a failure exits 1, naming the read model and the error.
+    """
     import time
 
+    from prometheus_client import start_http_server
+
+    from api.observability import configure_logging
+    from projections import health
+    from projections.health import Backoff, ProjectionFailed
     from projections.runner import Projector
 
+    settings = get_settings()
+    configure_logging(settings.log_level)  # the worker logs failures as `serve` does, as JSON
+    if metrics_port is not None:
+        start_http_server(metrics_port, addr=settings.host, registry=health.REGISTRY)
     tune_for_batch_work()
     ledger = _open()
+    backoff = Backoff(poll, settings.projector_backoff_seconds)
     try:
         projector = Projector(ledger)
         while True:
-            applied = projector.run_once()
+            try:
+                applied = projector.run_once()
+            except ProjectionFailed as failed:
+                for failure in failed.failures.values():
+                    err_console.print(f"[bold red]failing:[/] {failure.describe()}")
+                if once:
+                    raise typer.Exit(1) from None
+                wait = backoff.failed()
+                err_console.print(f"retrying in {wait:g} s")
+                time.sleep(wait)
+                continue
+            backoff.succeeded()
             if applied:
                 err_console.print(f"applied {applied}; lag {projector.lag()}")
             if once:

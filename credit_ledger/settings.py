@@ -27,6 +27,13 @@ class Settings(BaseSettings):
         description="run the projection runner inside `serve`: auto = yes for SQLite; for "
         "PostgreSQL run `credit-ledger project` as its own process",
     )
+    projector_backoff_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="the longest wait between a failing projector's retries (the waits double "
+        "from the poll interval up to this)",
+    )
     read_wait_seconds: float = Field(
         default=5.0, ge=0, le=60, description="how long a read waits for `min_position`"
     )

@@ -24,7 +24,7 @@ from ledger.state import SubjectState
 from ledger.subject import SUBJECT_EVENT_TOPICS
 from ledger.values import end_of_china_day
 from projections.runner import partition_of
-from projections.store import ReadStore
+from projections.store import ReadStore, escape_text, holdable
 
 GRADES = ("优", "良", "中", "差")
 RESULTS = "annual_results"
@@ -302,8 +302,11 @@ class AnnualResults:
         known_at, _ = info
         stored = self.rows(year)
         problems = []
+        # Compared as the table stores them (`holdable`): a code an older version stored with
+        # text the table cannot hold is kept escaped.
         fresh = {
-            r.uscc: self._row(year, r) for r in all_results(self.ledger, year, known_at, progress)
+            escape_text(r.uscc): tuple(holdable(v) for v in self._row(year, r))
+            for r in all_results(self.ledger, year, known_at, progress)
         }
         columns = RESULT_COLUMNS[3:]  # what a year says of a subject (not its key)
         for uscc in sorted(set(stored) | set(fresh)):
@@ -349,7 +352,7 @@ class AnnualResults:
         now = self.ledger.clock()
         for events in read_streams(self.ledger, list(touched)).values():
             result = subject_result(self.ledger, events, year, now)
-            grades[result.uscc] = (
+            grades[escape_text(result.uscc)] = (
                 result.published.grade if result.published else None,
                 result.restated.grade if result.restated else None,
             )

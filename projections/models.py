@@ -1,11 +1,15 @@
-"""The read models: current grades per subject, and the change feed of grade changes."""
+"""The read models: current grades per subject, and the change feed of grade changes.
+
+Rows are written through `Cursor.write_rows`, which stores text escaped (`projections.store.
+escape_text`): a read model holds whatever an event holds, NUL and lone surrogates included.
+Each model's version counts that escaping as part of its table's shape (v2 of current grades,
+v3 of the feed and the tiers), so tables written before it are refilled from position 0.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Protocol
-
-import orjson
 
 from projections.grades import SubjectOutcome
 from projections.store import Cursor
@@ -34,7 +38,8 @@ class CurrentGrades:
     """Per subject: score, grade and listing today, the date it holds until, the last position."""
 
     name = "current_grades"
-    version = 1
+    # v2: text escaped as `escape_text` stores it (backslashes doubled in names, for one).
+    version = 2
     wants_changes = False
     wants_supervision = False
     columns = (
@@ -72,7 +77,7 @@ class CurrentGrades:
             str(outcome.subject_id),
             state.name,
             state.kind,
-            orjson.dumps(sorted(state.fields)).decode(),
+            sorted(state.fields),  # a JSON column: `holdable` writes it as JSON text
             str(ev.score),
             ev.grade,
             ev.grade_en,
@@ -101,7 +106,8 @@ class Feed:
     the event's ledger position (the cursor)."""
 
     name = "feed"
-    version = 2
+    # v3: text escaped as `escape_text` stores it.
+    version = 3
     wants_changes = True
     wants_supervision = False
     columns = (
@@ -171,7 +177,8 @@ class SupervisionTiers:
     name = "supervision"
     # v2: the same rows, plus an index on subject_id. Each batch replaces its subjects' rows by
     # subject_id; without the index every delete scanned the table (quadratic catch-up).
-    version = 2
+    # v3: text escaped as `escape_text` stores it (names).
+    version = 3
     wants_changes = False
     wants_supervision = True
     columns = (

@@ -7,15 +7,21 @@ with several runners or after a crash between batches.
 
 `rebuild` fills a new generation of a table from position 0 beside the live one, resumably,
 and switches readers to it in one transaction when it has caught up.
+
+A read model that cannot be brought up to date (its table gone, the store away, a bug) does
+not stop the others: `run_once` records the failure (in memory, in the failure counter and in
+the store, where `serve` sees an external worker's) and raises `ProjectionFailed`; callers
+retry with `Backoff`. Stored text never fails a write: the store escapes what it cannot hold.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID
 
@@ -23,11 +29,20 @@ from ledger.application import CreditLedger
 from ledger.state import SubjectState
 from ledger.subject import SUBJECT_EVENT_TOPICS
 from projections.grades import SubjectOutcome, outcome
+from projections.health import FAILURES, Backoff, ProjectionFailed, ProjectionFailure
 from projections.models import READ_MODELS, ReadModel
-from projections.store import Cursor, ReadStore
+from projections.store import Cursor, ReadStore, escape_text, unescape_text
+
+log = logging.getLogger("credit_ledger.projections")
 
 TRACKING = "projection_tracking"
 REGISTRY = "projection_tables"
+#: The read models whose projector is failing, one row each while it fails (see `run_once`).
+FAILING = "projection_failures"
+#: How much of an error's message is kept (a driver's message may quote a whole statement).
+MESSAGE_CHARS = 500
+#: Seconds a batch waits for a lock on its read model's table before it fails (PostgreSQL).
+LOCK_WAIT = 10.0
 DEFAULT_BATCH = 1000
 STATE_CACHE = 20_000
 SUBJECT_TOPICS = frozenset(SUBJECT_EVENT_TOPICS)
@@ -49,13 +64,27 @@ class TableState:
 class Projector:
     """Keeps the read models of one ledger."""
 
-    def __init__(self, ledger: CreditLedger, *, today: Callable[[], date] | None = None) -> None:
+    def __init__(
+        self,
+        ledger: CreditLedger,
+        *,
+        today: Callable[[], date] | None = None,
+        lock_wait: float = LOCK_WAIT,
+    ) -> None:
         self.ledger = ledger
+        # A batch waits this long for a lock on its table (someone's LOCK TABLE, a long ALTER)
+        # and then fails, so the wait is reported and retried rather than silent and endless.
+        self.lock_wait = lock_wait
         self.store = ReadStore(ledger)
         self.today = today or ledger.today
         # Per table, the folded states of recently projected subjects (bounded, so memory stays
         # flat): a subject's next batch continues from its state instead of re-reading history.
         self._states: dict[str, OrderedDict[UUID, tuple[int, SubjectState]]] = {}
+        #: The read models this process failed to bring up to date, until it next succeeds.
+        self.failures: dict[str, ProjectionFailure] = {}
+        # Read models whose stored failure row may exist (an earlier process may have left
+        # one): it is deleted after their next success, then no more statements are spent.
+        self._clear_stored = set(READ_MODELS)
         self._setup()
 
     # -- tables -------------------------------------------------------------------------------
@@ -70,6 +99,11 @@ class Projector:
             cur.execute(
                 f"CREATE TABLE IF NOT EXISTS {self.store.table(REGISTRY)} "
                 "(projection TEXT PRIMARY KEY, active TEXT NOT NULL, building TEXT)"
+            )
+            cur.execute(
+                f"CREATE TABLE IF NOT EXISTS {self.store.table(FAILING)} "
+                "(projection TEXT PRIMARY KEY, error TEXT NOT NULL, message TEXT NOT NULL, "
+                "since TEXT NOT NULL, last_at TEXT NOT NULL, failures BIGINT NOT NULL)"
             )
             cur.execute(f"SELECT projection FROM {self.store.table(REGISTRY)}")
             registered = {r["projection"] for r in cur.fetchall()}
@@ -228,7 +262,7 @@ class Projector:
     ) -> None:
         # A table's position is tracked under its own name, a partition's under its key.
         key = tracking_key or table_name
-        with self.store.transaction() as cur:
+        with self.store.transaction(lock_wait=self.lock_wait) as cur:
             # The compare-and-set takes the write lock first, then proves nobody moved on.
             cur.execute(
                 f"UPDATE {self.store.table(TRACKING)} SET position = %s "
@@ -263,15 +297,111 @@ class Projector:
         return 0
 
     def run_once(self, batch: int = DEFAULT_BATCH) -> int:
-        """Catch every active read model up with the log; returns events applied."""
+        """Catch every active read model up with the log; returns events applied.
+
+        A read model that fails does not hold the others back: each is tried, each failure
+        recorded (`failures`, the failure counter, the stored row `serve` reads), and then
+        `ProjectionFailed` names them all. A later success clears a read model's record.
+        """
         applied = 0
+        errors: dict[str, Exception] = {}
         for name in READ_MODELS:
-            state = self.tables(name)
-            assert state is not None
-            while done := self.step(name, state.active, batch):
-                applied += done
-        applied += self.refresh()
+            try:
+                state = self.tables(name)
+                assert state is not None
+                while done := self.step(name, state.active, batch):
+                    applied += done
+            except Exception as exc:
+                errors[name] = exc
+        if "current_grades" not in errors and "supervision" not in errors:
+            # Lapsed grades are rewritten in both tables; counted as the current grades' work.
+            try:
+                applied += self.refresh()
+            except Exception as exc:
+                errors["current_grades"] = exc
+        for name in READ_MODELS:
+            if name not in errors:
+                self._succeeded(name)
+        if errors:
+            failed = {name: self._failed(name, exc) for name, exc in errors.items()}
+            raise ProjectionFailed(failed) from next(iter(errors.values()))
         return applied
+
+    def _failed(self, projection: str, exc: Exception) -> ProjectionFailure:
+        now = datetime.now(UTC)
+        error = type(exc).__name__
+        # Escaped like stored text, so that any answer or log line can carry it.
+        message = escape_text(" ".join(str(exc).split())[:MESSAGE_CHARS])
+        previous = self.failures.get(projection)
+        failure = (
+            previous.again(error, message, now)
+            if previous is not None
+            else ProjectionFailure(projection, error, message, since=now, last_at=now)
+        )
+        self.failures[projection] = failure
+        FAILURES.labels(projection).inc()
+        self._clear_stored.add(projection)
+        log.warning(
+            "projection failed",
+            extra={
+                "fields": {
+                    "projection": projection,
+                    "error": error,
+                    "detail": message,  # ("message" is the log line's own)
+                    "since": failure.since.isoformat(),
+                    "failures": failure.failures,
+                }
+            },
+        )
+        # The traceback, for a bug in a fold, once per run of failures (debug: operators see
+        # the warning above; a traceback in a worker's output reads as a crash).
+        if previous is None:
+            log.debug("projection failure traceback", exc_info=exc)
+        try:
+            with self.store.transaction() as cur:
+                cur.execute(
+                    f"INSERT INTO {self.store.table(FAILING)} "
+                    "(projection, error, message, since, last_at, failures) "
+                    "VALUES (%s, %s, %s, %s, %s, 1) ON CONFLICT (projection) DO UPDATE SET "
+                    "error = excluded.error, message = excluded.message, "
+                    f"last_at = excluded.last_at, failures = {FAILING}.failures + 1",
+                    (projection, error, message, now.isoformat(), now.isoformat()),
+                )
+        except Exception as stored:
+            # The store may be what fails; this process's own record stands meanwhile.
+            log.debug("projection failure not stored: %s", type(stored).__name__)
+        return failure
+
+    def _succeeded(self, projection: str) -> None:
+        self.failures.pop(projection, None)
+        if projection not in self._clear_stored:
+            return
+        try:
+            with self.store.transaction() as cur:
+                cur.execute(
+                    f"DELETE FROM {self.store.table(FAILING)} WHERE projection = %s", (projection,)
+                )
+        except Exception as exc:
+            log.debug("projection failure not cleared: %s", type(exc).__name__)
+            return
+        self._clear_stored.discard(projection)
+
+    def stored_failures(self) -> list[ProjectionFailure]:
+        """The read models some projector (this process's or another's) failed on last."""
+        with self.store.transaction(write=False) as cur:
+            cur.execute(f"SELECT * FROM {self.store.table(FAILING)} ORDER BY projection")
+            rows = cur.fetchall()
+        return [
+            ProjectionFailure(
+                projection=r["projection"],
+                error=r["error"],
+                message=unescape_text(r["message"]),  # as `_failed` made it (stored escaped)
+                since=datetime.fromisoformat(r["since"]),
+                last_at=datetime.fromisoformat(r["last_at"]),
+                failures=int(r["failures"]),
+            )
+            for r in rows
+        ]
 
     def refresh(self) -> int:
         """Re-grade subjects whose grade today may have lapsed (a fact stopped counting).
@@ -300,7 +430,7 @@ class Projector:
         if not outcomes:
             return 0
         refreshed = []
-        with self.store.transaction() as cur:
+        with self.store.transaction(lock_wait=self.lock_wait) as cur:
             for done in outcomes:
                 cur.execute(
                     f"DELETE FROM {grades_table} WHERE uscc = %s AND last_position = %s",
@@ -470,14 +600,26 @@ def _rowcount(cur: Cursor) -> int:
 
 
 class BackgroundProjector:
-    """Runs a projector in a daemon thread of the service (the embedded default)."""
+    """Runs a projector in a daemon thread of the service (the embedded default).
 
-    def __init__(self, projector: Projector, poll_seconds: float = 0.5) -> None:
+    A failing run is retried after a bounded exponential backoff (`Backoff`, from
+    `poll_seconds` up to `longest_backoff`); readiness reports the projector's `failures`.
+    """
+
+    def __init__(
+        self, projector: Projector, poll_seconds: float = 0.5, longest_backoff: float = 30.0
+    ) -> None:
         self.projector = projector
         self.poll_seconds = poll_seconds
+        self.backoff = Backoff(poll_seconds, longest_backoff)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="projector", daemon=True)
         self.last_error: str | None = None
+
+    @property
+    def failures(self) -> dict[str, ProjectionFailure]:
+        """The read models failing now, by name."""
+        return dict(self.projector.failures)
 
     def start(self) -> None:
         """Begin catching up in the background."""
@@ -492,7 +634,11 @@ class BackgroundProjector:
         while not self._stop.is_set():
             try:
                 self.projector.run_once()
-                self.last_error = None
-            except Exception as exc:  # keep serving; readiness reports the error
+            except Exception as exc:  # keep serving; readiness reports the failure
                 self.last_error = f"{type(exc).__name__}: {exc}"
-            self._stop.wait(self.poll_seconds)
+                wait = self.backoff.failed()
+            else:
+                self.last_error = None
+                self.backoff.succeeded()
+                wait = self.poll_seconds
+            self._stop.wait(wait)

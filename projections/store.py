@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, NamedTuple
 from uuid import UUID
 
+import orjson
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 from psycopg.rows import tuple_row
 
@@ -15,6 +17,75 @@ from ledger.application import CreditLedger
 
 #: From this many rows a PostgreSQL write goes through a staging table (see `write_rows`).
 STAGE_FROM = 64
+
+# What a read-model column cannot hold as it is: NUL (PostgreSQL text refuses it), lone
+# surrogates (no UTF-8 encoding exists, so neither driver can send them), and the backslash
+# that introduces the escapes, so that every escaped value reads back to exactly one original.
+_UNHOLDABLE = re.compile("[\\\\\x00\ud800-\udfff]")
+_ESCAPED = re.compile(r"\\(?:\\|u([0-9a-f]{4}))")
+
+
+def _escape_one(found: re.Match[str]) -> str:
+    char = found.group()
+    return "\\\\" if char == "\\" else f"\\u{ord(char):04x}"
+
+
+def escape_text(text: str) -> str:
+    """Text as a read model stores it: NUL and lone surrogates as the visible escapes `\\u0000`
+    and `\\udXXX` (four lower-case hex digits), each backslash doubled; all else unchanged.
+
+    Events are immutable, so a read model must hold whatever an older version stored (DOMAIN
+    §8): a name with NUL stopped every projection on PostgreSQL for good. The escaped text is
+    what read-model answers show (the worklist's names); `unescape_text` gives the original.
+    """
+    return text if _UNHOLDABLE.search(text) is None else _UNHOLDABLE.sub(_escape_one, text)
+
+
+def unescape_text(stored: str) -> str:
+    """The original of `escape_text`'s result (its exact inverse)."""
+    return _ESCAPED.sub(lambda m: "\\" if m.group(1) is None else chr(int(m.group(1), 16)), stored)
+
+
+def holdable(value: Any) -> Any:
+    """A value as bound to a read-model column: text escaped (`escape_text`), lists and
+    dictionaries as JSON text of their escaped strings, anything else unchanged.
+
+    Every value written to or compared with a read-model table goes through here (see
+    `Cursor`), on both stores and both write paths, so stored and compared text always agree.
+    """
+    kind = type(value)
+    if kind is str:
+        return escape_text(value)
+    if kind is list or kind is tuple or kind is dict:
+        return orjson.dumps(_escaped_strings(value)).decode()
+    return value
+
+
+def _escaped_strings(value: Any) -> Any:
+    if isinstance(value, str):
+        return escape_text(value)
+    if isinstance(value, dict):
+        return {escape_text(str(k)): _escaped_strings(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_escaped_strings(v) for v in value]
+    return value
+
+
+_search_unholdable = _UNHOLDABLE.search
+_CONTAINERS = (list, tuple, dict)
+
+
+def _bound(params: Sequence[Any]) -> tuple[Any, ...]:
+    # `holdable` for each value, with its common case (text needing nothing) inline: this runs
+    # for every value a rebuild writes, and a call per value cost more than the check.
+    return tuple(
+        [
+            (v if _search_unholdable(v) is None else escape_text(v))
+            if type(v) is str
+            else (holdable(v) if type(v) in _CONTAINERS else v)
+            for v in params
+        ]
+    )
 
 
 class StoredRow(NamedTuple):
@@ -28,7 +99,11 @@ class StoredRow(NamedTuple):
 
 
 class Cursor:
-    """A cursor that speaks one placeholder style (`%s`) on both databases."""
+    """A cursor that speaks one placeholder style (`%s`) on both databases.
+
+    Every parameter it binds goes through `holdable`, once: what is written is escaped as
+    the read models store text, and what is compared with stored text is escaped alike.
+    """
 
     def __init__(self, raw: Any, sqlite: bool) -> None:
         self.raw = raw
@@ -39,13 +114,13 @@ class Cursor:
 
     def execute(self, statement: str, params: Sequence[Any] = ()) -> Cursor:
         """Run one statement."""
-        self.raw.execute(self._sql(statement), tuple(params))
+        self.raw.execute(self._sql(statement), _bound(params))
         return self
 
     def executemany(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
         """Run one statement for many parameter rows."""
         if rows:
-            self.raw.executemany(self._sql(statement), [tuple(r) for r in rows])
+            self.raw.executemany(self._sql(statement), [_bound(r) for r in rows])
 
     def write_rows(
         self,
@@ -73,7 +148,7 @@ class Cursor:
         self.raw.execute(f"CREATE TEMP TABLE {stage} (LIKE {table}) ON COMMIT DROP")
         with self.raw.copy(f"COPY {stage} ({names}) FROM STDIN") as copy:
             for row in rows:
-                copy.write_row(row)
+                copy.write_row(_bound(row))
         self.raw.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {stage} {on_conflict}")
         self.raw.execute(f"DROP TABLE {stage}")
 
@@ -105,13 +180,21 @@ class ReadStore:
         return f'"{name}"' if self.sqlite else f'"{self.schema}"."{name}"'
 
     @contextmanager
-    def transaction(self, *, write: bool = True, schema_lock: bool = False) -> Iterator[Cursor]:
+    def transaction(
+        self, *, write: bool = True, schema_lock: bool = False, lock_wait: float | None = None
+    ) -> Iterator[Cursor]:
         """One transaction; committed on success when writing, rolled back otherwise.
 
         `schema_lock` first takes the lock that serialises schema changes on PostgreSQL (the
         one the event recorder takes to create its tables), for check-then-create steps.
+        `lock_wait` bounds, on PostgreSQL, how many seconds a statement waits for a lock held
+        by another session before it fails (SQLite's writers wait the store's lock timeout).
         """
         with self.datastore.transaction(commit=write) as raw:
+            if lock_wait is not None and not self.sqlite:
+                raw.execute(
+                    "SELECT set_config('lock_timeout', %s, true)", (f"{int(lock_wait * 1000)}ms",)
+                )
             if schema_lock and not self.sqlite:
                 raw.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
             yield Cursor(raw, self.sqlite)

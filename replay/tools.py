@@ -18,7 +18,9 @@ from ledger.state import SubjectState
 from ledger.values import china_date, normalize_uscc, subject_id_for
 from projections.annual import AnnualResults
 from projections.grades import outcome
+from projections.health import ProjectionFailed
 from projections.runner import Projector
+from projections.store import escape_text
 
 
 @dataclass(frozen=True)
@@ -128,7 +130,12 @@ def verify(
         report.chains.append(chain)
         report.problems.extend(chain.problems)
     projector = Projector(ledger)
-    projector.run_once()
+    try:
+        projector.run_once()
+    except ProjectionFailed as failed:
+        # Read models that cannot be brought up to date cannot be compared: say which, and why.
+        report.problems.extend(f.describe() for f in failed.failures.values())
+        return report
     subject_ids = [str(e.originator_id) for e in ledger.subject_registrations()]
     if sample is not None and sample < len(subject_ids):
         subject_ids = random.Random(seed).sample(subject_ids, sample)
@@ -169,7 +176,10 @@ def _verify_subjects(
         if row is None:
             report.problems.append(f"current_grades {uscc}: missing row")
         else:
+            # Text as the read models store it (escaped: see `projections.store.escape_text`).
             want = {
+                "name": escape_text(fresh.state.name),
+                "kind": escape_text(fresh.state.kind),
                 "score": str(fresh.today.score),
                 "grade": fresh.today.grade,
                 "listed": int(fresh.today.listed),
@@ -179,14 +189,26 @@ def _verify_subjects(
             if got != want:
                 report.problems.append(f"current_grades {uscc}: stored {got} != replayed {want}")
         want_feed = [
-            (c.position, str(c.evaluation.score), c.evaluation.grade) for c in fresh.changes
+            (
+                c.position,
+                c.kind,
+                None if c.detail is None else escape_text(c.detail),
+                str(c.evaluation.score),
+                c.evaluation.grade,
+            )
+            for c in fresh.changes
         ]
-        got_feed = [(r["position"], r["score"], r["grade"]) for r in feed.get(subject_id, [])]
+        got_feed = [
+            (r["position"], r["kind"], r["detail"], r["score"], r["grade"])
+            for r in feed.get(subject_id, [])
+        ]
         if got_feed != want_feed:
             report.problems.append(f"feed {uscc}: stored {got_feed} != replayed {want_feed}")
-        want_tiers = sorted((s.field, s.tier, s.grade, s.basis) for s in fresh.supervision)
+        name = escape_text(fresh.state.name)
+        want_tiers = sorted((s.field, name, s.tier, s.grade, s.basis) for s in fresh.supervision)
         got_tiers = sorted(
-            (r["field"], r["tier"], r["grade"], r["basis"]) for r in tiers.get(subject_id, [])
+            (r["field"], r["name"], r["tier"], r["grade"], r["basis"])
+            for r in tiers.get(subject_id, [])
         )
         if got_tiers != want_tiers:
             report.problems.append(
