@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from typing import Any
+
 from fastapi import APIRouter, Request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import Response
@@ -9,8 +12,12 @@ from starlette.responses import Response
 from api.deps import Ledger, Projections
 from api.observability import REGISTRY
 from api.problems import Problem
+from credit_ledger.settings import get_settings
+from credit_ledger.store import StoreFault, StoreFull, WriteProbe
+from ledger.application import CreditLedger
 
 router = APIRouter(tags=["operations"])
+_probe_lock = threading.Lock()
 
 
 @router.get("/healthz")
@@ -21,7 +28,12 @@ def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 def readyz(request: Request, ledger: Ledger, projections: Projections) -> dict[str, object]:
-    """Readiness: the store answers; reports the ledger position and the read models' lag."""
+    """Readiness: the store takes a write; reports the ledger position and the read models' lag.
+
+    Not ready is a 503 problem naming why (the store unreachable or out of space), answered
+    within the ready timeout (`CREDIT_LEDGER_READY_TIMEOUT_SECONDS`).
+    """
+    store_health(request.app.state, ledger)
     try:
         position = ledger.max_position()
         lag = projections.lag()
@@ -35,6 +47,29 @@ def readyz(request: Request, ledger: Ledger, projections: Projections) -> dict[s
         "projector": "in-process" if background is not None else "external",
         "projector_error": background.last_error if background is not None else None,
     }
+
+
+def store_health(state: Any, ledger: CreditLedger) -> None:
+    """The store's part of readiness: a write commits within the ready timeout, else 503.
+
+    The problem names the store's state (`unreachable` or `out-of-space`) and its error.
+    """
+    with _probe_lock:
+        probe = getattr(state, "write_probe", None)
+        if probe is None:
+            probe = state.write_probe = WriteProbe(ledger)
+    settings = get_settings()
+    try:
+        probe.check(settings.ready_timeout_seconds)
+    except StoreFault as fault:
+        condition = "out-of-space" if isinstance(fault, StoreFull) else "unreachable"
+        raise Problem(
+            503,
+            f"not ready: {fault}",
+            kind=f"store-{condition}",
+            headers={"Retry-After": str(settings.retry_after_seconds)},
+            extra={"store": {"status": condition, "error": str(fault)}},
+        ) from None
 
 
 @router.get("/metrics")
