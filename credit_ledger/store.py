@@ -16,6 +16,7 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 from psycopg.sql import SQL, Composed, Identifier, Literal
+from psycopg_pool import PoolTimeout
 
 from credit_ledger.chain import SCHEMA_LOCK, ChainedPostgresRecorder
 from credit_ledger.settings import get_settings
@@ -318,18 +319,26 @@ class WriteProbe:
 
     def check(self, timeout: float) -> None:
         """Return if a write committed within `timeout` s; else raise the `StoreFault`."""
+        self.begin(timeout)
+        self.wait(timeout)
+
+    def begin(self, timeout: float) -> None:
+        """Start a probe, unless one started earlier still waits (then that one counts)."""
         with self._lock:
-            running = self._running
-            if running is None or not running.is_alive():
-                running = threading.Thread(
+            if self._running is None or not self._running.is_alive():
+                self._outcome = None
+                self._running = threading.Thread(
                     target=self._probe, args=(timeout,), name="write-probe", daemon=True
                 )
-                self._running, self._outcome = running, None
-                running.start()
-            # else a probe started earlier still waits: this call waits for it too.
-        running.join(timeout)
+                self._running.start()
+
+    def wait(self, timeout: float) -> None:
+        """Wait at most `timeout` s for the probe begun; raise the `StoreFault` if it failed."""
+        running = self._running
+        assert running is not None, "begin() first"
+        running.join(max(0.0, timeout))
         if running.is_alive():
-            raise StoreUnavailable(f"the store did not take a write within {timeout:g} s")
+            raise StoreUnavailable(f"the store did not take a write within {timeout:.1f} s")
         outcome = self._outcome
         if outcome is not None:
             raise store_fault(outcome) or StoreUnavailable(
@@ -340,7 +349,19 @@ class WriteProbe:
         try:
             self._write(timeout)
         except BaseException as exc:  # reported to the caller, who names it
+            if not self.sqlite and isinstance(exc.__cause__, PoolTimeout):
+                exc = self._why_no_connection(exc)
             self._outcome = exc
+
+    def _why_no_connection(self, exc: BaseException) -> BaseException:
+        """The pool only says it had no connection; a direct attempt says why (refused...)."""
+        kwargs = dict(self.recorder.datastore.pool.kwargs)
+        kwargs.pop("row_factory", None)
+        try:
+            psycopg.connect(**{**kwargs, "connect_timeout": 2}).close()
+        except psycopg.Error as direct:
+            return direct
+        return exc
 
     def _write(self, timeout: float) -> None:
         datastore = self.recorder.datastore

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 from fastapi import APIRouter, Request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import Response
 
-from api.deps import Ledger, Projections
+from api.deps import Audit, Ledger, Projections
 from api.observability import REGISTRY
 from api.problems import Problem
 from credit_ledger.settings import get_settings
 from credit_ledger.store import StoreFault, StoreFull, WriteProbe
 from ledger.application import CreditLedger
+from ledger.audit import QueryAudit
 
 router = APIRouter(tags=["operations"])
 _probe_lock = threading.Lock()
@@ -27,13 +29,15 @@ def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz")
-def readyz(request: Request, ledger: Ledger, projections: Projections) -> dict[str, object]:
+def readyz(
+    request: Request, ledger: Ledger, audit: Audit, projections: Projections
+) -> dict[str, object]:
     """Readiness: the store takes a write; reports the ledger position and the read models' lag.
 
     Not ready is a 503 problem naming why (the store unreachable or out of space), answered
     within the ready timeout (`CREDIT_LEDGER_READY_TIMEOUT_SECONDS`).
     """
-    store_health(request.app.state, ledger)
+    store_health(request.app.state, ledger, audit)
     try:
         position = ledger.max_position()
         lag = projections.lag()
@@ -49,27 +53,34 @@ def readyz(request: Request, ledger: Ledger, projections: Projections) -> dict[s
     }
 
 
-def store_health(state: Any, ledger: CreditLedger) -> None:
+def store_health(state: Any, ledger: CreditLedger, audit: QueryAudit) -> None:
     """The store's part of readiness: a write commits within the ready timeout, else 503.
 
-    The problem names the store's state (`unreachable` or `out-of-space`) and its error.
+    Both logs are probed, together: the credit log's store and the audit log's (written on
+    every grade read; on PostgreSQL it has its own connections). The problem names which log,
+    the store's state (`unreachable` or `out-of-space`) and its error.
     """
     with _probe_lock:
-        probe = getattr(state, "write_probe", None)
-        if probe is None:
-            probe = state.write_probe = WriteProbe(ledger)
+        probes = getattr(state, "write_probes", None)
+        if probes is None:
+            probes = state.write_probes = {"ledger": WriteProbe(ledger), "audit": WriteProbe(audit)}
     settings = get_settings()
-    try:
-        probe.check(settings.ready_timeout_seconds)
-    except StoreFault as fault:
-        condition = "out-of-space" if isinstance(fault, StoreFull) else "unreachable"
-        raise Problem(
-            503,
-            f"not ready: {fault}",
-            kind=f"store-{condition}",
-            headers={"Retry-After": str(settings.retry_after_seconds)},
-            extra={"store": {"status": condition, "error": str(fault)}},
-        ) from None
+    timeout = settings.ready_timeout_seconds
+    deadline = time.monotonic() + timeout
+    for probe in probes.values():
+        probe.begin(timeout)
+    for log, probe in probes.items():
+        try:
+            probe.wait(deadline - time.monotonic())
+        except StoreFault as fault:
+            condition = "out-of-space" if isinstance(fault, StoreFull) else "unreachable"
+            raise Problem(
+                503,
+                f"not ready ({log} log): {fault}",
+                kind=f"store-{condition}",
+                headers={"Retry-After": str(settings.retry_after_seconds)},
+                extra={"store": {"status": condition, "log": log, "error": str(fault)}},
+            ) from None
 
 
 @router.get("/metrics")
