@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import time
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,12 +15,17 @@ import pytest
 from eventsourcing.persistence import OperationalError
 from prometheus_client.parser import text_string_to_metric_families
 
+from api.app import create_app
 from api.observability import JSONFormatter
-from credit_ledger.store import StoreFull, StoreUnavailable, store_fault
+from credit_ledger.store import StoreFull, StoreUnavailable, open_audit, open_ledger, store_fault
 from ledger.values import subject_id_for
-from tests.api.conftest import Api
-from tests.api.test_endpoints import CODE, problem, register
-from tests.support import free_port
+from tests.api.conftest import Api, make_tokens
+from tests.api.test_endpoints import CODE, fact, problem, register
+from tests.support import free_port, postgres_schema
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
 
 EVALUATION = "/v1/subjects/{uscc}/evaluation"
 
@@ -132,3 +139,46 @@ def test_an_sqlite_store_out_of_pages_is_full_and_an_sql_mistake_is_no_store_fau
         db.execute("SELECT * FROM no_such_table")
     assert store_fault(mistake.value) is None
     db.close()
+
+
+@pytest.fixture
+def pg_api(monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
+    """The service in process on a fresh PostgreSQL schema."""
+    with postgres_schema() as url:
+        ledger, audit = open_ledger(url), open_audit(url)
+        with TestClient(create_app(ledger, audit), raise_server_exceptions=False) as client:
+            yield Api(client, ledger, make_tokens(ledger))
+        ledger.close()
+        audit.close()
+
+
+def _server_runs_out_of_space_writing(app: Any) -> None:
+    """The server answers every insert into this log's events as a full disk does (53100)."""
+    recorder: Any = app.recorder
+    schema, table = recorder.datastore.schema, recorder.events_table_name
+    with recorder.datastore.transaction(commit=True) as cursor:
+        cursor.execute(
+            f'CREATE OR REPLACE FUNCTION "{schema}".disk_full() RETURNS trigger '
+            "LANGUAGE plpgsql AS "
+            "$$ BEGIN RAISE EXCEPTION 'could not extend file: No space left on device' "
+            "USING ERRCODE = 'disk_full'; END $$"
+        )
+        cursor.execute(
+            f'CREATE TRIGGER "{table}_disk_full" BEFORE INSERT ON "{schema}"."{table}" '
+            f'FOR EACH ROW EXECUTE FUNCTION "{schema}".disk_full()'
+        )
+
+
+def test_postgresql_out_of_space_answers_507_to_writes_and_audited_reads(pg_api: Api) -> None:
+    assert register(pg_api).status_code == 201
+    position = pg_api.ledger.max_position()
+    _server_runs_out_of_space_writing(pg_api.ledger)
+    _server_runs_out_of_space_writing(pg_api.client.app.state.audit)  # type: ignore[attr-defined]
+    started = time.monotonic()
+    written = fact(pg_api)
+    assert problem(written, 507)["type"] == "urn:credit-ledger:problem:store-full"
+    assert time.monotonic() - started < 1.0  # a full disk is not retried
+    read = pg_api.get(f"/v1/subjects/{CODE}/evaluation", "reader", as_of="2024-01-01")
+    assert problem(read, 507)["type"] == "urn:credit-ledger:problem:store-full"
+    assert pg_api.ledger.max_position() == position  # nothing was written
+    assert pg_api.get(f"/v1/subjects/{CODE}", "reader").status_code == 200
