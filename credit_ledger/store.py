@@ -338,7 +338,7 @@ class WriteProbe:
         assert running is not None, "begin() first"
         running.join(max(0.0, timeout))
         if running.is_alive():
-            raise StoreUnavailable(f"the store did not take a write within {timeout:.1f} s")
+            raise StoreUnavailable("the store did not take a write in time")
         outcome = self._outcome
         if outcome is not None:
             raise store_fault(outcome) or StoreUnavailable(

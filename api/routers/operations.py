@@ -73,11 +73,12 @@ def store_health(state: Any, ledger: CreditLedger, audit: QueryAudit) -> None:
         try:
             probe.wait(deadline - time.monotonic())
         except StoreFault as fault:
-            condition = "out-of-space" if isinstance(fault, StoreFull) else "unreachable"
+            full = isinstance(fault, StoreFull)
+            condition = "out-of-space" if full else "unreachable"
             raise Problem(
                 503,
                 f"not ready ({log} log): {fault}",
-                kind=f"store-{condition}",
+                kind="store-full" if full else "store-unavailable",  # as requests' 507 and 503
                 headers={"Retry-After": str(settings.retry_after_seconds)},
                 extra={"store": {"status": condition, "log": log, "error": str(fault)}},
             ) from None
