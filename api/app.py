@@ -80,7 +80,7 @@ def create_app(ledger: CreditLedger | None = None, audit: QueryAudit | None = No
         app.state.projector = Projector(ledger)
         app.state.background = None
     problems.install(app)
-    observability.install(app)
+    observability.install(app, problems.failure)
     for module in (
         operations,
         subjects,

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 import orjson
 from fastapi import FastAPI, Request
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from projections import health
 
@@ -72,33 +73,69 @@ def configure_logging(level: str) -> None:
     root.propagate = False
 
 
-def install(app: FastAPI) -> None:
-    """Measure and log every request."""
+class Observe:
+    """Measures and logs every answer, as a pure ASGI middleware placed outermost.
 
-    @app.middleware("http")
-    async def observe(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
+    It sees the status each answer was sent with, and renders (through `failure`) the answer
+    to any exception no handler took, so 500s and store faults are logged and counted like
+    every other answer. (The framework's own catch-all runs outside every middleware.)
+    """
+
+    def __init__(self, app: ASGIApp, failure: Callable[[Request, Exception], Response]) -> None:
+        self.app = app
+        self.failure = failure
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        state = request.state  # created now, so what the routes set on it is seen here
         started = time.perf_counter()
-        response = await call_next(request)
-        elapsed = time.perf_counter() - started
-        route = request.scope.get("route")
-        template = getattr(route, "path", "unmatched")
-        REQUESTS.labels(request.method, template, str(response.status_code)).inc()
-        LATENCY.labels(request.method, template).observe(elapsed)
-        if response.status_code >= 400:
-            ERRORS.labels(template, str(response.status_code)).inc()
-        access_log.info(
-            "request",
-            extra={
-                "fields": {
-                    "method": request.method,
-                    "path": request.url.path,
-                    "route": template,
-                    "status": response.status_code,
-                    "ms": round(elapsed * 1000, 2),
-                    "token": getattr(request.state, "token_id", None),
-                }
-            },
-        )
-        return response
+        status: int | None = None
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        except Exception as exc:
+            if status is not None:  # the answer has begun: it can only be cut off
+                _observe(request, 500, started, getattr(state, "token_id", None))
+                raise
+            await self.failure(request, exc)(scope, receive, sending)
+        _observe(request, status or 500, started, getattr(state, "token_id", None))
+
+
+def _observe(request: Request, status: int, started: float, token: str | None) -> None:
+    elapsed = time.perf_counter() - started
+    route = request.scope.get("route")
+    template = getattr(route, "path", "unmatched")
+    REQUESTS.labels(request.method, template, str(status)).inc()
+    LATENCY.labels(request.method, template).observe(elapsed)
+    if status >= 400:
+        ERRORS.labels(template, str(status)).inc()
+    access_log.info(
+        "request",
+        extra={
+            "fields": {
+                "method": request.method,
+                "path": request.url.path,
+                "route": template,
+                "status": status,
+                "ms": round(elapsed * 1000, 2),
+                "token": token,
+            }
+        },
+    )
+
+
+def install(app: FastAPI, failure: Callable[[Request, Exception], Response]) -> None:
+    """Measure and log every answer; `failure` answers exceptions no handler took.
+
+    Install it after every other middleware, so it is the outermost and sees their answers.
+    """
+    app.add_middleware(Observe, failure=failure)

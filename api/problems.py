@@ -11,6 +11,8 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from credit_ledger.settings import get_settings
+from credit_ledger.store import StoreFull, store_fault
 from ledger.errors import LedgerError, NotEligible
 
 log = logging.getLogger("credit_ledger.api")
@@ -32,6 +34,7 @@ TITLES = {
     422: "Refused by a ledger rule",
     500: "Internal error",
     503: "Not available",
+    507: "Insufficient storage",
 }
 
 
@@ -126,7 +129,29 @@ def install(app: FastAPI) -> None:
         headers = dict(exc.headers) if exc.headers else None
         return problem(exc.status_code, str(exc.detail), kind="http", headers=headers)
 
-    @app.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception) -> Response:
-        log.exception("unexpected error on %s %s", request.method, request.url.path)
-        return problem(500, "the service failed to answer; the error was logged", kind="internal")
+
+def store_problem(exc: BaseException) -> ProblemResponse | None:
+    """The answer to a store fault: 507 out of space, 503 with Retry-After unavailable."""
+    fault = store_fault(exc)
+    if fault is None:
+        return None
+    if isinstance(fault, StoreFull):
+        return problem(507, "the store is out of space: nothing was written", kind="store-full")
+    wait = get_settings().retry_after_seconds
+    return problem(
+        503,
+        f"the store is unavailable (it does not answer); retry after {wait} s",
+        kind="store-unavailable",
+        headers={"Retry-After": str(wait)},
+    )
+
+
+def failure(request: Request, exc: Exception) -> ProblemResponse:
+    """The answer to an exception no handler took (called by `api.observability.Observe`,
+    inside which every answer is logged and counted): a store fault's 503 or 507, else 500."""
+    answer = store_problem(exc)
+    if answer is not None:
+        log.warning("store fault on %s %s: %s", request.method, request.url.path, store_fault(exc))
+        return answer
+    log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    return problem(500, "the service failed to answer; the error was logged", kind="internal")

@@ -609,4 +609,6 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: _problem("unknown subject, fact, listing, objection or repair"),
     409: _problem("same natural key with another payload, concurrent change, or not caught up"),
     422: _problem("refused by a ledger rule (the field and rule are named)"),
+    503: _problem("the store is unavailable (it does not answer); retry after `Retry-After`"),
+    507: _problem("the store is out of space: nothing was written"),
 }

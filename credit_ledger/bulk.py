@@ -161,17 +161,28 @@ class _ReplayClock:
 
 
 class _Checkpoints:
-    """How far each file got in this store (a table beside the events, keyed by the file)."""
+    """How far each file got in this store (a table beside the events, keyed by the file),
+    and the refusals of the lines it got past, stored in the checkpoint's transaction.
+
+    So a resumed import rewrites its rejects file from the store (the refusals up to the
+    checkpoint) and adds those of the lines it applies itself: each refusal of the whole file
+    is listed once, whatever a killed run left in the file.
+    """
 
     def __init__(self, ledger: CreditLedger) -> None:
         from projections.store import ReadStore
 
         self.store = ReadStore(ledger)
         self.table = self.store.table("import_checkpoints")
+        self.rejects = self.store.table("import_rejects")
         with self.store.transaction(schema_lock=True) as cur:
             cur.execute(
                 f"CREATE TABLE IF NOT EXISTS {self.table} "
                 "(fingerprint TEXT PRIMARY KEY, line BIGINT NOT NULL)"
+            )
+            cur.execute(
+                f"CREATE TABLE IF NOT EXISTS {self.rejects} (fingerprint TEXT NOT NULL, "
+                "line BIGINT NOT NULL, entry TEXT NOT NULL, PRIMARY KEY (fingerprint, line))"
             )
 
     def get(self, fingerprint: str) -> int:
@@ -180,13 +191,35 @@ class _Checkpoints:
             row = cur.fetchone()
         return int(row["line"]) if row else 0
 
-    def put(self, fingerprint: str, line: int) -> None:
+    def put(self, fingerprint: str, line: int, refused: list[tuple[int, bytes]]) -> None:
+        """Record that the file got to `line`, with the refusals of the lines since the last."""
         with self.store.transaction() as cur:
             cur.execute(
                 f"INSERT INTO {self.table} (fingerprint, line) VALUES (%s, %s) "  # noqa: S608
                 "ON CONFLICT (fingerprint) DO UPDATE SET line = excluded.line",
                 (fingerprint, line),
             )
+            cur.executemany(
+                f"INSERT INTO {self.rejects} (fingerprint, line, entry) "  # noqa: S608
+                "VALUES (%s, %s, %s) "
+                "ON CONFLICT (fingerprint, line) DO UPDATE SET entry = excluded.entry",
+                [(fingerprint, number, entry.decode()) for number, entry in refused],
+            )
+
+    def refused(self, fingerprint: str, upto: int) -> list[bytes]:
+        """The stored refusals of the lines up to `upto`, in line order."""
+        with self.store.transaction(write=False) as cur:
+            cur.execute(
+                f"SELECT entry FROM {self.rejects} "  # noqa: S608
+                "WHERE fingerprint = %s AND line <= %s ORDER BY line",
+                (fingerprint, upto),
+            )
+            return [str(row["entry"]).encode() for row in cur.fetchall()]
+
+    def forget_refusals(self, fingerprint: str) -> None:
+        """A fresh run of the file: refusals stored by an earlier one no longer count."""
+        with self.store.transaction() as cur:
+            cur.execute(f"DELETE FROM {self.rejects} WHERE fingerprint = %s", (fingerprint,))  # noqa: S608
 
 
 def _fingerprint(path: Path) -> str:
@@ -302,10 +335,16 @@ def import_file(
         ledger.clock = clock
     total = path.stat().st_size
     try:
-        # A resumed import adds to the rejects of the run it continues; a new run starts afresh.
-        mode = "ab" if start_line else "wb"
-        with path.open("rb") as source, rejects.open(mode) as rejected:
+        # The rejects file is rewritten: a resumed run's from the refusals stored with the
+        # checkpoint (whatever a killed run left in it), then the refusals of this run.
+        if not start_line:
+            checkpoints.forget_refusals(fingerprint)
+        earlier = checkpoints.refused(fingerprint, start_line) if start_line else []
+        with path.open("rb") as source, rejects.open("wb") as rejected:
+            for entry in earlier:
+                rejected.write(entry + b"\n")
             pending: list[tuple[int, bytes]] = []
+            refused: list[tuple[int, bytes]] = []
             read = 0
             for number, raw in enumerate(source, start=1):
                 read += len(raw)
@@ -316,19 +355,17 @@ def import_file(
                     continue
                 pending.append((number, raw))
                 if len(pending) >= batch_lines:
-                    _apply_batch(ledger, pending, clock, rejected, report)
-                    # The batch's refusals reach the file before the checkpoint passes them,
-                    # so a kill loses none (at worst a resumed batch lists them again).
+                    refused += _apply_batch(ledger, pending, clock, rejected, report)
                     rejected.flush()
-                    checkpoints.put(fingerprint, number)
-                    pending = []
+                    checkpoints.put(fingerprint, number, refused)
+                    pending, refused = [], []
                     if progress is not None:
                         progress(read, total, report.events)
             if pending:
-                _apply_batch(ledger, pending, clock, rejected, report)
+                refused += _apply_batch(ledger, pending, clock, rejected, report)
                 rejected.flush()
             if report.lines > start_line:
-                checkpoints.put(fingerprint, report.lines)
+                checkpoints.put(fingerprint, report.lines, refused)
             if progress is not None:
                 progress(total, total, report.events)
     finally:
@@ -342,7 +379,9 @@ def _apply_batch(
     clock: _ReplayClock,
     rejected: IO[bytes],
     report: ImportReport,
-) -> None:
+) -> list[tuple[int, bytes]]:
+    """Apply one batch; its refusals go to `rejected` and are returned (line, entry)."""
+    refused: list[tuple[int, bytes]] = []
     ids = {subject_id_for(code) for _, raw in lines if (code := _uscc_hint(raw)) is not None}
     missing = ids - existing_streams(ledger, sorted(ids))
     before = ledger.max_position()
@@ -359,20 +398,20 @@ def _apply_batch(
             report.rejected += 1
             kind = refusal.split(":", 1)[0]
             report.reasons[kind] = report.reasons.get(kind, 0) + 1
-            rejected.write(
-                orjson.dumps(
-                    {
-                        "line": number,
-                        "reason": refusal,
-                        "raw": raw.decode("utf-8", "replace").rstrip("\n"),
-                    }
-                )
-                + b"\n"
+            entry = orjson.dumps(
+                {
+                    "line": number,
+                    "reason": refusal,
+                    "raw": raw.decode("utf-8", "replace").rstrip("\n"),
+                }
             )
+            rejected.write(entry + b"\n")
+            refused.append((number, entry))
         elif changed:
             report.applied += 1
         else:
             report.unchanged += 1
+    return refused
 
 
 def _uscc_hint(raw: bytes) -> str | None:

@@ -10,20 +10,24 @@ the first position whose recomputed link no longer matches.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
-from collections.abc import Sequence
+import inspect
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar, cast
 from uuid import UUID
 
+import psycopg
 from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore
-from eventsourcing.utils import retry
 from psycopg import Cursor
 from psycopg.errors import DuplicateObject
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
+from psycopg_pool import PoolTimeout
 
 from credit_ledger.transcoder import uuid_from_hex
 
@@ -32,6 +36,12 @@ IMMUTABLE_MESSAGE = "stored events are immutable"
 # From this many events per insert (an import's batch), PostgreSQL gets them by binary COPY.
 COPY_FROM = 64
 SCHEMA_LOCK = 0x6372_6C67  # the advisory lock key serialising schema creation ("crlg")
+#: Attempts of a PostgreSQL operation whose connection was lost (the library makes ten, each
+#: waiting for a pooled connection: about 50 s before a request learns the store is down).
+STORE_ATTEMPTS = 3
+RETRY_PAUSE = 0.2  # between attempts, as the library pauses
+
+Method = TypeVar("Method", bound=Callable[..., Any])
 
 
 def chain_link(
@@ -125,8 +135,55 @@ class ChainedSQLiteAuditRecorder(ChainedSQLiteRecorder):
         super().__init__(datastore, events_table_name=events_table_name)
 
 
+def _worth_another_attempt(exc: Exception) -> bool:
+    """Whether an operation that failed may succeed at once if tried again.
+
+    A lost connection may: the pool hands out another. A pool that gave no connection for
+    its whole wait means the store is away, and a server out of resources (SQLSTATE class 53:
+    disk full, out of memory) gives the same answer again: both end the attempts at once.
+    """
+    cause = exc.__cause__
+    if isinstance(cause, PoolTimeout):
+        return False
+    return not (isinstance(cause, psycopg.Error) and (cause.sqlstate or "").startswith("53"))
+
+
+def _attempts(operation: Method) -> Method:
+    """`operation` tried at most `self.attempts` times while its connection is lost."""
+
+    @functools.wraps(operation)
+    def attempted(self: Any, *args: Any, **kwargs: Any) -> Any:
+        tries = 1
+        while True:
+            try:
+                return operation(self, *args, **kwargs)
+            except (InterfaceError, OperationalError) as exc:
+                if tries >= self.attempts or not _worth_another_attempt(exc):
+                    raise
+            tries += 1
+            time.sleep(RETRY_PAUSE)
+
+    return cast(Method, attempted)
+
+
+def _bounded(method: Method) -> Method:
+    """A library method with its own retries (ten attempts) replaced by `_attempts`."""
+    return _attempts(cast(Method, inspect.unwrap(method)))
+
+
 class ChainedPostgresRecorder(PostgresApplicationRecorder):
-    """The stock PostgreSQL recorder plus immutability triggers and a hash-chain table."""
+    """The stock PostgreSQL recorder plus immutability triggers and a hash-chain table.
+
+    Its reads and writes make at most `attempts` tries (see `_attempts`), so a request on a
+    store that went away learns it within one pool wait instead of ten.
+    """
+
+    #: Set per store from the settings (`credit_ledger.store`).
+    attempts = STORE_ATTEMPTS
+    select_events = _bounded(PostgresApplicationRecorder.select_events)
+    select_notifications = _bounded(PostgresApplicationRecorder.select_notifications)
+    max_notification_id = _bounded(PostgresApplicationRecorder.max_notification_id)
+    _insert_by_statement = _bounded(PostgresApplicationRecorder.insert_events)
 
     def __init__(
         self,
@@ -225,12 +282,12 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
     ) -> Sequence[int] | None:
         """Large batches (imports) go in by binary COPY; small ones the library's way."""
         if len(stored_events) < self.copy_from or self.datastore.enable_db_functions:
-            ids: Sequence[int] | None = super().insert_events(stored_events, **kwargs)
+            ids: Sequence[int] | None = self._insert_by_statement(stored_events, **kwargs)
             return ids
         copied: Sequence[int] = self._copy_events(stored_events)
         return copied
 
-    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    @_attempts
     def _copy_events(self, stored_events: Sequence[StoredEvent]) -> Sequence[int]:
         with (
             self.datastore.get_connection() as conn,

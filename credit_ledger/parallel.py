@@ -214,7 +214,8 @@ def import_partitioned(
         merged.resumed_from = min(starts, default=0)
         # Counted from the log, as the one-process import does (pools store outside batches).
         merged.events = ledger.max_position() - before
-        _merge_rejects(pieces, rejects, append=resumed)
+        # Each piece holds its partition's refusals of the whole file (see `import_file`).
+        _merge_rejects(pieces, rejects)
         if progress is not None:
             progress(total, total, merged.events)
         return merged
@@ -372,13 +373,13 @@ def _supervise(
     return finished
 
 
-def _merge_rejects(pieces: list[Path], rejects: Path, *, append: bool) -> None:
+def _merge_rejects(pieces: list[Path], rejects: Path) -> None:
     lines = []
     for piece in pieces:
         if piece.exists():
             lines += [raw for raw in piece.read_bytes().splitlines() if raw.strip()]
     lines.sort(key=lambda raw: int(orjson.loads(raw)["line"]))
-    with rejects.open("ab" if append else "wb") as out:
+    with rejects.open("wb") as out:
         for raw in lines:
             out.write(raw + b"\n")
     for piece in pieces:

@@ -37,6 +37,32 @@ class Settings(BaseSettings):
     read_wait_seconds: float = Field(
         default=5.0, ge=0, le=60, description="how long a read waits for `min_position`"
     )
+    store_wait_seconds: int = Field(
+        default=1,
+        ge=1,
+        le=30,
+        description="how long one PostgreSQL operation waits for a pooled connection before "
+        "the store counts as unavailable (answered 503 with Retry-After)",
+    )
+    store_attempts: int = Field(
+        default=3,
+        ge=1,
+        le=10,
+        description="attempts of a PostgreSQL operation whose connection was lost, "
+        "before the store counts as unavailable",
+    )
+    retry_after_seconds: int = Field(
+        default=5,
+        ge=1,
+        le=3600,
+        description="the Retry-After given with a 503 while the store is unavailable",
+    )
+    ready_timeout_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        le=30,
+        description="how long /readyz waits for the store's write probe before answering 503",
+    )
 
 
 @cache

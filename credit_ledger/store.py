@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 from urllib.parse import parse_qs, unquote, urlsplit
 from uuid import UUID
 
+import psycopg
+from eventsourcing.application import Application
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder
-from psycopg.sql import SQL, Composed, Identifier
+from psycopg.sql import SQL, Composed, Identifier, Literal
+from psycopg_pool import PoolTimeout
 
+from credit_ledger.chain import SCHEMA_LOCK, ChainedPostgresRecorder
+from credit_ledger.settings import get_settings
 from ledger.application import CreditLedger, system_clock
 from ledger.audit import QueryAudit
 
@@ -23,6 +30,75 @@ MAPPER_TOPIC = "credit_ledger.transcoder:FastMapper"
 
 class StoreURLError(ValueError):
     """The database URL names no supported store or is malformed."""
+
+
+class StoreFault(Exception):
+    """The store failed to do what was asked, whatever was asked (not a refusal by a rule)."""
+
+
+class StoreUnavailable(StoreFault):
+    """The store cannot be reached or did not answer in time: try again later."""
+
+
+class StoreFull(StoreFault):
+    """The store has no space left to write."""
+
+
+#: SQLite result codes (the primary code, the low byte of an extended one).
+SQLITE_FULL = 13
+SQLITE_UNAVAILABLE = frozenset({5, 6, 8, 10, 14, 15})  # busy, locked, readonly, I/O, can't open
+#: PostgreSQL's SQLSTATE for a full disk (class 53, insufficient resources).
+PG_DISK_FULL = "53100"
+#: libpq gives up connecting after this long (it bounds the pool's own connection attempts).
+PG_CONNECT_SECONDS = 3
+#: The pool's connection attempts back off exponentially; giving up on a slot after this
+#: long makes the next request start a fresh attempt, so a store back from an outage is
+#: used within seconds rather than at the next of ever longer waits.
+PG_RECONNECT_SECONDS = 5.0
+
+
+def store_fault(exc: BaseException) -> StoreFault | None:
+    """What a failure means when it is the store's (unreachable, out of space), else None.
+
+    The store libraries wrap the driver's error (`raise ... from`), so the whole chain of
+    causes is read: the driver's error says what happened.
+    """
+    chain = list(_causes(exc))
+    for cause in chain:
+        if isinstance(cause, StoreFault):
+            return cause
+        if isinstance(cause, psycopg.Error) and cause.sqlstate == PG_DISK_FULL:
+            return StoreFull(f"the store is out of space: {_first_line(cause)}")
+        if isinstance(cause, sqlite3.Error) and _sqlite_code(cause) == SQLITE_FULL:
+            return StoreFull(f"the store is out of space: {cause}")
+    for cause in chain:
+        if isinstance(cause, psycopg.OperationalError | psycopg.InterfaceError):
+            return StoreUnavailable(f"the store does not answer: {_first_line(cause)}")
+        if isinstance(cause, sqlite3.Error) and _sqlite_code(cause) in SQLITE_UNAVAILABLE:
+            return StoreUnavailable(f"the store does not answer: {cause}")
+    return None
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def _sqlite_code(exc: sqlite3.Error) -> int:
+    code = getattr(exc, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        return code & 0xFF
+    # Errors raised before a statement ran carry no code; the full disk's message is stable.
+    return SQLITE_FULL if "database or disk is full" in str(exc) else -1
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def persistence_env(database_url: str) -> dict[str, str]:
@@ -58,7 +134,10 @@ def persistence_env(database_url: str) -> dict[str, str]:
             "POSTGRES_PORT": str(parts.port or 5432),
             "POSTGRES_USER": unquote(parts.username or "postgres"),
             "POSTGRES_PASSWORD": unquote(parts.password or ""),
-            "POSTGRES_CONNECT_TIMEOUT": "5",
+            # The library's name for how long an operation waits for a pooled connection.
+            "POSTGRES_CONNECT_TIMEOUT": str(get_settings().store_wait_seconds),
+            # A connection broken by an outage is replaced when taken, not handed to a request.
+            "POSTGRES_PRE_PING": "y",
             "POSTGRES_POOL_SIZE": "5",
             "POSTGRES_MAX_OVERFLOW": "10",
             "APPLICATION_RECORDER_TOPIC": "credit_ledger.chain:ChainedPostgresRecorder",
@@ -78,7 +157,26 @@ def open_audit(database_url: str) -> QueryAudit:
     env = persistence_env(database_url)
     if env["PERSISTENCE_MODULE"] == "eventsourcing.sqlite":
         env["APPLICATION_RECORDER_TOPIC"] = "credit_ledger.chain:ChainedSQLiteAuditRecorder"
-    return QueryAudit(env=env)
+    return bounded(QueryAudit(env=env))
+
+
+App = TypeVar("App", bound=Application[Any])
+
+
+def bounded(app: App) -> App:
+    """The application with its store's waits bounded by the settings (PostgreSQL).
+
+    Every read and write then fails within about one pool wait when the store is away, so a
+    request answers 503 instead of hanging (see `ChainedPostgresRecorder`).
+    """
+    recorder: Any = app.recorder
+    if isinstance(recorder, ChainedPostgresRecorder):
+        recorder.attempts = get_settings().store_attempts
+        pool = recorder.datastore.pool
+        pool.reconnect_timeout = PG_RECONNECT_SECONDS
+        if isinstance(pool.kwargs, dict):
+            pool.kwargs["connect_timeout"] = PG_CONNECT_SECONDS
+    return app
 
 
 def stream_positions(app: CreditLedger, originator_id: UUID) -> dict[int, int]:
@@ -107,7 +205,7 @@ def stream_positions(app: CreditLedger, originator_id: UUID) -> dict[int, int]:
 
 def open_ledger(database_url: str, *, clock: Callable[[], datetime] = system_clock) -> CreditLedger:
     """The one place that builds the application and its store from a database URL."""
-    return CreditLedger(env=persistence_env(database_url), clock=clock)
+    return bounded(CreditLedger(env=persistence_env(database_url), clock=clock))
 
 
 def existing_streams(app: CreditLedger, originator_ids: list[UUID]) -> set[UUID]:
@@ -196,3 +294,108 @@ def _on_events(statement: str, recorder: Any) -> Composed:
         schema=Identifier(recorder.datastore.schema),
         table=Identifier(recorder.events_table_name),
     )
+
+
+#: The one-row table the write probe commits to, beside the read models.
+PROBE_TABLE = "store_probe"
+
+
+class WriteProbe:
+    """Whether the store takes a write now: a committed one-row write, waited for briefly.
+
+    The write (an upsert of one row, so the table never grows) exercises what every write
+    needs: a connection, the write lock, space for the log and a durable commit. It runs in
+    its own thread and is waited for at most `timeout` seconds, so the caller never hangs;
+    while one probe is still waiting, the next call reports that instead of starting another.
+    """
+
+    def __init__(self, app: Application[Any]) -> None:
+        self.recorder: Any = app.recorder
+        self.sqlite = isinstance(self.recorder, SQLiteApplicationRecorder)
+        self._lock = threading.Lock()
+        self._running: threading.Thread | None = None
+        self._outcome: BaseException | None = None
+        self._created = False
+
+    def check(self, timeout: float) -> None:
+        """Return if a write committed within `timeout` s; else raise the `StoreFault`."""
+        self.begin(timeout)
+        self.wait(timeout)
+
+    def begin(self, timeout: float) -> None:
+        """Start a probe, unless one started earlier still waits (then that one counts)."""
+        with self._lock:
+            if self._running is None or not self._running.is_alive():
+                self._outcome = None
+                self._running = threading.Thread(
+                    target=self._probe, args=(timeout,), name="write-probe", daemon=True
+                )
+                self._running.start()
+
+    def wait(self, timeout: float) -> None:
+        """Wait at most `timeout` s for the probe begun; raise the `StoreFault` if it failed."""
+        running = self._running
+        assert running is not None, "begin() first"
+        running.join(max(0.0, timeout))
+        if running.is_alive():
+            raise StoreUnavailable("the store did not take a write in time")
+        outcome = self._outcome
+        if outcome is not None:
+            raise store_fault(outcome) or StoreUnavailable(
+                f"the store refused a write: {_first_line(outcome)}"
+            )
+
+    def _probe(self, timeout: float) -> None:
+        try:
+            self._write(timeout)
+        except BaseException as exc:  # reported to the caller, who names it
+            if not self.sqlite and isinstance(exc.__cause__, PoolTimeout):
+                exc = self._why_no_connection(exc)
+            self._outcome = exc
+
+    def _why_no_connection(self, exc: BaseException) -> BaseException:
+        """The pool only says it had no connection; a direct attempt says why (refused...)."""
+        kwargs = dict(self.recorder.datastore.pool.kwargs)
+        kwargs.pop("row_factory", None)
+        try:
+            psycopg.connect(**{**kwargs, "connect_timeout": 2}).close()
+        except psycopg.Error as direct:
+            return direct
+        return exc
+
+    def _write(self, timeout: float) -> None:
+        datastore = self.recorder.datastore
+        with datastore.transaction(commit=True) as cursor:
+            if self.sqlite:
+                if not self._created:
+                    cursor.execute(
+                        f"CREATE TABLE IF NOT EXISTS {PROBE_TABLE} "
+                        "(id INTEGER PRIMARY KEY, probed_at TEXT NOT NULL)"
+                    )
+                cursor.execute(
+                    f"INSERT INTO {PROBE_TABLE} VALUES (1, datetime('now')) "  # noqa: S608
+                    "ON CONFLICT (id) DO UPDATE SET probed_at = excluded.probed_at"
+                )
+            else:
+                table = SQL("{schema}.{table}").format(
+                    schema=Identifier(datastore.schema), table=Identifier(PROBE_TABLE)
+                )
+                # The server gives up on its side too, so no probe lingers there.
+                waits = Literal(max(1, int(timeout * 1000)))  # milliseconds
+                cursor.execute(SQL("SET LOCAL statement_timeout = {0}").format(waits))
+                cursor.execute(SQL("SET LOCAL lock_timeout = {0}").format(waits))
+                if not self._created:
+                    cursor.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
+                    cursor.execute(
+                        SQL(
+                            "CREATE TABLE IF NOT EXISTS {table} "
+                            "(id integer PRIMARY KEY, probed_at timestamptz NOT NULL)"
+                        ).format(table=table)
+                    )
+                cursor.execute(
+                    SQL(
+                        "INSERT INTO {table} VALUES (1, now()) "
+                        "ON CONFLICT (id) DO UPDATE SET probed_at = excluded.probed_at"
+                    ).format(table=table)
+                )
+        self._created = True

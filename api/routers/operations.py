@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from typing import Any
+
 from fastapi import APIRouter, Request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import Response
 
-from api.deps import Ledger, Projections
+from api.deps import Audit, Ledger, Projections
 from api.observability import REGISTRY
 from api.problems import Problem
+from credit_ledger.settings import get_settings
+from credit_ledger.store import StoreFault, StoreFull, WriteProbe
+from ledger.application import CreditLedger
+from ledger.audit import QueryAudit
 from projections.health import ProjectionFailure
 from projections.runner import BackgroundProjector, Projector
 
 router = APIRouter(tags=["operations"])
+_probe_lock = threading.Lock()
 
 
 @router.get("/healthz")
@@ -22,9 +31,17 @@ def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz")
-def readyz(request: Request, ledger: Ledger, projections: Projections) -> dict[str, object]:
-    """Readiness: the store answers and every read model is being brought up to date (503 naming
-    those that fail, see `projection_health`); reports the ledger position and their lag."""
+def readyz(
+    request: Request, ledger: Ledger, audit: Audit, projections: Projections
+) -> dict[str, object]:
+    """Readiness: the store takes a write and every read model is being brought up to date;
+    reports the ledger position and the read models' lag.
+
+    Not ready is a 503 problem naming why — the store unreachable or out of space
+    (`store_health`, within `CREDIT_LEDGER_READY_TIMEOUT_SECONDS`), or the read models that fail
+    (`projection_health`).
+    """
+    store_health(request.app.state, ledger, audit)
     background = request.app.state.background
     try:
         position = ledger.max_position()
@@ -76,6 +93,37 @@ def projection_health(
             ]
         },
     )
+
+
+def store_health(state: Any, ledger: CreditLedger, audit: QueryAudit) -> None:
+    """The store's part of readiness: a write commits within the ready timeout, else 503.
+
+    Both logs are probed, together: the credit log's store and the audit log's (written on
+    every grade read; on PostgreSQL it has its own connections). The problem names which log,
+    the store's state (`unreachable` or `out-of-space`) and its error.
+    """
+    with _probe_lock:
+        probes = getattr(state, "write_probes", None)
+        if probes is None:
+            probes = state.write_probes = {"ledger": WriteProbe(ledger), "audit": WriteProbe(audit)}
+    settings = get_settings()
+    timeout = settings.ready_timeout_seconds
+    deadline = time.monotonic() + timeout
+    for probe in probes.values():
+        probe.begin(timeout)
+    for log, probe in probes.items():
+        try:
+            probe.wait(deadline - time.monotonic())
+        except StoreFault as fault:
+            full = isinstance(fault, StoreFull)
+            condition = "out-of-space" if full else "unreachable"
+            raise Problem(
+                503,
+                f"not ready ({log} log): {fault}",
+                kind="store-full" if full else "store-unavailable",  # as requests' 507 and 503
+                headers={"Retry-After": str(settings.retry_after_seconds)},
+                extra={"store": {"status": condition, "log": log, "error": str(fault)}},
+            ) from None
 
 
 @router.get("/metrics")

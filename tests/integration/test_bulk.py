@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 
 from credit_ledger.bulk import decode, generate, import_file
 from credit_ledger.parallel import import_partitioned
@@ -294,3 +295,55 @@ def test_ctrl_c_stops_an_import_in_worker_processes_quietly_and_it_resumes(
     assert refused("clean.rejects"), "the generated history has refused lines"
     clean.close()
     watcher.close()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_killed_import_resumed_lists_each_refusal_of_the_whole_file_once(
+    tmp_path: Path, workers: int
+) -> None:
+    path = tmp_path / "big.ndjson"
+    with path.open("wb") as fh:
+        lines, _ = generate(400, 5, fh, TODAY)
+    url = f"sqlite:///{tmp_path}/killed.db"
+    rejects = tmp_path / "killed.rejects"
+    command = [CLI, "import", str(path), "--batch", "5", "--workers", str(workers)]
+    command += ["--keep-record-time", "--rejects", str(rejects)]
+    env = {**os.environ, "CREDIT_LEDGER_DATABASE_URL": url}
+    # Its own process group, so the kill reaches the workers too, as `kill -9 -PGID` does.
+    proc = subprocess.Popen(
+        command,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    watcher = None
+    while time.monotonic() < deadline:
+        if watcher is None and Path(f"{tmp_path}/killed.db").exists():
+            time.sleep(0.2)
+            watcher = open_ledger(url)
+        if watcher is not None and 0 < _imported_line(watcher) < lines // 2:
+            break
+        time.sleep(0.01)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
+    assert watcher is not None
+    assert 0 < _imported_line(watcher) < lines, "the import was not caught midway"
+    watcher.close()
+    # Whatever the killed run left in the rejects file (here, a line of some other run too).
+    with rejects.open("ab") as stale:
+        stale.write(b'{"line":1,"reason":"from another run","raw":""}\n')
+    resumed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resumed after line" in resumed.stdout
+    clean_url = f"sqlite:///{tmp_path}/clean.db"
+    clean_rejects = tmp_path / "clean.rejects"
+    clean = run(
+        clean_url, "import", str(path), "--keep-record-time", "--rejects", str(clean_rejects)
+    )
+    assert clean.returncode == 0
+    expected = clean_rejects.read_bytes().splitlines()
+    assert expected, "the generated history has refused lines"
+    # The same refusals, each once, in line order: none duplicated, none lost, none stale.
+    assert rejects.read_bytes().splitlines() == expected
