@@ -26,6 +26,7 @@ from ledger.dates import parse_date
 from ledger.errors import InvalidInput, LedgerError
 from ledger.values import SYSTEM_ACTOR, Actor, Role, normalize_uscc, subject_id_for
 from projections.runner import partition_of
+from projections.store import unescape_text
 
 COMMANDS = frozenset(
     {
@@ -214,7 +215,8 @@ class _Checkpoints:
                 "WHERE fingerprint = %s AND line <= %s ORDER BY line",
                 (fingerprint, upto),
             )
-            return [str(row["entry"]).encode() for row in cur.fetchall()]
+            # The read store escapes text it binds (backslashes doubled): read back the original.
+            return [unescape_text(str(row["entry"])).encode() for row in cur.fetchall()]
 
     def forget_refusals(self, fingerprint: str) -> None:
         """A fresh run of the file: refusals stored by an earlier one no longer count."""
