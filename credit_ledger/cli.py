@@ -15,7 +15,7 @@ from rich.table import Table
 
 from credit_ledger.parallel import default_workers, tune_for_batch_work
 from credit_ledger.settings import get_settings
-from credit_ledger.store import StoreURLError, open_ledger, persistence_env
+from credit_ledger.store import StoreURLError, open_ledger, persistence_env, store_fault
 from ledger.dates import parse_date, parse_instant
 from ledger.errors import InvalidInput, LedgerError
 from ledger.rules import Evaluation
@@ -828,6 +828,18 @@ def _open(**kwargs: Any) -> Any:
         raise _fail(f"CREDIT_LEDGER_DATABASE_URL: {exc}") from None
 
 
+#: The exit status of a command the store could not serve (sysexits' EX_TEMPFAIL: try again).
+EXIT_STORE_FAULT = 75
+
+
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point: a store that cannot be reached or is out of space is one
+    clear line and exit status 75, never a traceback."""
+    try:
+        app()
+    except Exception as exc:
+        fault = store_fault(exc)
+        if fault is None:
+            raise
+        err_console.print(f"[bold red]error:[/] {escape(str(fault))}")
+        raise SystemExit(EXIT_STORE_FAULT) from None

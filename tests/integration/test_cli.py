@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from datetime import date
 from pathlib import Path
 
@@ -157,3 +158,13 @@ def test_a_small_file_is_imported_by_one_process_unless_more_are_asked_for(
         assert has_checkpoint(ledger, checkpoint_key(path, 0, 2))
     finally:
         ledger.close()
+
+
+def test_a_command_on_a_store_that_cannot_be_reached_says_so_in_one_line_and_exits_75() -> None:
+    # Nothing listens on port 1: the connection is refused, as when the server is down.
+    started = time.monotonic()
+    done = run("postgresql://postgres@127.0.0.1:1/test", "evaluate", uscc(1))
+    assert time.monotonic() - started < 10
+    assert done.returncode == 75, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "store does not answer" in done.stderr
