@@ -16,7 +16,8 @@ from credit_ledger.settings import get_settings
 from ledger.application import CreditLedger
 from ledger.audit import QueryAudit
 from ledger.values import Actor, Role, normalize_uscc, subject_id_for
-from projections.runner import Projector
+from projections.health import ProjectionFailure
+from projections.runner import BackgroundProjector, Projector
 
 T = TypeVar("T")
 
@@ -108,6 +109,11 @@ def wait_for_position(
 
     while (position := reached()) < min_position:
         if time.monotonic() > deadline:
+            if projector is not None:
+                # Not late but failing: say which read model and why, as /readyz does.
+                failing = projection_health(None, projector, projector.lag())
+                if failing is not None:
+                    raise failing
             raise Problem(
                 409,
                 f"position {min_position} is not available yet (reads are at {position}); "
@@ -145,3 +151,38 @@ def due_queue(
         for _, _, sid, state, item in found[:limit]
     ]
     return page, len(found)
+
+
+def projection_health(
+    background: BackgroundProjector | None, projector: Projector, lag: dict[str, int]
+) -> Problem | None:
+    """503 naming each read model that cannot be brought up to date, or None when all can.
+
+    Failing are the read models this process's own projector failed on last, and those an
+    external `project` worker recorded as failing (its stored failure row) while they lag.
+    """
+    failing: dict[str, ProjectionFailure] = dict(background.failures) if background else {}
+    for stored in projector.stored_failures():
+        if stored.projection not in failing and lag.get(stored.projection, 0) > 0:
+            failing[stored.projection] = stored
+    if not failing:
+        return None
+    return Problem(
+        503,
+        "; ".join(f.describe() for f in failing.values()),
+        kind="projection-failing",
+        headers={"Retry-After": "5"},
+        extra={
+            "projections": [
+                {
+                    "projection": f.projection,
+                    "error": f.error,
+                    "message": f.message,
+                    "since": f.since.isoformat(),
+                    "failures": f.failures,
+                    "lag": lag.get(f.projection),
+                }
+                for f in failing.values()
+            ]
+        },
+    )

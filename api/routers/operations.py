@@ -10,15 +10,13 @@ from fastapi import APIRouter, Request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import Response
 
-from api.deps import Audit, Ledger, Projections
+from api.deps import Audit, Ledger, Projections, projection_health
 from api.observability import REGISTRY
 from api.problems import Problem
 from credit_ledger.settings import get_settings
 from credit_ledger.store import StoreFault, StoreFull, WriteProbe
 from ledger.application import CreditLedger
 from ledger.audit import QueryAudit
-from projections.health import ProjectionFailure
-from projections.runner import BackgroundProjector, Projector
 
 router = APIRouter(tags=["operations"])
 _probe_lock = threading.Lock()
@@ -58,41 +56,6 @@ def readyz(
         "projector": "in-process" if background is not None else "external",
         "projector_error": background.last_error if background is not None else None,
     }
-
-
-def projection_health(
-    background: BackgroundProjector | None, projector: Projector, lag: dict[str, int]
-) -> Problem | None:
-    """503 naming each read model that cannot be brought up to date, or None when all can.
-
-    Failing are the read models this process's own projector failed on last, and those an
-    external `project` worker recorded as failing (its stored failure row) while they lag.
-    """
-    failing: dict[str, ProjectionFailure] = dict(background.failures) if background else {}
-    for stored in projector.stored_failures():
-        if stored.projection not in failing and lag.get(stored.projection, 0) > 0:
-            failing[stored.projection] = stored
-    if not failing:
-        return None
-    return Problem(
-        503,
-        "; ".join(f.describe() for f in failing.values()),
-        kind="projection-failing",
-        headers={"Retry-After": "5"},
-        extra={
-            "projections": [
-                {
-                    "projection": f.projection,
-                    "error": f.error,
-                    "message": f.message,
-                    "since": f.since.isoformat(),
-                    "failures": f.failures,
-                    "lag": lag.get(f.projection),
-                }
-                for f in failing.values()
-            ]
-        },
-    )
 
 
 def store_health(state: Any, ledger: CreditLedger, audit: QueryAudit) -> None:

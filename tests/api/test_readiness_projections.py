@@ -92,6 +92,11 @@ def test_readyz_is_503_naming_a_failing_projection_and_200_again_after_recovery(
             lambda: api.get("/readyz").json().get("projections", [{}])[0].get("failures", 0) >= 2
         )
         assert feed_failures(api.client.get("/metrics").text) >= counted + 2
+        # A read that waits for the failing read model is told why it cannot have it.
+        waited = api.get("/v1/feed", min_position=position)
+        assert waited.status_code == 503, waited.text
+        assert waited.json()["type"] == "urn:credit-ledger:problem:projection-failing"
+        assert waited.json()["projections"][0]["projection"] == "feed"
     finally:
         moved_back(projector, table)
     ready = eventually(lambda: (r := api.get("/readyz")).status_code == 200 and r)
