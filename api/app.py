@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import observability, problems
+from api import grade_reads, limits, observability, problems
 from api.console.router import router as console_router
 from api.routers import audit as audit_routes
 from api.routers import (
@@ -78,6 +78,10 @@ def create_app(ledger: CreditLedger | None = None, audit: QueryAudit | None = No
         app.state.projector = Projector(ledger)
         app.state.background = None
     problems.install(app)
+    # Middleware added later wraps what came before: the observer sees the limit's 413s and
+    # the guard's refusals, so they are logged and counted like every other answer.
+    limits.install(app, settings.max_body_bytes)
+    grade_reads.install(app)
     observability.install(app)
     for module in (
         operations,
@@ -93,4 +97,5 @@ def create_app(ledger: CreditLedger | None = None, audit: QueryAudit | None = No
     ):
         app.include_router(module.router)
     app.include_router(console_router)
+    grade_reads.check_routes(app)
     return app

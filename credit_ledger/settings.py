@@ -30,6 +30,11 @@ class Settings(BaseSettings):
     read_wait_seconds: float = Field(
         default=5.0, ge=0, le=60, description="how long a read waits for `min_position`"
     )
+    max_body_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        description="largest request body accepted; a larger one is answered 413 unread",
+    )
 
 
 @cache
