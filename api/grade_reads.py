@@ -146,14 +146,16 @@ class GradeReadGuard:
     """Withholds every grade-bearing answer for which no audit record was written.
 
     JSON and CSV answers are held until complete and scanned for grade, score or tier keys;
-    other answers (pages, scripts, metrics) pass through unbuffered.
+    other answers (pages, scripts, metrics) pass through unbuffered. `schema_paths` (the
+    OpenAPI document) name grade fields but carry no subject's values, and are not held.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, schema_paths: frozenset[str] = frozenset()) -> None:
         self.app = app
+        self.schema_paths = schema_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope.get("path") in self.schema_paths:
             await self.app(scope, receive, send)
             return
         marks = RequestReads()
@@ -246,4 +248,5 @@ def check_routes(app: FastAPI) -> None:
 
 def install(app: FastAPI) -> None:
     """Put the guard around every request of the app."""
-    app.add_middleware(GradeReadGuard)
+    schema = frozenset({app.openapi_url} if app.openapi_url else ())
+    app.add_middleware(GradeReadGuard, schema_paths=schema)
