@@ -6,8 +6,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
-from api import observability, problems
+from api import docs, grade_reads, limits, observability, problems
 from api.console.router import router as console_router
 from api.routers import audit as audit_routes
 from api.routers import (
@@ -67,7 +68,12 @@ def create_app(ledger: CreditLedger | None = None, audit: QueryAudit | None = No
                 app.state.audit.close()
 
     observability.configure_logging(settings.log_level)
-    app = FastAPI(
+    # Swagger UI and ReDoc come from files shipped in a package (mounted at docs.ASSETS), never
+    # a CDN; the pages themselves are api.docs, which forbid the browser any outside host.
+    app = FastAPIOffline(
+        docs_url=None,
+        redoc_url=None,
+        static_url=docs.ASSETS,
         title="credit-ledger",
         version="1",
         description=DESCRIPTION,
@@ -80,6 +86,10 @@ def create_app(ledger: CreditLedger | None = None, audit: QueryAudit | None = No
         app.state.projector = Projector(ledger)
         app.state.background = None
     problems.install(app)
+    # Middleware added later wraps what came before: the observer, outermost, sees the limit's
+    # 413s, the guard's refusals and every failure, so each is logged and counted.
+    limits.install(app, settings.max_body_bytes)
+    grade_reads.install(app)
     observability.install(app, problems.failure)
     for module in (
         operations,
@@ -95,4 +105,6 @@ def create_app(ledger: CreditLedger | None = None, audit: QueryAudit | None = No
     ):
         app.include_router(module.router)
     app.include_router(console_router)
+    app.include_router(docs.router)
+    grade_reads.check_routes(app)
     return app

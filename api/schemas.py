@@ -385,7 +385,9 @@ class AuditRecord(BaseModel):
     as_of: date | None
     known_at: datetime | None
     grade: str | None
-    count: int
+    count: int = Field(description="how many subjects the answer carried (or counted)")
+    subjects: list[str] = Field(description="every subject whose grade the answer carried")
+    query: str | None = Field(description="the method, path and query string asked")
 
 
 class AuditPage(BaseModel):

@@ -63,6 +63,11 @@ class Settings(BaseSettings):
         le=30,
         description="how long /readyz waits for the store's write probe before answering 503",
     )
+    max_body_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        description="largest request body accepted; a larger one is answered 413 unread",
+    )
 
 
 @cache

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 from uuid import UUID, uuid4
 
 from eventsourcing.application import Application
@@ -16,7 +18,13 @@ from ledger.codec import DateAsISO
 
 
 class GradeRead(Aggregate):
-    """One read of a subject's grade (or of many, for a feed page), recorded as it is served."""
+    """One answer that carried grades, scores or tiers, recorded as it is served.
+
+    A record names every subject whose grade the answer carried (`subjects`): one record per
+    answer, not one per subject, so a worklist page of a thousand subjects is one append, and
+    an auditor still finds the department that saw subject X's grade by asking for X. An answer
+    of aggregate counts (the annual summary) names no subject, only its query and the count.
+    """
 
     TOPIC = "credit.grade_read.v1"
 
@@ -26,9 +34,14 @@ class GradeRead(Aggregate):
         TOPIC = "credit.grade_read_event.v1"
 
     class Recorded(Aggregate.Created, Event):
-        """A read was served."""
+        """A read was served.
+
+        Version 2 added `subjects` (every subject the answer carried) and `query` (the method,
+        path and query string asked); a version 1 record carried at most its one `uscc`.
+        """
 
         TOPIC = "credit.grade_read_recorded.v1"
+        class_version = 2
         token_id: str
         role: str
         department: str | None
@@ -39,6 +52,14 @@ class GradeRead(Aggregate):
         known_at: datetime | None
         grade: str | None
         count: int
+        subjects: list[str]
+        query: str | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            """A version 1 record carried the one subject it named, if any, and no query."""
+            state["subjects"] = [state["uscc"]] if state.get("uscc") else []
+            state["query"] = None
 
     @staticmethod
     def create_id() -> UUID:
@@ -57,9 +78,12 @@ class GradeRead(Aggregate):
         known_at: datetime | None,
         grade: str | None,
         count: int,
+        subjects: list[str],
+        query: str | None,
     ) -> None:
         self.token_id = token_id
         self.uscc = uscc
+        self.subjects = subjects
 
 
 @dataclass
@@ -104,9 +128,21 @@ class QueryAudit(Application[UUID]):
         as_of: date | None = None,
         known_at: datetime | None = None,
         grade: str | None = None,
-        count: int = 1,
+        count: int | None = None,
+        subjects: Iterable[str] | None = None,
+        query: str | None = None,
     ) -> int:
-        """Append one audit record; returns its position in the audit log."""
+        """Append one audit record; returns its position in the audit log.
+
+        `subjects` are the credit codes of every subject the answer carried (default: `uscc`);
+        `uscc` is kept for a single-subject answer; `count` defaults to the number of subjects
+        (for an aggregate answer, pass how many subjects it counted).
+        """
+        named = list(dict.fromkeys(subjects)) if subjects is not None else []
+        if subjects is None and uscc is not None:
+            named = [uscc]
+        if uscc is None and len(named) == 1:
+            uscc = named[0]
         read = GradeRead._create(
             GradeRead.Recorded,
             token_id=token_id,
@@ -118,7 +154,9 @@ class QueryAudit(Application[UUID]):
             as_of=as_of,
             known_at=known_at,
             grade=grade,
-            count=count,
+            count=len(named) if count is None else count,
+            subjects=named,
+            query=query,
         )
         return self._record_together(_PendingRead(read))
 
@@ -175,7 +213,7 @@ class QueryAudit(Application[UUID]):
                 event = self.mapper.to_domain_event(notification)
                 if not isinstance(event, GradeRead.Recorded):
                     continue
-                if uscc is not None and event.uscc != uscc:
+                if uscc is not None and uscc not in event.subjects:
                     continue
                 if token_id is not None and event.token_id != token_id:
                     continue

@@ -6,7 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
-from api.deps import Audit, Ledger, Reader
+from api.deps import Ledger, Reader
+from api.grade_reads import GradeReadLog
 from api.schemas import (
     PROBLEM_RESPONSES,
     EvaluationOut,
@@ -30,17 +31,12 @@ Year = Annotated[int, Path(ge=1900, le=9999, description="the evaluation year")]
 
 
 @router.get("/{year}", response_model=YearSummaryOut)
-def year_summary(year: Year, actor: Reader, ledger: Ledger, audit: Audit) -> YearSummaryOut:
+def year_summary(year: Year, actor: Reader, ledger: Ledger, reads: GradeReadLog) -> YearSummaryOut:
     """Counts per grade for a year: as published on 31 October, and as restated now."""
     summary = AnnualResults(ledger).summary(year)
-    audit.record_read(
-        token_id=actor.actor_id,
-        role=actor.role.value,
-        department=actor.department,
-        endpoint="evaluations",
-        uscc=None,
-        purpose=f"year={year}",
-        count=sum(summary.restated.values()),
+    # Counts name no subject's grade: the record names the query and how many were counted.
+    reads.record(
+        "evaluations", [], as_of=evaluation_date(year), count=sum(summary.restated.values())
     )
     return YearSummaryOut(
         year=year,
@@ -59,7 +55,7 @@ def year_summary(year: Year, actor: Reader, ledger: Ledger, audit: Audit) -> Yea
 
 @router.get("/{year}/subjects/{uscc}", response_model=SubjectYearOut)
 def subject_year(
-    year: Year, uscc: str, actor: Reader, ledger: Ledger, audit: Audit
+    year: Year, uscc: str, actor: Reader, ledger: Ledger, reads: GradeReadLog
 ) -> SubjectYearOut:
     """One subject's year: published, restated, current, and the events behind any difference."""
     require_published(ledger, year)
@@ -69,13 +65,9 @@ def subject_year(
     result = subject_result(ledger, events, year, now)
     current = ledger.evaluate(code)
     changes = changes_since_publication(ledger, events, year)
-    audit.record_read(
-        token_id=actor.actor_id,
-        role=actor.role.value,
-        department=actor.department,
-        endpoint="evaluations.subject",
-        uscc=code,
-        purpose=f"year={year}",
+    reads.record(
+        "evaluations.subject",
+        [code],
         as_of=evaluation_date(year),
         grade=result.restated.grade if result.restated else None,
     )

@@ -6,7 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api.deps import MAX_POSITION, Audit, Ledger, Projections, Reader, wait_for_position
+from api.deps import MAX_POSITION, Ledger, Projections, Reader, wait_for_position
+from api.grade_reads import GradeReadLog
 from api.schemas import PROBLEM_RESPONSES, FeedItem, FeedPage
 
 router = APIRouter(prefix="/v1/feed", tags=["feed"], responses=PROBLEM_RESPONSES)
@@ -16,7 +17,7 @@ router = APIRouter(prefix="/v1/feed", tags=["feed"], responses=PROBLEM_RESPONSES
 def read_feed(
     actor: Reader,
     ledger: Ledger,
-    audit: Audit,
+    reads: GradeReadLog,
     projections: Projections,
     after: Annotated[
         int, Query(ge=0, le=MAX_POSITION, description="the `next` of the last page")
@@ -57,13 +58,5 @@ def read_feed(
         )
         for r in rows
     ]
-    audit.record_read(
-        token_id=actor.actor_id,
-        role=actor.role.value,
-        department=actor.department,
-        endpoint="feed",
-        uscc=None,
-        purpose=f"after={after}",
-        count=len(items),
-    )
+    reads.record("feed", [item.uscc for item in items], count=len(items))
     return FeedPage(items=items, next=items[-1].position if items else after)

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query
 
 from api.deps import MAX_POSITION, Ledger, Projections, Reader, Recorder, wait_for_position
+from api.grade_reads import GradeReadLog
 from api.schemas import (
     PROBLEM_RESPONSES,
     Changed,
@@ -42,6 +43,7 @@ def worklist(
     field: FieldCode,
     actor: Reader,
     ledger: Ledger,
+    reads: GradeReadLog,
     projections: Projections,
     tier: Annotated[Literal["reduced", "regular", "intensified"] | None, Query()] = None,
     grade: Annotated[Literal["A", "B", "C", "D"] | None, Query()] = None,
@@ -49,7 +51,9 @@ def worklist(
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
     min_position: Annotated[int | None, Query(ge=0, le=MAX_POSITION)] = None,
 ) -> Worklist:
-    """A department's worklist: the field's subjects by tier and grade, from the read model."""
+    """A department's worklist: the field's subjects by tier and grade, from the read model.
+
+    The read is audited with every subject on the page; an export is built from such pages."""
     catalogue().field(field, field_name="field")
     wait_for_position(ledger, min_position, projections)
     table = projections.active_table("supervision")
@@ -89,6 +93,7 @@ def worklist(
         )
         for r in rows
     ]
+    reads.record("worklist", [item.uscc for item in items])
     return Worklist(
         field=field,
         counts={t: counts.get(t, 0) for t in ("reduced", "regular", "intensified")},

@@ -7,6 +7,7 @@ from uuid import UUID
 from fastapi import APIRouter, Response
 
 from api.deps import Ledger, Reader, Recorder
+from api.grade_reads import GradeReadLog
 from api.schemas import (
     PROBLEM_RESPONSES,
     DrawIn,
@@ -40,18 +41,24 @@ def _out(recorded: InspectionDraw) -> DrawOut:
     )
 
 
+def _audited(reads: GradeReadLog, endpoint: str, recorded: InspectionDraw) -> DrawOut:
+    out = _out(recorded)
+    reads.record(endpoint, [s.uscc for s in out.selected], as_of=recorded.as_of)
+    return out
+
+
 @router.post("/draws", status_code=201, response_model=DrawOut)
-def make_draw(body: DrawIn, actor: Recorder, ledger: Ledger) -> DrawOut:
+def make_draw(body: DrawIn, actor: Recorder, ledger: Ledger, reads: GradeReadLog) -> DrawOut:
     """Draw a field's sample at `as_of`; per grade stratum ceil(ratio × n) subjects with the
     smallest sha256(seed|uscc); a seed is generated and published when none is given."""
     recorded, _ = ledger.make_draw(field=body.field, as_of=body.as_of, seed=body.seed, actor=actor)
-    return _out(recorded)
+    return _audited(reads, "draw", recorded)
 
 
 @router.get("/draws/{draw_id}", response_model=DrawOut)
-def get_draw(draw_id: UUID, actor: Reader, ledger: Ledger) -> DrawOut:
+def get_draw(draw_id: UUID, actor: Reader, ledger: Ledger, reads: GradeReadLog) -> DrawOut:
     """A recorded draw."""
-    return _out(ledger.get_draw(draw_id))
+    return _audited(reads, "draw", ledger.get_draw(draw_id))
 
 
 @router.get("/draws/{draw_id}/verify", response_model=DrawVerified)
@@ -62,10 +69,13 @@ def verify_draw(draw_id: UUID, actor: Reader, ledger: Ledger) -> DrawVerified:
 
 
 @router.get("/draws/{draw_id}/population", response_model=DrawPopulation)
-def draw_population(draw_id: UUID, actor: Reader, ledger: Ledger) -> DrawPopulation:
+def draw_population(
+    draw_id: UUID, actor: Reader, ledger: Ledger, reads: GradeReadLog
+) -> DrawPopulation:
     """The population the draw was made from: with the seed, enough to recompute it anywhere."""
     recorded = ledger.get_draw(draw_id)
     members = ledger.field_population(recorded.field, recorded.as_of, recorded.position)
+    reads.record("draw.population", [m.uscc for m in members], as_of=recorded.as_of)
     return DrawPopulation(
         draw_id=draw_id,
         seed=recorded.seed,

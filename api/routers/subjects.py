@@ -11,7 +11,6 @@ from fastapi import APIRouter, Query, Response, status
 
 from api.deps import (
     MAX_POSITION,
-    Audit,
     Auditor,
     Filer,
     Ledger,
@@ -19,6 +18,7 @@ from api.deps import (
     Recorder,
     wait_for_position,
 )
+from api.grade_reads import GradeReadLog
 from api.schemas import (
     PROBLEM_RESPONSES,
     Changed,
@@ -248,9 +248,16 @@ def request_repair(
     "/{uscc}/industry-evaluations", status_code=201, response_model=IndustryEvaluationCreated
 )
 def record_industry_evaluation(
-    uscc: str, body: IndustryEvaluationIn, actor: Recorder, ledger: Ledger, response: Response
+    uscc: str,
+    body: IndustryEvaluationIn,
+    actor: Recorder,
+    ledger: Ledger,
+    reads: GradeReadLog,
+    response: Response,
 ) -> IndustryEvaluationCreated:
-    """Record a field's industry evaluation: a 100-point score or the field's native grade."""
+    """Record a field's industry evaluation: a 100-point score or the field's native grade.
+
+    The answer carries the grade the score maps to, so it is audited like any grade read."""
     written = ledger.record_industry_evaluation(
         uscc,
         domain=body.domain,
@@ -262,6 +269,12 @@ def record_industry_evaluation(
         actor=actor,
     )
     _created(response, written)
+    reads.record(
+        "industry_evaluation",
+        [normalize_uscc(uscc)],
+        grade=written.status or None,
+        as_of=body.evaluated_on,
+    )
     return IndustryEvaluationCreated(
         evaluation_id=written.id, grade=written.status or "", position=_position(written)
     )
@@ -272,28 +285,17 @@ def get_evaluation(
     uscc: str,
     actor: Reader,
     ledger: Ledger,
-    audit: Audit,
+    reads: GradeReadLog,
     as_of: Annotated[IsoDate | None, Query(description="valid date (default today, CST)")] = None,
     known_at: Annotated[
         IsoInstant | None, Query(description="record-time instant with offset (default now)")
     ] = None,
-    purpose: Annotated[str | None, Query(max_length=200, description="why you read it")] = None,
     min_position: Annotated[int | None, Query(ge=0, le=MAX_POSITION)] = None,
 ) -> EvaluationOut:
     """The explained evaluation at `as_of` as known at `known_at`; the read is audited."""
     wait_for_position(ledger, min_position)
     ev = ledger.evaluate(uscc, as_of=as_of, known_at=known_at)
-    audit.record_read(
-        token_id=actor.actor_id,
-        role=actor.role.value,
-        department=actor.department,
-        endpoint="evaluation",
-        uscc=ev.uscc,
-        purpose=purpose,
-        as_of=ev.as_of,
-        known_at=ev.known_at,
-        grade=ev.grade,
-    )
+    reads.record("evaluation", [ev.uscc], as_of=ev.as_of, known_at=ev.known_at, grade=ev.grade)
     return EvaluationOut.of(ev)
 
 
@@ -302,24 +304,15 @@ def get_supervision(
     uscc: str,
     actor: Reader,
     ledger: Ledger,
-    audit: Audit,
+    reads: GradeReadLog,
     field: Annotated[str, Query(max_length=100, description="the supervision field")],
     as_of: Annotated[IsoDate | None, Query(description="valid date (default today, CST)")] = None,
     known_at: Annotated[IsoInstant | None, Query(description="record-time instant")] = None,
-    purpose: Annotated[str | None, Query(max_length=200)] = None,
 ) -> SupervisionOut:
     """The subject's supervision tier in a field, with its basis; the read is audited."""
     sup = ledger.supervision(uscc, field=field, as_of=as_of, known_at=known_at)
-    audit.record_read(
-        token_id=actor.actor_id,
-        role=actor.role.value,
-        department=actor.department,
-        endpoint="supervision",
-        uscc=sup.uscc,
-        purpose=purpose,
-        as_of=sup.as_of,
-        known_at=sup.public.known_at,
-        grade=sup.grade,
+    reads.record(
+        "supervision", [sup.uscc], as_of=sup.as_of, known_at=sup.public.known_at, grade=sup.grade
     )
     return SupervisionOut(
         uscc=sup.uscc,
@@ -368,7 +361,7 @@ def _jsonable(value: Any) -> Any:
 
 
 @router.get("/{uscc}/history", response_model=HistoryOut)
-def get_history(uscc: str, actor: Auditor, ledger: Ledger, audit: Audit) -> HistoryOut:
+def get_history(uscc: str, actor: Auditor, ledger: Ledger, reads: GradeReadLog) -> HistoryOut:
     """Every event of the subject in order, with its ledger position and record time."""
     events = ledger.history(uscc)
     subject_id = events[0].originator_id
@@ -391,13 +384,5 @@ def get_history(uscc: str, actor: Auditor, ledger: Ledger, audit: Audit) -> Hist
             )
         )
     code = normalize_uscc(uscc)
-    audit.record_read(
-        token_id=actor.actor_id,
-        role=actor.role.value,
-        department=actor.department,
-        endpoint="history",
-        uscc=code,
-        purpose=None,
-        count=len(items),
-    )
+    reads.record("history", [code], count=len(items))
     return HistoryOut(uscc=code, subject_id=subject_id, events=items)

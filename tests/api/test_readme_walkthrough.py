@@ -15,7 +15,15 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 def test_every_curl_call_of_the_readme_answers_as_described(served: Served, tmp_path: Path) -> None:
     text = README.read_text()
     section = text[text.index("## The HTTP API") : text.index("### Configuration")]
-    script = "set -eu\n" + "\n".join(re.findall(r"```sh\n(.*?)```", section, re.S))
+    blocks = "\n".join(re.findall(r"```sh\n(.*?)```", section, re.S))
+    # Every call checks its status: `curl -f` fails the script, or the status is printed (→ 422)
+    # for the deliberate refusals and checked below. `pipefail`: `X=$(curl … | python3 …)` too.
+    calls = re.findall(r"curl [^\n]*", blocks)
+    assert len(calls) >= 30
+    unchecked = [c for c in calls if not re.match(r"curl -\w*f", c) and "%{http_code}" not in c]
+    assert not unchecked, unchecked
+    assert len(re.findall(r"curl -sS -w '\\n→ %\{http_code\}\\n'", blocks)) == 2
+    script = "set -euo pipefail\n" + blocks
     script = script.replace("API=http://127.0.0.1:8000", f"API={served.base}")
     ran = subprocess.run(
         ["bash", "-c", script],
@@ -28,6 +36,8 @@ def test_every_curl_call_of_the_readme_answers_as_described(served: Served, tmp_
     )
     assert ran.returncode == 0, ran.stderr
     out = ran.stdout
+    assert out.count("→ 422") == 2, out  # the two refusals, and nothing else unchecked
+    assert "→ " not in out.replace("→ 422", "")
     assert "check character should be" in out  # the deliberate bad code
     assert '"score":"75"' in out
     assert '"score":"80"' in out

@@ -142,6 +142,15 @@ def test_worklist_export_draw_and_verify(page: Any, console: Console) -> None:
     assert lines[0].startswith('"uscc","name","tier"')
     assert len(lines) == 1 + expected["counts"]["reduced"]
     assert all('"reduced"' in line for line in lines[1:])
+    # The export was read again as an export: the audit log names it, its purpose and subjects.
+    me = console.get("/v1/me", "food")
+    reads = console.get("/v1/audit/reads", "auditor", token=me["token_id"], limit=1000)["items"]
+    exports = [r for r in reads if r["purpose"] and "export" in r["purpose"]]
+    assert exports, reads
+    assert exports[-1]["endpoint"] == "worklist"
+    assert sorted(exports[-1]["subjects"]) == sorted(
+        line.split(",")[0].strip('"') for line in lines[1:]
+    )
     screenshot(page, "worklist.png")
 
     # A draw with a published seed, then its verification by id.

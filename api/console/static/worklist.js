@@ -15,13 +15,17 @@ function explain(error) {
   return error instanceof ApiError ? error.detail : String(error);
 }
 
-async function loadWorklist(field, tier, grade) {
+// Every page read is on the audit log with its purpose: an export is read again as such.
+const PURPOSE_LIST = "控制台工作清单 console worklist";
+const PURPOSE_EXPORT = "控制台导出CSV console CSV export";
+
+async function loadWorklist(field, tier, grade, purpose = PURPOSE_LIST) {
   const items = [];
   let counts = {};
   let after;
   for (let page = 0; page < MAX_PAGES; page += 1) {
     const answer = await api(`/v1/fields/${encodeURIComponent(field)}/subjects`, {
-      query: { tier, grade, after, limit: 1000, min_position: seeWrites() },
+      query: { tier, grade, after, limit: 1000, min_position: seeWrites(), purpose },
     });
     counts = answer.counts;
     items.push(...answer.items);
@@ -235,9 +239,16 @@ export async function renderWorklist(root, args, params, ctx) {
       : message("info", "没有符合条件的主体 no subjects match"),
   );
   exportButton.disabled = data.items.length === 0;
-  exportButton.addEventListener("click", () => {
+  exportButton.addEventListener("click", async () => {
+    let exported;
+    try {
+      exported = await loadWorklist(field, tier, grade, PURPOSE_EXPORT);
+    } catch (error) {
+      fill(list, message("error", explain(error)));
+      return;
+    }
     const lines = [COLUMNS.map(csvCell).join(",")];
-    for (const it of data.items) lines.push(COLUMNS.map((c) => csvCell(it[c])).join(","));
+    for (const it of exported.items) lines.push(COLUMNS.map((c) => csvCell(it[c])).join(","));
     const name = `worklist-${field}${tier ? `-${tier}` : ""}${grade ? `-${grade}` : ""}-${todayCST()}.csv`;
     download(name, `\ufeff${lines.join("\r\n")}\r\n`, "text/csv;charset=utf-8");
   });
