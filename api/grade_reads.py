@@ -32,7 +32,7 @@ from pydantic import TypeAdapter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.deps import get_actor, get_audit
-from ledger.audit import QueryAudit
+from ledger.audit import MAX_PURPOSE, QueryAudit
 from ledger.values import Actor
 
 log = logging.getLogger("credit_ledger.api")
@@ -116,7 +116,7 @@ def grade_reads(
     audit: Annotated[QueryAudit, Depends(get_audit)],
     purpose: Annotated[
         str | None,
-        Query(max_length=200, description="why you read it: kept in the query-audit log"),
+        Query(max_length=MAX_PURPOSE, description="why you read it: kept in the query-audit log"),
     ] = None,
 ) -> GradeReads:
     """The grade-read recorder of this request (the guard must be installed around the app)."""

@@ -15,6 +15,10 @@ from eventsourcing.persistence import JSONTranscoder
 from eventsourcing.utils import EnvType
 
 from ledger.codec import DateAsISO
+from ledger.text import optional_text
+
+#: The longest purpose a caller may state (the API's query parameter has the same bound).
+MAX_PURPOSE = 200
 
 
 class GradeRead(Aggregate):
@@ -138,6 +142,8 @@ class QueryAudit(Application[UUID]):
         `uscc` is kept for a single-subject answer; `count` defaults to the number of subjects
         (for an aggregate answer, pass how many subjects it counted).
         """
+        # The purpose is the caller's text like any other: the boundary's text rule applies.
+        purpose = optional_text(purpose, "purpose", max_length=MAX_PURPOSE)
         named = list(dict.fromkeys(subjects)) if subjects is not None else []
         if subjects is None and uscc is not None:
             named = [uscc]

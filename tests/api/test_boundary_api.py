@@ -170,3 +170,20 @@ def test_hostile_text_is_refused_by_a_served_process_and_it_stays_ready(served: 
     assert served.call("POST", "/v1/subjects", admin, json=body).status_code == 201
     ready = served.call("GET", "/readyz")
     assert ready.status_code == 200, ready.text
+
+
+def test_a_purpose_with_a_control_character_is_refused_naming_it_and_nothing_is_audited(
+    api: Api,
+) -> None:
+    assert register(api).status_code == 201
+    audit = api.client.app.state.audit  # type: ignore[attr-defined]
+    before = len(audit.reads(uscc=CODE)[0])
+    refused = api.get(f"/v1/subjects/{CODE}/evaluation", purpose="抽查\u202e")
+    assert refused.status_code == 422, refused.text
+    assert "U+202E" in refused.json()["detail"]
+    assert refused.json()["errors"][0]["loc"][-1] == "purpose"
+    assert len(audit.reads(uscc=CODE)[0]) == before
+    allowed = api.get(f"/v1/subjects/{CODE}/evaluation", purpose=" 双随机抽查 ")
+    assert allowed.status_code == 200, allowed.text
+    (*_, (_, last)) = audit.reads(uscc=CODE)[0]
+    assert last.purpose == "双随机抽查"  # trimmed, as the text rule stores it
