@@ -1,14 +1,15 @@
-"""The FastAPI application factory: routers, error mapping, metrics, and the stores."""
+"""The FastAPI application factory: routers, error mapping, metrics, on the stores it is given."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from api import docs, grade_reads, limits, observability, problems
+from api.config import ServiceConfig
 from api.console.router import router as console_router
 from api.routers import audit as audit_routes
 from api.routers import (
@@ -22,8 +23,6 @@ from api.routers import (
     repairs,
     subjects,
 )
-from credit_ledger.settings import get_settings
-from credit_ledger.store import open_audit, open_ledger
 from ledger.application import CreditLedger
 from ledger.audit import QueryAudit
 from projections.runner import BackgroundProjector, Projector
@@ -36,15 +35,29 @@ Errors are `application/problem+json` (RFC 9457).
 """
 
 
-def create_app(ledger: CreditLedger | None = None, audit: QueryAudit | None = None) -> FastAPI:
-    """Build the service; without arguments it opens the configured store."""
-    settings = get_settings()
+def create_app(
+    config: ServiceConfig,
+    *,
+    ledger: CreditLedger | None = None,
+    audit: QueryAudit | None = None,
+    opener: Callable[[], tuple[CreditLedger, QueryAudit]] | None = None,
+) -> FastAPI:
+    """Build the service on the given stores, or on those `opener` opens when it starts (each
+    worker process its own) and closes when it stops. The composition root
+    (`credit_ledger.bootstrap`) supplies the configuration and the opener."""
+    settings = config
+    if (ledger is None) != (audit is None) or (ledger is None and opener is None):
+        raise ValueError("create_app needs both stores, or an opener of them")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = ledger is None
-        app.state.ledger = ledger or open_ledger(settings.database_url)
-        app.state.audit = audit or open_audit(settings.database_url)
+        if ledger is None:
+            assert opener is not None
+            app.state.ledger, app.state.audit = opener()
+        else:
+            app.state.ledger = ledger
+            app.state.audit = audit
         app.state.ledger.save_listeners.append(observability.EVENTS_APPENDED.inc)
         if ledger is None:
             app.state.projector = Projector(app.state.ledger)
@@ -85,6 +98,7 @@ def create_app(ledger: CreditLedger | None = None, audit: QueryAudit | None = No
         app.state.audit = audit
         app.state.projector = Projector(ledger)
         app.state.background = None
+    app.state.config = config
     problems.install(app)
     # Middleware added later wraps what came before: the observer, outermost, sees the limit's
     # 413s, the guard's refusals and every failure, so each is logged and counted.

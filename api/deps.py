@@ -11,8 +11,8 @@ from uuid import UUID
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from api.config import ServiceConfig
 from api.problems import Problem
-from credit_ledger.settings import get_settings
 from ledger.application import CreditLedger
 from ledger.audit import QueryAudit
 from ledger.values import Actor, Role, normalize_uscc, subject_id_for
@@ -30,6 +30,12 @@ READERS = frozenset({Role.READER, Role.RECORDER, Role.AUDITOR, Role.ADMIN})
 RECORDERS = frozenset({Role.RECORDER, Role.ADMIN})
 FILERS = frozenset({Role.PLATFORM, Role.ADMIN})
 AUDITORS = frozenset({Role.AUDITOR, Role.ADMIN})
+
+
+def get_config(request: Request) -> ServiceConfig:
+    """The configuration the composition root started the service with."""
+    config: ServiceConfig = request.app.state.config
+    return config
 
 
 def get_ledger(request: Request) -> CreditLedger:
@@ -50,6 +56,7 @@ def get_projector(request: Request) -> Projector:
     return projector
 
 
+Config = Annotated[ServiceConfig, Depends(get_config)]
 Ledger = Annotated[CreditLedger, Depends(get_ledger)]
 Projections = Annotated[Projector, Depends(get_projector)]
 Audit = Annotated[QueryAudit, Depends(get_audit)]
@@ -93,16 +100,21 @@ Admin = Annotated[Actor, Depends(_role_in(frozenset({Role.ADMIN}), "administer")
 
 
 def wait_for_position(
-    ledger: CreditLedger, min_position: int | None, projector: Projector | None = None
+    ledger: CreditLedger,
+    min_position: int | None,
+    projector: Projector | None = None,
+    *,
+    seconds: float,
 ) -> None:
-    """Read-your-writes: wait, bounded, until the ledger (or the read models) hold a position.
+    """Read-your-writes: wait at most `seconds` until the ledger (or the read models) hold a
+    position.
 
     Reads served from the event store need only the write to be stored; reads served from
     read models pass their projector and wait for it to catch up.
     """
     if min_position is None or min_position <= 0:
         return
-    deadline = time.monotonic() + get_settings().read_wait_seconds
+    deadline = time.monotonic() + seconds
 
     def reached() -> int:
         return projector.caught_up_to() if projector is not None else ledger.max_position()

@@ -11,9 +11,8 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from credit_ledger.settings import get_settings
-from credit_ledger.store import StoreFull, store_fault
 from ledger.errors import LedgerError, NotEligible
+from ledger.store.stores import StoreFull, store_fault
 
 log = logging.getLogger("credit_ledger.api")
 
@@ -130,14 +129,14 @@ def install(app: FastAPI) -> None:
         return problem(exc.status_code, str(exc.detail), kind="http", headers=headers)
 
 
-def store_problem(exc: BaseException) -> ProblemResponse | None:
+def store_problem(exc: BaseException, retry_after: int) -> ProblemResponse | None:
     """The answer to a store fault: 507 out of space, 503 with Retry-After unavailable."""
     fault = store_fault(exc)
     if fault is None:
         return None
     if isinstance(fault, StoreFull):
         return problem(507, "the store is out of space: nothing was written", kind="store-full")
-    wait = get_settings().retry_after_seconds
+    wait = retry_after
     return problem(
         503,
         f"the store is unavailable (it does not answer); retry after {wait} s",
@@ -149,7 +148,7 @@ def store_problem(exc: BaseException) -> ProblemResponse | None:
 def failure(request: Request, exc: Exception) -> ProblemResponse:
     """The answer to an exception no handler took (called by `api.observability.Observe`,
     inside which every answer is logged and counted): a store fault's 503 or 507, else 500."""
-    answer = store_problem(exc)
+    answer = store_problem(exc, request.app.state.config.retry_after_seconds)
     if answer is not None:
         log.warning("store fault on %s %s: %s", request.method, request.url.path, store_fault(exc))
         return answer

@@ -40,7 +40,7 @@ import httpx
 import orjson
 import psycopg
 
-from credit_ledger.store import open_ledger
+from credit_ledger.bootstrap import open_ledger
 from ledger.values import CST
 
 CLI = shutil.which("credit-ledger", path=str(Path(sys.executable).parent)) or "credit-ledger"

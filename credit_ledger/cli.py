@@ -13,12 +13,13 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from credit_ledger.bootstrap import open_ledger, store_env
 from credit_ledger.parallel import default_workers, tune_for_batch_work
 from credit_ledger.settings import get_settings
-from credit_ledger.store import StoreURLError, open_ledger, persistence_env, store_fault
 from ledger.dates import parse_date, parse_instant
 from ledger.errors import InvalidInput, LedgerError
 from ledger.rules import Evaluation
+from ledger.store.stores import StoreURLError, store_fault
 from ledger.values import CST, SYSTEM_ACTOR
 
 app = typer.Typer(
@@ -549,7 +550,7 @@ def verify(
     ] = None,
 ) -> None:
     """Prove the logs unchanged (hash chains) and the read models equal to a fresh replay."""
-    from credit_ledger.store import open_audit
+    from credit_ledger.bootstrap import open_audit
     from replay.tools import verify as run_verify
 
     anchor = None
@@ -793,7 +794,7 @@ def serve(
 
     settings = get_settings()
     uvicorn.run(
-        "api.app:create_app",
+        "credit_ledger.bootstrap:service",
         factory=True,
         host=host or settings.host,
         port=port or settings.port,
@@ -806,7 +807,7 @@ def serve(
 def _processes(workers: int | None, *, most: int | None = None) -> int:
     """The processes asked for, or by default one per core (at most `most`)."""
     # An in-memory SQLite store exists only inside its process: workers would each get their own.
-    if persistence_env(get_settings().database_url).get("SQLITE_DBNAME") == ":memory:":
+    if store_env(get_settings().database_url).get("SQLITE_DBNAME") == ":memory:":
         if workers and workers > 1:
             raise _fail("--workers: an in-memory store cannot be shared between processes")
         return 1

@@ -71,7 +71,7 @@ def _rebuild_partition(
     batch: int,
     reports: Any,
 ) -> None:
-    from credit_ledger.store import open_ledger
+    from credit_ledger.bootstrap import open_ledger
     from projections.runner import Projector
 
     def work(progress: Callable[[int], None]) -> None:
@@ -99,7 +99,7 @@ def rebuild_partitioned(
     Resumable like the one-process rebuild: each partition continues from its own position.
     Returns the new table's name; raises naming the partition if a worker fails.
     """
-    from credit_ledger.store import open_ledger
+    from credit_ledger.bootstrap import open_ledger
     from projections.runner import Projector
 
     ledger = open_ledger(database_url)
@@ -129,8 +129,8 @@ def _import_partition(
     keep_record_time: bool,
     reports: Any,
 ) -> None:
+    from credit_ledger.bootstrap import open_ledger
     from credit_ledger.bulk import import_file
-    from credit_ledger.store import open_ledger
 
     def work(progress: Callable[[int], None]) -> ImportReport:
         ledger = open_ledger(database_url)
@@ -168,8 +168,8 @@ def import_partitioned(
     result is what one importer gives: the same rules, the same refusals, idempotent and
     resumable. Refused lines from all partitions end up in `rejects`, in line order.
     """
+    from credit_ledger.bootstrap import open_ledger
     from credit_ledger.bulk import ImportReport, checkpoint_key, has_checkpoint
-    from credit_ledger.store import open_ledger
 
     ledger = open_ledger(database_url)
     try:
@@ -233,7 +233,7 @@ def _annual_partition(
 ) -> None:
     from datetime import datetime
 
-    from credit_ledger.store import open_ledger
+    from credit_ledger.bootstrap import open_ledger
     from projections.annual import AnnualResults
 
     def work(progress: Callable[[int], None]) -> list[tuple[Any, ...]]:
@@ -269,7 +269,7 @@ def annual_partitioned(
     every partition's rows in one transaction, so the result is the one-process build's.
     Returns the number of subjects; raises naming the partition if a worker fails.
     """
-    from credit_ledger.store import open_ledger
+    from credit_ledger.bootstrap import open_ledger
     from projections.annual import AnnualResults, require_published
 
     ledger = open_ledger(database_url)

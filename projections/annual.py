@@ -16,11 +16,11 @@ from itertools import islice
 from typing import Any
 from uuid import UUID
 
-from credit_ledger.store import STREAMS_PER_QUERY, read_streams, stream_positions
 from ledger.application import CreditLedger
 from ledger.errors import InvalidInput
 from ledger.rules import Evaluation, evaluate, fold_history
 from ledger.state import SubjectState
+from ledger.store.stores import STREAMS_PER_QUERY, read_streams, stream_positions
 from ledger.subject import SUBJECT_EVENT_TOPICS
 from ledger.values import end_of_china_day
 from projections.runner import partition_of

@@ -12,8 +12,8 @@ import orjson
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 from psycopg.rows import tuple_row
 
-from credit_ledger.chain import SCHEMA_LOCK
 from ledger.application import CreditLedger
+from ledger.store.chain import SCHEMA_LOCK
 
 #: From this many rows a PostgreSQL write goes through a staging table (see `write_rows`).
 STAGE_FROM = 64

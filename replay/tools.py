@@ -9,12 +9,12 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from credit_ledger.chain import ChainReport, verify_chain
-from credit_ledger.store import stream_positions
 from ledger.application import CreditLedger
 from ledger.audit import QueryAudit
 from ledger.rules import Evaluation, evaluate
 from ledger.state import SubjectState
+from ledger.store.chain import ChainReport, verify_chain
+from ledger.store.stores import stream_positions
 from ledger.values import china_date, normalize_uscc, subject_id_for
 from projections.annual import AnnualResults
 from projections.grades import outcome

@@ -19,7 +19,7 @@ import psycopg
 import pytest
 from stdnum.cn import uscc as stdnum_uscc
 
-from credit_ledger.store import open_ledger
+from credit_ledger.bootstrap import open_ledger
 from ledger.application import CreditLedger
 from ledger.values import CST, SYSTEM_ACTOR, Actor, Role
 

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api.deps import MAX_POSITION, Ledger, Projections, Reader, wait_for_position
+from api.deps import MAX_POSITION, Config, Ledger, Projections, Reader, wait_for_position
 from api.grade_reads import GradeReadLog
 from api.schemas import PROBLEM_RESPONSES, FeedItem, FeedPage
 
@@ -17,6 +17,7 @@ router = APIRouter(prefix="/v1/feed", tags=["feed"], responses=PROBLEM_RESPONSES
 def read_feed(
     actor: Reader,
     ledger: Ledger,
+    config: Config,
     reads: GradeReadLog,
     projections: Projections,
     after: Annotated[
@@ -30,7 +31,7 @@ def read_feed(
     Each item is one event's effect on one subject's grade, as of the event's record date, so a
     poller that stores `next` never misses or applies a change twice.
     """
-    wait_for_position(ledger, min_position, projections)
+    wait_for_position(ledger, min_position, projections, seconds=config.read_wait_seconds)
     table = projections.active_table("feed")
     with projections.store.transaction(write=False) as cur:
         cur.execute(

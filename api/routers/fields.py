@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
 
-from api.deps import MAX_POSITION, Ledger, Projections, Reader, Recorder, wait_for_position
+from api.deps import MAX_POSITION, Config, Ledger, Projections, Reader, Recorder, wait_for_position
 from api.grade_reads import GradeReadLog
 from api.schemas import (
     PROBLEM_RESPONSES,
@@ -43,6 +43,7 @@ def worklist(
     field: FieldCode,
     actor: Reader,
     ledger: Ledger,
+    config: Config,
     reads: GradeReadLog,
     projections: Projections,
     tier: Annotated[Literal["reduced", "regular", "intensified"] | None, Query()] = None,
@@ -55,7 +56,7 @@ def worklist(
 
     The read is audited with every subject on the page; an export is built from such pages."""
     catalogue().field(field, field_name="field")
-    wait_for_position(ledger, min_position, projections)
+    wait_for_position(ledger, min_position, projections, seconds=config.read_wait_seconds)
     table = projections.active_table("supervision")
     where, params = ["field = %s"], [field]
     if tier is not None:

@@ -13,10 +13,9 @@ from starlette.responses import Response
 from api.deps import Audit, Ledger, Projections, projection_health
 from api.observability import REGISTRY
 from api.problems import Problem
-from credit_ledger.settings import get_settings
-from credit_ledger.store import StoreFault, StoreFull, WriteProbe
 from ledger.application import CreditLedger
 from ledger.audit import QueryAudit
+from ledger.store.stores import StoreFault, StoreFull, WriteProbe
 
 router = APIRouter(tags=["operations"])
 _probe_lock = threading.Lock()
@@ -69,7 +68,7 @@ def store_health(state: Any, ledger: CreditLedger, audit: QueryAudit) -> None:
         probes = getattr(state, "write_probes", None)
         if probes is None:
             probes = state.write_probes = {"ledger": WriteProbe(ledger), "audit": WriteProbe(audit)}
-    settings = get_settings()
+    settings = state.config
     timeout = settings.ready_timeout_seconds
     deadline = time.monotonic() + timeout
     for probe in probes.values():

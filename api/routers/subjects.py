@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query, Response, status
 from api.deps import (
     MAX_POSITION,
     Auditor,
+    Config,
     Filer,
     Ledger,
     Reader,
@@ -48,9 +49,9 @@ from api.schemas import (
     SubjectOut,
     SupervisionOut,
 )
-from credit_ledger.store import stream_positions
 from ledger.application import Written
 from ledger.rules import fact_counts_at, listing_active_at
+from ledger.store.stores import stream_positions
 from ledger.values import normalize_uscc, subject_id_for
 
 router = APIRouter(prefix="/v1/subjects", tags=["subjects"], responses=PROBLEM_RESPONSES)
@@ -285,6 +286,7 @@ def get_evaluation(
     uscc: str,
     actor: Reader,
     ledger: Ledger,
+    config: Config,
     reads: GradeReadLog,
     as_of: Annotated[IsoDate | None, Query(description="valid date (default today, CST)")] = None,
     known_at: Annotated[
@@ -293,7 +295,7 @@ def get_evaluation(
     min_position: Annotated[int | None, Query(ge=0, le=MAX_POSITION)] = None,
 ) -> EvaluationOut:
     """The explained evaluation at `as_of` as known at `known_at`; the read is audited."""
-    wait_for_position(ledger, min_position)
+    wait_for_position(ledger, min_position, seconds=config.read_wait_seconds)
     ev = ledger.evaluate(uscc, as_of=as_of, known_at=known_at)
     reads.record("evaluation", [ev.uscc], as_of=ev.as_of, known_at=ev.known_at, grade=ev.grade)
     return EvaluationOut.of(ev)

@@ -17,9 +17,8 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
-from api.app import create_app
+from credit_ledger.bootstrap import open_audit, open_ledger, service
 from credit_ledger.settings import get_settings
-from credit_ledger.store import open_audit, open_ledger
 from ledger.application import CreditLedger
 from ledger.values import SYSTEM_ACTOR
 from tests.integration.test_cli import CLI
@@ -71,7 +70,7 @@ def api(store_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
     ledger = open_ledger(store_url)
     audit = open_audit(store_url)
     tokens = make_tokens(ledger)
-    with TestClient(create_app(ledger, audit), raise_server_exceptions=False) as client:
+    with TestClient(service(ledger, audit), raise_server_exceptions=False) as client:
         yield Api(client, ledger, tokens)
     ledger.close()
     audit.close()

@@ -18,8 +18,8 @@ from fastapi.testclient import TestClient
 from pydantic import BaseModel
 from starlette.responses import Response
 
-from api.app import create_app
 from api.grade_reads import GradeReadLog, check_routes, grade_fields
+from credit_ledger.bootstrap import service
 from ledger.audit import GradeRead, QueryAudit
 from tests.api.conftest import Api
 from tests.support import uscc
@@ -384,7 +384,7 @@ class _Graded(BaseModel):
 
 def _bare_app(api: Api) -> FastAPI:
     audit = _audit(api)
-    return create_app(api.ledger, audit)
+    return service(api.ledger, audit)
 
 
 def test_a_route_that_serves_grades_without_recording_them_is_withheld_by_the_guard(

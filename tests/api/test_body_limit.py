@@ -16,9 +16,8 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
+from credit_ledger.bootstrap import open_audit, open_ledger, service
 from credit_ledger.settings import get_settings
-from credit_ledger.store import open_audit, open_ledger
 from tests.api.conftest import Served, make_tokens
 from tests.support import uscc
 
@@ -114,7 +113,7 @@ def small_limit(store_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Tes
     get_settings.cache_clear()
     ledger, audit = open_ledger(store_url), open_audit(store_url)
     token = make_tokens(ledger)["admin"]
-    with TestClient(create_app(ledger, audit), raise_server_exceptions=False) as client:
+    with TestClient(service(ledger, audit), raise_server_exceptions=False) as client:
         client.headers["Authorization"] = f"Bearer {token}"
         yield client
     ledger.close()

@@ -15,9 +15,9 @@ import pytest
 from eventsourcing.persistence import OperationalError
 from prometheus_client.parser import text_string_to_metric_families
 
-from api.app import create_app
 from api.observability import JSONFormatter
-from credit_ledger.store import StoreFull, StoreUnavailable, open_audit, open_ledger, store_fault
+from credit_ledger.bootstrap import open_audit, open_ledger, service
+from ledger.store.stores import StoreFull, StoreUnavailable, store_fault
 from ledger.values import subject_id_for
 from tests.api.conftest import Api, make_tokens
 from tests.api.test_endpoints import CODE, fact, problem, register
@@ -146,7 +146,7 @@ def pg_api(monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
     """The service in process on a fresh PostgreSQL schema."""
     with postgres_schema() as url:
         ledger, audit = open_ledger(url), open_audit(url)
-        with TestClient(create_app(ledger, audit), raise_server_exceptions=False) as client:
+        with TestClient(service(ledger, audit), raise_server_exceptions=False) as client:
             yield Api(client, ledger, make_tokens(ledger))
         ledger.close()
         audit.close()

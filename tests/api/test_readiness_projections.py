@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from credit_ledger.store import open_ledger
+from credit_ledger.bootstrap import open_ledger
 from ledger.application import CreditLedger
 from projections.runner import Projector
 from projections.store import unescape_text

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import psycopg
 
-from credit_ledger.store import open_ledger
+from credit_ledger.bootstrap import open_ledger
 from projections.annual import AnnualResults
 from projections.runner import Projector, partition_key
 from tests.integration.test_cli import run, start

@@ -6,7 +6,7 @@ import threading
 import time
 from typing import Any
 
-from credit_ledger.store import open_audit
+from credit_ledger.bootstrap import open_audit
 from ledger.audit import GradeRead, QueryAudit
 
 

@@ -501,7 +501,7 @@ def test_an_import_line_with_hostile_text_or_a_number_as_date_is_rejected_and_wr
 def test_the_command_line_refuses_known_at_after_now_and_a_date_not_written_yyyy_mm_dd(
     store_url: str,
 ) -> None:
-    from credit_ledger.store import open_ledger
+    from credit_ledger.bootstrap import open_ledger
 
     ledger = open_ledger(store_url)
     ledger.register_subject(uscc=CODE, name="舞钢公司", kind="enterprise", actor=ADMIN)

@@ -14,9 +14,9 @@ from typing import Any
 import orjson
 import pytest
 
+from credit_ledger.bootstrap import open_ledger
 from credit_ledger.bulk import decode, generate, import_file
 from credit_ledger.parallel import import_partitioned
-from credit_ledger.store import open_ledger
 from ledger.application import CreditLedger
 from projections.store import ReadStore
 from tests.integration.test_cli import CLI, run, start

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import orjson
 
+from credit_ledger.bootstrap import open_ledger
 from credit_ledger.bulk import checkpoint_key, generate, has_checkpoint
 from credit_ledger.cli import IMPORT_BYTES_PER_WORKER
-from credit_ledger.store import open_ledger
 from tests.support import uscc
 
 CLI = shutil.which("credit-ledger", path=str(Path(sys.executable).parent)) or "credit-ledger"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from credit_ledger.store import open_ledger
+from credit_ledger.bootstrap import open_ledger
 from ledger.application import CreditLedger
 from tests.support import SYSTEM, postgres_schema, uscc
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from credit_ledger.store import persistence_env
+from credit_ledger.bootstrap import store_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_compose_runs_the_service_against_its_postgres_with_health_checks() -> None:
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     ledger, db = compose["services"]["ledger"], compose["services"]["db"]
-    env = persistence_env(ledger["environment"]["CREDIT_LEDGER_DATABASE_URL"])
+    env = store_env(ledger["environment"]["CREDIT_LEDGER_DATABASE_URL"])
     assert env["POSTGRES_HOST"] == "db"
     assert env["POSTGRES_DBNAME"] == db["environment"]["POSTGRES_DB"]
     assert env["POSTGRES_USER"] == db["environment"]["POSTGRES_USER"]

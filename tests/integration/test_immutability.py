@@ -9,9 +9,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from credit_ledger.chain import verify_chain
-from credit_ledger.store import open_ledger
+from credit_ledger.bootstrap import open_ledger
 from ledger.application import CreditLedger
+from ledger.store.chain import verify_chain
 from tests.support import PG_URL, SYSTEM, postgres_schema, uscc
 
 
@@ -105,7 +105,7 @@ def test_verify_reads_the_log_page_by_page_and_finds_the_same_as_in_one_go(
             conn.execute(f"UPDATE {table} SET topic = topic || 'x' WHERE notification_id = 2")
             conn.execute(f"DELETE FROM {table} WHERE notification_id IN (5, 6)")
         whole = verify_chain(app.recorder, anchor=(honest.head_position, honest.head))
-        monkeypatch.setattr("credit_ledger.chain.VERIFY_PAGE", 2)
+        monkeypatch.setattr("ledger.store.chain.VERIFY_PAGE", 2)
         paged = verify_chain(app.recorder, anchor=(honest.head_position, honest.head))
         wrong_anchor = verify_chain(app.recorder, anchor=(3, "0" * 64))
         app.close()

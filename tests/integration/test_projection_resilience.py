@@ -21,7 +21,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from credit_ledger.store import open_audit, open_ledger
+from credit_ledger.bootstrap import open_audit, open_ledger
 from ledger.application import CreditLedger
 from ledger.subject import Subject
 from projections.annual import AnnualResults

@@ -16,7 +16,7 @@ from eventsourcing.tests.persistence import (
     NonInterleavingNotificationIDsBaseCase,
 )
 
-from credit_ledger.chain import ChainedPostgresRecorder, ChainedSQLiteRecorder, verify_chain
+from ledger.store.chain import ChainedPostgresRecorder, ChainedSQLiteRecorder, verify_chain
 from tests.support import PG_URL, REQUIRE_PG, postgres_available
 
 

@@ -25,10 +25,10 @@ from eventsourcing.utils import get_topic
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from credit_ledger.bootstrap import open_ledger
 from credit_ledger.demo import SimulatedClock, load, plan
-from credit_ledger.store import open_ledger
-from credit_ledger.transcoder import FastJSONTranscoder, FastMapper, uuid_from_hex
 from ledger.codec import DateAsISO
+from ledger.store.transcoder import FastJSONTranscoder, FastMapper, uuid_from_hex
 
 
 def _registered(transcoder: JSONTranscoder) -> JSONTranscoder:

@@ -1,11 +1,11 @@
-"""Turns a `CREDIT_LEDGER_DATABASE_URL` into the `eventsourcing` persistence environment."""
+"""The stores behind the logs: a database URL as the `eventsourcing` environment, bounded waits,
+store faults, and the stream reads the library lacks (the only code here that knows SQL)."""
 
 from __future__ import annotations
 
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar, cast
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -18,14 +18,11 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder
 from psycopg.sql import SQL, Composed, Identifier, Literal
 from psycopg_pool import PoolTimeout
 
-from credit_ledger.chain import SCHEMA_LOCK, ChainedPostgresRecorder
-from credit_ledger.settings import get_settings
-from ledger.application import CreditLedger, system_clock
-from ledger.audit import QueryAudit
+from ledger.store.chain import SCHEMA_LOCK, ChainedPostgresRecorder
 
-# The library's stored format, written and read faster (see `credit_ledger.transcoder`).
-TRANSCODER_TOPIC = "credit_ledger.transcoder:FastJSONTranscoder"
-MAPPER_TOPIC = "credit_ledger.transcoder:FastMapper"
+# The library's stored format, written and read faster (see `ledger.store.transcoder`).
+TRANSCODER_TOPIC = "ledger.store.transcoder:FastJSONTranscoder"
+MAPPER_TOPIC = "ledger.store.transcoder:FastMapper"
 
 
 class StoreURLError(ValueError):
@@ -101,8 +98,9 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def persistence_env(database_url: str) -> dict[str, str]:
-    """The `eventsourcing` environment for `sqlite:///PATH` or `postgresql://…` URLs."""
+def persistence_env(database_url: str, *, wait_seconds: int) -> dict[str, str]:
+    """The `eventsourcing` environment for `sqlite:///PATH` or `postgresql://…` URLs; an
+    operation waits at most `wait_seconds` for a pooled PostgreSQL connection."""
     parts = urlsplit(database_url)
     if parts.scheme == "sqlite":
         raw = unquote(parts.path)
@@ -118,7 +116,7 @@ def persistence_env(database_url: str) -> dict[str, str]:
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
             "SQLITE_DBNAME": path,
             "SQLITE_LOCK_TIMEOUT": "10",
-            "APPLICATION_RECORDER_TOPIC": "credit_ledger.chain:ChainedSQLiteRecorder",
+            "APPLICATION_RECORDER_TOPIC": "ledger.store.chain:ChainedSQLiteRecorder",
             "TRANSCODER_TOPIC": TRANSCODER_TOPIC,
             "MAPPER_TOPIC": MAPPER_TOPIC,
         }
@@ -135,12 +133,12 @@ def persistence_env(database_url: str) -> dict[str, str]:
             "POSTGRES_USER": unquote(parts.username or "postgres"),
             "POSTGRES_PASSWORD": unquote(parts.password or ""),
             # The library's name for how long an operation waits for a pooled connection.
-            "POSTGRES_CONNECT_TIMEOUT": str(get_settings().store_wait_seconds),
+            "POSTGRES_CONNECT_TIMEOUT": str(wait_seconds),
             # A connection broken by an outage is replaced when taken, not handed to a request.
             "POSTGRES_PRE_PING": "y",
             "POSTGRES_POOL_SIZE": "5",
             "POSTGRES_MAX_OVERFLOW": "10",
-            "APPLICATION_RECORDER_TOPIC": "credit_ledger.chain:ChainedPostgresRecorder",
+            "APPLICATION_RECORDER_TOPIC": "ledger.store.chain:ChainedPostgresRecorder",
             "TRANSCODER_TOPIC": TRANSCODER_TOPIC,
             "MAPPER_TOPIC": MAPPER_TOPIC,
         }
@@ -152,26 +150,27 @@ def persistence_env(database_url: str) -> dict[str, str]:
     )
 
 
-def open_audit(database_url: str) -> QueryAudit:
-    """The query-audit log on the same store as the ledger, in its own (chained) tables."""
-    env = persistence_env(database_url)
+def audit_env(database_url: str, *, wait_seconds: int) -> dict[str, str]:
+    """The environment of the query-audit log: the ledger's store, its own (chained) tables."""
+    env = persistence_env(database_url, wait_seconds=wait_seconds)
     if env["PERSISTENCE_MODULE"] == "eventsourcing.sqlite":
-        env["APPLICATION_RECORDER_TOPIC"] = "credit_ledger.chain:ChainedSQLiteAuditRecorder"
-    return bounded(QueryAudit(env=env))
+        env["APPLICATION_RECORDER_TOPIC"] = "ledger.store.chain:ChainedSQLiteAuditRecorder"
+    return env
 
 
 App = TypeVar("App", bound=Application[Any])
 
 
-def bounded(app: App) -> App:
-    """The application with its store's waits bounded by the settings (PostgreSQL).
+def bounded(app: App, *, attempts: int) -> App:
+    """The application with its store's waits bounded (PostgreSQL): `attempts` tries of an
+    operation whose connection was lost.
 
     Every read and write then fails within about one pool wait when the store is away, so a
     request answers 503 instead of hanging (see `ChainedPostgresRecorder`).
     """
     recorder: Any = app.recorder
     if isinstance(recorder, ChainedPostgresRecorder):
-        recorder.attempts = get_settings().store_attempts
+        recorder.attempts = attempts
         pool = recorder.datastore.pool
         pool.reconnect_timeout = PG_RECONNECT_SECONDS
         if isinstance(pool.kwargs, dict):
@@ -179,7 +178,7 @@ def bounded(app: App) -> App:
     return app
 
 
-def stream_positions(app: CreditLedger, originator_id: UUID) -> dict[int, int]:
+def stream_positions(app: Application[Any], originator_id: UUID) -> dict[int, int]:
     """Ledger position (notification id) of each version of one stream."""
     recorder: Any = app.recorder
     with recorder.datastore.transaction(commit=False) as cursor:
@@ -203,12 +202,7 @@ def stream_positions(app: CreditLedger, originator_id: UUID) -> dict[int, int]:
     return {int(r["version"]): int(r["position"]) for r in rows}
 
 
-def open_ledger(database_url: str, *, clock: Callable[[], datetime] = system_clock) -> CreditLedger:
-    """The one place that builds the application and its store from a database URL."""
-    return bounded(CreditLedger(env=persistence_env(database_url), clock=clock))
-
-
-def existing_streams(app: CreditLedger, originator_ids: list[UUID]) -> set[UUID]:
+def existing_streams(app: Application[Any], originator_ids: list[UUID]) -> set[UUID]:
     """Which of these streams already hold events (one query, for bulk imports)."""
     if not originator_ids:
         return set()
@@ -240,7 +234,7 @@ def existing_streams(app: CreditLedger, originator_ids: list[UUID]) -> set[UUID]
 STREAMS_PER_QUERY = 500
 
 
-def read_streams(app: CreditLedger, originator_ids: Sequence[UUID]) -> dict[UUID, list[Any]]:
+def read_streams(app: Application[Any], originator_ids: Sequence[UUID]) -> dict[UUID, list[Any]]:
     """The whole streams of these originators, decoded, oldest first, many to a query.
 
     For passes over the whole population (the annual evaluation): reading one stream per

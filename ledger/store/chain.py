@@ -29,7 +29,7 @@ from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 from psycopg_pool import PoolTimeout
 
-from credit_ledger.transcoder import uuid_from_hex
+from ledger.store.transcoder import uuid_from_hex
 
 GENESIS = "0" * 64
 IMMUTABLE_MESSAGE = "stored events are immutable"
@@ -178,7 +178,7 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
     store that went away learns it within one pool wait instead of ten.
     """
 
-    #: Set per store from the settings (`credit_ledger.store`).
+    #: Set per store from the settings (`credit_ledger.bootstrap`).
     attempts = STORE_ATTEMPTS
     select_events = _bounded(PostgresApplicationRecorder.select_events)
     select_notifications = _bounded(PostgresApplicationRecorder.select_notifications)

@@ -1,0 +1,67 @@
+"""The one composition root: settings in, stores, the service and its configuration out.
+
+`serve`, every CLI command and every worker process open what they need here, so a setting is
+read in one place and applied alike everywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from fastapi import FastAPI
+
+from api.app import create_app
+from api.config import ServiceConfig
+from credit_ledger.settings import Settings, get_settings
+from ledger.application import CreditLedger, system_clock
+from ledger.audit import QueryAudit
+from ledger.store.stores import audit_env, bounded, persistence_env
+
+
+def store_env(database_url: str | None = None) -> dict[str, str]:
+    """The persistence environment of the configured (or the given) store."""
+    settings = get_settings()
+    return persistence_env(
+        database_url or settings.database_url, wait_seconds=settings.store_wait_seconds
+    )
+
+
+def open_ledger(
+    database_url: str | None = None, *, clock: Callable[[], datetime] = system_clock
+) -> CreditLedger:
+    """The credit ledger on the configured (or the given) store, its waits bounded."""
+    app = CreditLedger(env=store_env(database_url), clock=clock)
+    return bounded(app, attempts=get_settings().store_attempts)
+
+
+def open_audit(database_url: str | None = None) -> QueryAudit:
+    """The query-audit log on the same store as the ledger, its waits bounded."""
+    settings = get_settings()
+    env = audit_env(database_url or settings.database_url, wait_seconds=settings.store_wait_seconds)
+    return bounded(QueryAudit(env=env), attempts=settings.store_attempts)
+
+
+def service_config(settings: Settings | None = None) -> ServiceConfig:
+    """What the HTTP service needs of the settings."""
+    s = settings or get_settings()
+    return ServiceConfig(
+        log_level=s.log_level,
+        projector=s.projector,
+        projector_backoff_seconds=s.projector_backoff_seconds,
+        read_wait_seconds=s.read_wait_seconds,
+        retry_after_seconds=s.retry_after_seconds,
+        ready_timeout_seconds=s.ready_timeout_seconds,
+        max_body_bytes=s.max_body_bytes,
+    )
+
+
+def service(ledger: CreditLedger | None = None, audit: QueryAudit | None = None) -> FastAPI:
+    """The HTTP service on the given stores, or (the `serve` factory) on the configured store,
+    opened by each worker process in its own lifespan."""
+    return create_app(
+        service_config(),
+        ledger=ledger,
+        audit=audit,
+        opener=lambda: (open_ledger(), open_audit()),
+    )
