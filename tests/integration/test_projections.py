@@ -9,9 +9,9 @@ from uuid import uuid4
 
 import pytest
 
-from credit_ledger import store as store_adapter
 from ledger.application import CreditLedger
 from ledger.rules import evaluate_history
+from ledger.store import stores as store_adapter
 from ledger.subject import SUBJECT_EVENT_TOPICS
 from ledger.values import CST, china_date
 from projections import store as read_store
