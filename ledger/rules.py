@@ -232,7 +232,7 @@ def evaluate(
         notes.append(f"score {raw} clamped to [{model.floor}, {model.ceiling}]")
     if listed:
         notes.append("on a joint dishonesty list: graded 差 whatever the score")
-    established = state.established_on is None or state.established_on <= as_of
+    established = state.exists_on(as_of)
     if not established:
         notes.append(f"subject established on {state.established_on}, after the evaluation date")
     contributions.sort(key=lambda c: (c.decided_on, str(c.fact_id)))
@@ -285,3 +285,9 @@ def repair_eligible_on(fact: FactState, model: EvaluationModel) -> date | None:
         return None
     minimum = model.repair_minimum[indicator.severity]
     return add_months(fact.decided_on, minimum.months)
+
+
+def in_population(state: SubjectState, as_of: date) -> bool:
+    """Whether a subject is in the population evaluated at D (annual results, counts):
+    registered, and existing on that date."""
+    return state.registered and state.exists_on(as_of)

@@ -193,9 +193,14 @@ class SubjectState:
         """Whether the registration event has been folded in."""
         return self.registered_at is not None
 
+    def exists_on(self, day: date) -> bool:
+        """Whether the subject existed on a valid date: established by then, or with no
+        establishment date (it then counts as always existing, DOMAIN §1)."""
+        return self.established_on is None or self.established_on <= day
+
     def in_field_on(self, field_code: str, day: date) -> bool:
         """Whether the subject belonged to a field on a valid date (and existed then)."""
-        if self.established_on is not None and day < self.established_on:
+        if not self.exists_on(day):
             return False
         return any(m.field == field_code and m.holds_on(day) for m in self.memberships)
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from ledger.errors import InvalidInput
 from ledger.model import ModelRegistry
-from ledger.rules import Evaluation, evaluate, listing_active_at
+from ledger.rules import Evaluation, evaluate
 from ledger.state import IndustryEvaluationState, SubjectState
 
 LETTERS = ("A", "B", "C", "D")
@@ -151,8 +151,8 @@ def supervise(
     public = evaluate(state, as_of, known_at, models)
     policy = policies.in_force(as_of)
     industry = industry_in_force(state, field, as_of)
-    listed = any(listing_active_at(li, as_of) for li in state.listings.values())
-    if listed:
+    # The model decides which lists override a grade (its evaluation says `listed`).
+    if public.listed:
         letter, basis = "D", "listing"
     elif industry is not None:
         letter, basis = industry.grade, "industry"

@@ -18,7 +18,7 @@ from uuid import UUID
 
 from ledger.application import CreditLedger
 from ledger.errors import InvalidInput
-from ledger.rules import Evaluation, evaluate, fold_history
+from ledger.rules import Evaluation, evaluate, fold_history, in_population
 from ledger.state import SubjectState
 from ledger.store.stores import STREAMS_PER_QUERY, read_streams, stream_positions
 from ledger.subject import SUBJECT_EVENT_TOPICS
@@ -62,11 +62,6 @@ def require_published(ledger: CreditLedger, year: int) -> None:
             field="year",
             rule="a year's evaluation exists once its 31 October has ended",
         )
-
-
-def in_population(state: SubjectState, as_of: date) -> bool:
-    """Registered, and established by the evaluation date (or with no date given)."""
-    return state.registered and (state.established_on is None or state.established_on <= as_of)
 
 
 @dataclass(frozen=True)
