@@ -17,6 +17,7 @@ from api.routers import (
     fields,
     inspections,
     me,
+    models,
     objections,
     operations,
     repairs,
@@ -101,6 +102,7 @@ def create_app(ledger: CreditLedger | None = None, audit: QueryAudit | None = No
         fields,
         inspections,
         me,
+        models,
         audit_routes,
     ):
         app.include_router(module.router)
