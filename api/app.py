@@ -18,6 +18,7 @@ from api.routers import (
     fields,
     inspections,
     me,
+    models,
     objections,
     operations,
     repairs,
@@ -115,6 +116,7 @@ def create_app(
         fields,
         inspections,
         me,
+        models,
         audit_routes,
     ):
         app.include_router(module.router)

@@ -15,6 +15,7 @@ from api.config import ServiceConfig
 from api.problems import Problem
 from ledger.application import CreditLedger
 from ledger.audit import QueryAudit
+from ledger.queues import in_queue
 from ledger.values import Actor, Role, normalize_uscc, subject_id_for
 from projections.health import ProjectionFailure
 from projections.runner import BackgroundProjector, Projector
@@ -153,8 +154,7 @@ def due_queue(
     found = [
         (due_on, str(item_id), sid, state, item)
         for sid, due_on, item_id, state, item in entries
-        if (status is None or state == status or (status == "pending" and state == "overdue"))
-        and (wanted is None or sid == wanted)
+        if in_queue(state, status) and (wanted is None or sid == wanted)
     ]
     found.sort(key=lambda f: (f[0], f[1]))
     codes: dict[UUID, str] = {}

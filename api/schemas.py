@@ -71,6 +71,10 @@ class SubjectCreated(BaseModel):
 
 
 class Counts(BaseModel):
+    """What is recorded about a subject (built from `ledger.queues.SubjectCounts`)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
     facts: int
     facts_counting_today: int
     listings: int

@@ -187,6 +187,11 @@ class EvaluationModel:
                 return grade
         raise AssertionError("model file guarantees a catch-all grade")  # pragma: no cover
 
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """The grades' Chinese labels, best first (优 良 中 差 in PCCE-2021)."""
+        return tuple(g.label for g in self.grades)
+
     def grade_by_code(self, code: str) -> Grade:
         """The grade with an English code (`excellent`, `good`, `fair`, `poor`)."""
         return next(g for g in self.grades if g.code == code)

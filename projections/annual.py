@@ -26,7 +26,6 @@ from ledger.values import end_of_china_day
 from projections.runner import partition_of
 from projections.store import ReadStore, escape_text, holdable
 
-GRADES = ("优", "良", "中", "差")
 RESULTS = "annual_results"
 BUILDS = "annual_builds"
 RESULT_COLUMNS = (
@@ -176,16 +175,17 @@ class YearSummary:
 
 
 def _count(
-    results: list[tuple[str | None, str | None]],
+    results: list[tuple[str | None, str | None]], labels: Sequence[str]
 ) -> tuple[dict[str, int], dict[str, int], int, int, int]:
+    # Every grade of the year's model is counted, the ones no subject got as zero.
     published = Counter(p for p, _ in results if p is not None)
     restated = Counter(r for _, r in results if r is not None)
     changed = sum(1 for p, r in results if p is not None and r is not None and p != r)
     entered = sum(1 for p, r in results if p is None and r is not None)
     left = sum(1 for p, r in results if p is not None and r is None)
     return (
-        {g: published.get(g, 0) for g in GRADES},
-        {g: restated.get(g, 0) for g in GRADES},
+        {g: published.get(g, 0) for g in labels},
+        {g: restated.get(g, 0) for g in labels},
         changed,
         entered,
         left,
@@ -323,6 +323,7 @@ class AnnualResults:
     def summary(self, year: int) -> YearSummary:
         """Counts per grade published vs restated (from the materialised year when there is one)."""
         require_published(self.ledger, year)
+        labels = self.ledger.models.in_force(evaluation_date(year)).model.labels
         info = self.build_info(year)
         if info is None:
             pairs = [
@@ -332,7 +333,7 @@ class AnnualResults:
                 )
                 for r in all_results(self.ledger, year)
             ]
-            return YearSummary(year, *_count(pairs), source="computed", built_position=None)
+            return YearSummary(year, *_count(pairs, labels), source="computed", built_position=None)
         _, position = info
         stored = self.rows(year)
         grades = {u: (r["published_grade"], r["restated_grade"]) for u, r in stored.items()}
@@ -352,5 +353,8 @@ class AnnualResults:
                 result.restated.grade if result.restated else None,
             )
         return YearSummary(
-            year, *_count(list(grades.values())), source="materialised", built_position=position
+            year,
+            *_count(list(grades.values()), labels),
+            source="materialised",
+            built_position=position,
         )

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 
 from api.deps import Ledger, Reader, Recorder, due_queue
 from api.schemas import PROBLEM_RESPONSES, ObjectionList, ObjectionOut, Resolved, ResolveIn
+from ledger.queues import objection_status
 
 router = APIRouter(prefix="/v1/objections", tags=["objections"], responses=PROBLEM_RESPONSES)
 
@@ -54,7 +55,7 @@ def list_objections(
             sid,
             o.due_on,
             o.objection_id,
-            "resolved" if not o.pending else "overdue" if o.due_on < today else "pending",
+            objection_status(o, today),
             o,
         )
         for sid, o in ledger.objections()

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 
 from api.deps import Ledger, Reader, Recorder, due_queue
 from api.schemas import PROBLEM_RESPONSES, Decided, DecideIn, RepairList, RepairOut, RevokeRepairIn
+from ledger.queues import repair_status
 
 router = APIRouter(prefix="/v1/repairs", tags=["repairs"], responses=PROBLEM_RESPONSES)
 
@@ -69,7 +70,7 @@ def list_repairs(
             sid,
             r.due_on,
             r.repair_id,
-            "overdue" if r.status == "pending" and r.due_on < today else r.status,
+            repair_status(r, today),
             r,
         )
         for sid, r in ledger.repairs()

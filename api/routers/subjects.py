@@ -50,7 +50,7 @@ from api.schemas import (
     SupervisionOut,
 )
 from ledger.application import Written
-from ledger.rules import fact_counts_at, listing_active_at
+from ledger.queues import subject_counts
 from ledger.store.stores import stream_positions
 from ledger.values import normalize_uscc, subject_id_for
 
@@ -90,8 +90,6 @@ def register_subject(
 def get_subject(uscc: str, actor: Reader, ledger: Ledger) -> SubjectOut:
     """A subject, its fields and counts of what is recorded about it."""
     state = ledger.subject(uscc)
-    today = ledger.today()
-    model = ledger.models.in_force(today).model
     assert state.registered_at is not None
     return SubjectOut(
         uscc=state.uscc,
@@ -101,21 +99,7 @@ def get_subject(uscc: str, actor: Reader, ledger: Ledger) -> SubjectOut:
         fields=state.fields,
         established_on=state.established_on,
         registered_at=state.registered_at,
-        counts=Counts(
-            facts=len(state.facts),
-            facts_counting_today=sum(
-                1 for f in state.facts.values() if fact_counts_at(f, today, model)[0]
-            ),
-            listings=len(state.listings),
-            listings_active_today=sum(
-                1 for li in state.listings.values() if listing_active_at(li, today)
-            ),
-            objections=len(state.objections),
-            objections_pending=sum(1 for o in state.objections.values() if o.pending),
-            repairs=len(state.repairs),
-            repairs_pending=sum(1 for r in state.repairs.values() if r.status == "pending"),
-            industry_evaluations=len(state.industry_evaluations),
-        ),
+        counts=Counts.model_validate(subject_counts(state, ledger.today(), ledger.models)),
     )
 
 

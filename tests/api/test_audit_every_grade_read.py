@@ -259,6 +259,7 @@ CALLS: dict[tuple[str, str], Request] = {
         lambda w: {"uscc": CODE, "outcome": "passed", "inspected_on": "2025-06-10"},
     ),
     ("GET", "/v1/me"): _get("/v1/me"),
+    ("GET", "/v1/models"): _get("/v1/models"),
     ("GET", "/v1/audit/reads"): _get("/v1/audit/reads", limit=1000, purpose="walk"),
 }
 

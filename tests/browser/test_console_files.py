@@ -70,3 +70,36 @@ def test_anything_else_is_a_problem_404(client: TestClient, name: str) -> None:
     assert answer.status_code == 404
     assert answer.headers["content-type"] == "application/problem+json"
     assert answer.json()["status"] == 404
+
+
+#: Numbers that are not grade rules and may stay: layout, the annual chart's count axis, paging.
+NOT_RULES = {
+    "const MAX_PAGES = 50;",
+    "const m = { l: 46, r: 70, t: 14, b: events.length ? 84 : 44 };",
+    "const step = max > 200 ? 50 : max > 50 ? 10 : 5;",
+}
+#: The bounds of the shipped model's grades, as they would be restated in a script.
+THRESHOLD = re.compile(r"(?<![\w.])(?:85|70|50)(?:\.0+)?(?![\w.])")
+#: A grade label as a script's own string (the labels are served, never written down).
+LABEL = re.compile(r"""["'`]\s*[优良中差]\s*["'`]|[优良差]|→ 中|中 ?[>≤]""")
+
+
+def _code(text: str) -> list[str]:
+    """The script's lines without comments (a `//` inside a string is rare enough here)."""
+    text = re.sub(r"/\*.*?\*/", "", text, flags=re.S)
+    return [re.sub(r"(?<![:\"'`])//.*$", "", line).strip() for line in text.splitlines()]
+
+
+def test_no_script_states_a_grade_threshold_or_label_the_api_serves() -> None:
+    scripts = sorted(STATIC.glob("*.js"))
+    assert {p.name for p in scripts} >= {"charts.js", "dom.js", "subject.js", "models.js"}
+    found = [
+        f"{script.name}:{n}: {line}"
+        for script in scripts
+        for n, line in enumerate(_code(script.read_text("utf-8")), 1)
+        if line not in NOT_RULES and (THRESHOLD.search(line) or LABEL.search(line))
+    ]
+    assert not found, "grade bounds or labels restated (ask GET /v1/models):\n" + "\n".join(found)
+    # The bands are asked of the API once, in one module.
+    asking = [p.name for p in scripts if '"/v1/models"' in p.read_text("utf-8")]
+    assert asking == ["models.js"], asking

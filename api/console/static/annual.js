@@ -2,7 +2,8 @@
 
 import { ApiError, api, cached } from "./api.js";
 import { annualChart } from "./charts.js";
-import { GRADE_CLASS, GRADE_EN, GRADES, bi, cstTime, fill, h, message, pool, publishedYears } from "./dom.js";
+import { bi, cstTime, fill, h, message, pool, publishedYears } from "./dom.js";
+import { gradeClass, gradeCode, gradeLabels } from "./models.js";
 
 function explain(error) {
   return error instanceof ApiError ? error.detail : String(error);
@@ -65,6 +66,8 @@ export async function renderAnnual(root) {
     ),
   );
   const ok = results.filter((r) => r.summary);
+  // The grades as the model serves them (the latest version: one set of columns for all years).
+  const GRADES = gradeLabels();
   const errors = results.filter((r) => r.error);
   const rows = ok.map(({ year, summary }) =>
     h(
@@ -97,7 +100,7 @@ export async function renderAnnual(root) {
     h(
       "div",
       { class: "legend" },
-      GRADES.map((g) => h("span", { class: "legend-item" }, h("i", { class: ["swatch", GRADE_CLASS[g]] }), `${g} ${GRADE_EN[g]}`)),
+      GRADES.map((g) => h("span", { class: "legend-item" }, h("i", { class: ["swatch", gradeClass(g)] }), `${g} ${gradeCode(g)}`)),
     ),
     errors.map((e) => message("error", `${e.year}: ${e.error}`)),
     ok.length
@@ -107,7 +110,7 @@ export async function renderAnnual(root) {
           h(
             "thead",
             {},
-            h("tr", {}, h("th", { rowspan: 2 }, "年度 year"), h("th", { colspan: 4 }, "公布 published"), h("th", { colspan: 4 }, "重述 restated"), h("th", { rowspan: 2 }, "变化 changed"), h("th", { rowspan: 2 }, "新增/移出 entered/left"), h("th", { rowspan: 2 }, "来源 source"), h("th", { rowspan: 2 }, "公布时点 cut-off (UTC+8)")),
+            h("tr", {}, h("th", { rowspan: 2 }, "年度 year"), h("th", { colspan: GRADES.length }, "公布 published"), h("th", { colspan: GRADES.length }, "重述 restated"), h("th", { rowspan: 2 }, "变化 changed"), h("th", { rowspan: 2 }, "新增/移出 entered/left"), h("th", { rowspan: 2 }, "来源 source"), h("th", { rowspan: 2 }, "公布时点 cut-off (UTC+8)")),
             h("tr", {}, [...GRADES, ...GRADES].map((g) => h("th", {}, g))),
           ),
           h("tbody", {}, rows),

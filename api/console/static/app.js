@@ -2,6 +2,7 @@
 
 import { ApiError, clearCache, detectRole, session } from "./api.js";
 import { bi, fill, h, message } from "./dom.js";
+import { forgetModels, loadModels } from "./models.js";
 import { renderAnnual } from "./annual.js";
 import { renderQueues } from "./queues.js";
 import { renderSubject } from "./subject.js";
@@ -140,6 +141,8 @@ async function signIn(token) {
   button.disabled = true;
   try {
     const found = await detectRole(token);
+    // The grade bands and labels come from the API, once, before anything graded is drawn.
+    if (found.canRead) await loadModels(token);
     session.set(token);
     clearCache();
     showApp(found);
@@ -160,6 +163,7 @@ function start() {
   $("sign-out").addEventListener("click", () => {
     session.clear();
     clearCache();
+    forgetModels();
     delete document.body.dataset.role;
     document.querySelector("#nav a[data-view=subject]").setAttribute("href", "#/subject");
     window.history.replaceState(null, "", window.location.pathname);

@@ -1,20 +1,16 @@
 // Charts drawn by hand as inline SVG: a score timeline with grade bands, and annual bars.
 
-import { GRADES, GRADE_CLASS, GRADE_EN, dayMs, s } from "./dom.js";
-
-const BANDS = [
-  { grade: "优", from: 85, to: 100, label: "优 >85" },
-  { grade: "良", from: 70, to: 85, label: "良 >70" },
-  { grade: "中", from: 50, to: 70, label: "中 >50" },
-  { grade: "差", from: 0, to: 50, label: "差 ≤50" },
-];
+import { dayMs, s } from "./dom.js";
+import { bands as bandsOf, gradeClass, gradeCode, gradeLabels } from "./models.js";
 
 /**
  * Score over valid time.
  * points: [{date, score, grade, listed}] in date order; events: [{version, date, topic,
- * category, label}]; asOf: the date being viewed; onMarker(version) when a marker is chosen.
+ * category, label}]; asOf: the date being viewed; onMarker(version) when a marker is chosen;
+ * model: the version whose bands, floor and ceiling are drawn (as served by GET /v1/models).
  */
-export function scoreChart({ points, start, end, asOf, current, events = [], onMarker }) {
+export function scoreChart({ points, start, end, asOf, current, events = [], onMarker, model }) {
+  const { floor, ceiling, bands } = bandsOf(model);
   const W = 960;
   const H = events.length ? 330 : 290;
   const m = { l: 46, r: 70, t: 14, b: events.length ? 84 : 44 };
@@ -23,7 +19,8 @@ export function scoreChart({ points, start, end, asOf, current, events = [], onM
   const pw = W - m.l - m.r;
   const ph = H - m.t - m.b;
   const x = (date) => m.l + ((Math.min(Math.max(dayMs(date), t0), t1) - t0) / (t1 - t0)) * pw;
-  const y = (score) => m.t + ((100 - Math.min(Math.max(Number(score), 0), 100)) / 100) * ph;
+  const span = Math.max(ceiling - floor, 1);
+  const y = (score) => m.t + ((ceiling - Math.min(Math.max(Number(score), floor), ceiling)) / span) * ph;
 
   const svg = s("svg", {
     viewBox: `0 0 ${W} ${H}`,
@@ -33,20 +30,25 @@ export function scoreChart({ points, start, end, asOf, current, events = [], onM
   });
   svg.append(s("title", {}, "信用分随时间变化 Score over time"));
 
-  for (const band of BANDS) {
+  bands.forEach((band, i) => {
+    // A band holds values strictly above its bound; the last holds the rest, up to the one above.
+    const label = band.above === null ? `${band.label} ≤${bands[i - 1]?.above ?? ceiling}` : `${band.label} >${band.above}`;
     svg.append(
       s("rect", {
         x: m.l,
         y: y(band.to),
         width: pw,
         height: y(band.from) - y(band.to),
-        class: `band ${GRADE_CLASS[band.grade]}`,
+        class: `band ${gradeClass(band.label)}`,
+        "data-grade": band.label,
+        "data-from": band.from,
+        "data-to": band.to,
       }),
-      s("text", { x: W - m.r + 8, y: (y(band.from) + y(band.to)) / 2 + 4, class: "band-label" },
-        band.label),
+      s("text", { x: W - m.r + 8, y: (y(band.from) + y(band.to)) / 2 + 4, class: "band-label" }, label),
     );
-  }
-  for (const tick of [0, 50, 70, 85, 100]) {
+  });
+  const ticks = [...new Set([floor, ...bands.map((b) => b.from), ceiling])].sort((a, b) => a - b);
+  for (const tick of ticks) {
     svg.append(
       s("line", { x1: m.l, x2: m.l + pw, y1: y(tick), y2: y(tick), class: "grid" }),
       s("text", { x: m.l - 8, y: y(tick) + 4, class: "tick tick-y" }, String(tick)),
@@ -91,7 +93,7 @@ export function scoreChart({ points, start, end, asOf, current, events = [], onM
             cx: x(p.date),
             cy: y(p.score),
             r: 3.5,
-            class: ["pt", GRADE_CLASS[p.grade], p.listed ? "listed" : null],
+            class: ["pt", gradeClass(p.grade), p.listed ? "listed" : null],
             "data-date": p.date,
             "data-score": p.score,
             "data-grade": p.grade,
@@ -109,7 +111,7 @@ export function scoreChart({ points, start, end, asOf, current, events = [], onM
           cx: x(current.date),
           cy: y(current.score),
           r: 6.5,
-          class: ["pt-current", GRADE_CLASS[current.grade]],
+          class: ["pt-current", gradeClass(current.grade)],
           "data-date": current.date,
           "data-score": current.score,
           "data-grade": current.grade,
@@ -155,9 +157,10 @@ export function scoreChart({ points, start, end, asOf, current, events = [], onM
 
 /**
  * Annual grade distribution: for each year a published and a restated stacked bar.
- * years: [{year, published: {优: n, …}, restated: {…}, changed}]
+ * years: [{year, published: {label: n, …}, restated: {…}, changed}]; model: whose grades.
  */
-export function annualChart(years) {
+export function annualChart(years, model) {
+  const GRADES = gradeLabels(model);
   const W = 960;
   const H = 340;
   const m = { l: 46, r: 16, t: 16, b: 62 };
@@ -203,13 +206,13 @@ export function annualChart(years) {
               y: top,
               width: bar,
               height,
-              class: `seg ${GRADE_CLASS[grade]}`,
+              class: `seg ${gradeClass(grade)}`,
               "data-year": entry.year,
               "data-kind": key,
               "data-grade": grade,
               "data-count": n,
             },
-            s("title", {}, `${entry.year} ${label} ${grade} (${GRADE_EN[grade]}): ${n}`),
+            s("title", {}, `${entry.year} ${label} ${grade} (${gradeCode(grade)}): ${n}`),
           ),
         );
         if (height >= 14) {

@@ -1,5 +1,7 @@
 // DOM, SVG, date and formatting helpers. Text is always set as text, never parsed as HTML.
 
+import { gradeClass, gradeCode } from "./models.js";
+
 const SVG_NS = "http://www.w3.org/2000/svg";
 
 function append(el, children) {
@@ -54,26 +56,10 @@ export function bi(zh, en) {
   return [zh, " ", h("small", { class: "en" }, en)];
 }
 
-export const GRADES = ["优", "良", "中", "差"];
-export const GRADE_EN = { 优: "excellent", 良: "good", 中: "fair", 差: "poor" };
-export const GRADE_CLASS = { 优: "g-excellent", 良: "g-good", 中: "g-fair", 差: "g-poor" };
-
+/** A grade label as a coloured badge, its English code as the tooltip (both from the model). */
 export function gradeBadge(grade, extra) {
   if (!grade) return h("span", { class: "badge muted" }, "—");
-  return h(
-    "span",
-    { class: ["badge", "grade", GRADE_CLASS[grade], extra], title: GRADE_EN[grade] || "" },
-    grade,
-  );
-}
-
-/** Grade of a score by the PCCE bands (>85 优, >70 良, >50 中, ≤50 差). */
-export function gradeOfScore(score) {
-  const n = Number(score);
-  if (n > 85) return "优";
-  if (n > 70) return "良";
-  if (n > 50) return "中";
-  return "差";
+  return h("span", { class: ["badge", "grade", gradeClass(grade), extra], title: gradeCode(grade) }, grade);
 }
 
 const HOUR = 3600 * 1000;

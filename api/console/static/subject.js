@@ -4,9 +4,6 @@ import { ApiError, api, cached, seeWrites } from "./api.js";
 import { scoreChart } from "./charts.js";
 import {
   CATEGORY_NAMES,
-  GRADE_CLASS,
-  GRADE_EN,
-  GRADES,
   bi,
   cstDate,
   cstTime,
@@ -22,6 +19,7 @@ import {
   topicCategory,
   topicZh,
 } from "./dom.js";
+import { gradeClass, gradeCode, gradeLabels, overrideLabel } from "./models.js";
 
 const CHART_START = "2019-01-01";
 /** Payload dates that say when, in valid time, an event took effect. */
@@ -247,16 +245,16 @@ function evaluationPanel(ev) {
       { class: "score-card" },
       h(
         "div",
-        { class: ["score-box", GRADE_CLASS[ev.grade]] },
+        { class: ["score-box", gradeClass(ev.grade)] },
         h("div", { class: "score", id: "score" }, ev.score),
         h("div", { class: "score-unit" }, "分 / 100"),
       ),
       h(
         "div",
         { class: "grade-box" },
-        h("span", { id: "grade", class: ["grade-big", GRADE_CLASS[ev.grade]] }, ev.grade),
+        h("span", { id: "grade", class: ["grade-big", gradeClass(ev.grade)] }, ev.grade),
         h("span", { class: "grade-en" }, ev.grade_en),
-        ev.listed ? h("span", { class: "badge flag-listed", id: "listed-flag" }, "名单内 listed → 差") : null,
+        ev.listed ? h("span", { class: "badge flag-listed", id: "listed-flag" }, `名单内 listed → ${overrideLabel(ev.model)}`) : null,
       ),
       h(
         "dl",
@@ -270,7 +268,7 @@ function evaluationPanel(ev) {
         h("dt", {}, bi("扣分 / 加分", "deductions / bonuses")),
         h("dd", {}, `−${ev.deductions} / +${ev.bonuses_counted}（申报 ${ev.bonuses}）`),
         h("dt", {}, bi("分数等级", "score grade")),
-        h("dd", {}, `${ev.score_grade} ${GRADE_EN[ev.score_grade] || ""}`),
+        h("dd", {}, `${ev.score_grade} ${gradeCode(ev.score_grade)}`),
       ),
     ),
     ev.notes.length ? h("ul", { class: "notes" }, ev.notes.map((n) => h("li", {}, n))) : null,
@@ -335,11 +333,11 @@ function evaluationPanel(ev) {
   );
 }
 
-function chartLegend(withEvents) {
+function chartLegend(withEvents, model) {
   return h(
     "div",
     { class: "legend" },
-    GRADES.map((g) => h("span", { class: "legend-item" }, h("i", { class: ["swatch", GRADE_CLASS[g]] }), `${g} ${GRADE_EN[g]}`)),
+    gradeLabels(model).map((g) => h("span", { class: "legend-item" }, h("i", { class: ["swatch", gradeClass(g)] }), `${g} ${gradeCode(g)}`)),
     withEvents
       ? Object.entries(CATEGORY_NAMES).map(([cat, [zh, en]]) =>
           h("span", { class: "legend-item" }, h("i", { class: ["swatch", "tri", `cat-${cat}`] }), `${zh} ${en}`),
@@ -367,6 +365,7 @@ async function chartPanel(panel, uscc, ev, knownAt, today, historyPromise) {
     end: today,
     asOf: ev.as_of,
     current: { date: ev.as_of, score: ev.score, grade: ev.grade },
+    model: ev.model,
     events,
     onMarker: (version) => {
       const row = document.getElementById(`hist-v${version}`);
@@ -381,7 +380,7 @@ async function chartPanel(panel, uscc, ev, knownAt, today, historyPromise) {
     h("h3", {}, bi("信用分走势", "Score over time"), " ", h("small", { class: "muted" }, knownAt ? `known at ${knownAt} (UTC+8)` : "as known now")),
     h("p", { class: "muted small" }, "每季度首日取样，另加今日；底色为等级区间。Sampled on the 1st of each quarter and today; bands are the grade thresholds."),
     h("div", { class: "chart-wrap", id: "score-chart" }, svg),
-    chartLegend(events.length > 0),
+    chartLegend(events.length > 0, ev.model),
     events.length ? h("p", { class: "muted small" }, "点击事件标记可跳到历史记录。Click a marker to jump to its history row.") : null,
   );
 }
