@@ -13,6 +13,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from api.schemas import EvaluationOut
 from credit_ledger.bootstrap import open_ledger, store_env
 from credit_ledger.parallel import default_workers, tune_for_batch_work
 from credit_ledger.settings import get_settings
@@ -58,56 +59,9 @@ def _parse_instant(value: str | None, name: str) -> datetime | None:
 
 
 def evaluation_json(ev: Evaluation) -> dict[str, Any]:
-    """The evaluation in the API's JSON shape (decimal strings, ISO dates)."""
-    return {
-        "uscc": ev.uscc,
-        "name": ev.name,
-        "as_of": ev.as_of.isoformat(),
-        "known_at": ev.known_at.isoformat(),
-        "model": ev.model,
-        "score": str(ev.score),
-        "grade": ev.grade,
-        "grade_en": ev.grade_en,
-        "score_grade": ev.score_grade,
-        "listed": ev.listed,
-        "listings": [
-            {
-                "listing_id": str(li.listing_id),
-                "list_type": li.list_type,
-                "listed_on": li.listed_on.isoformat(),
-                "delisted_on": li.delisted_on.isoformat() if li.delisted_on else None,
-                "authority": li.authority,
-                "domain": li.domain,
-                "document_no": li.document_no,
-                "under_objection": li.under_objection,
-            }
-            for li in ev.listings
-        ],
-        "contributions": [
-            {
-                "fact_id": str(c.fact_id),
-                "indicator": c.indicator,
-                "kind": c.kind,
-                "points": str(c.points),
-                "decided_on": c.decided_on.isoformat(),
-                "counts_until": c.counts_until.isoformat() if c.counts_until else None,
-                "under_objection": c.under_objection,
-                "domain": c.domain,
-                "document_no": c.document_no,
-                "corrected": c.corrected,
-            }
-            for c in ev.contributions
-        ],
-        "excluded": [
-            {"fact_id": str(x.fact_id), "indicator": x.indicator, "reason": x.reason}
-            for x in ev.excluded
-        ],
-        "deductions": str(ev.deductions),
-        "bonuses": str(ev.bonuses),
-        "bonuses_counted": str(ev.bonuses_counted),
-        "notes": list(ev.notes),
-        "notice": ev.notice,
-    }
+    """The evaluation exactly as the API answers it (its response model, one JSON shape)."""
+    answer: dict[str, Any] = EvaluationOut.of(ev).model_dump(mode="json")
+    return answer
 
 
 def _print_evaluation(ev: Evaluation) -> None:

@@ -8,11 +8,12 @@ import shutil
 import subprocess
 import sys
 import time
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import orjson
 
+from api.schemas import EvaluationOut
 from credit_ledger.bootstrap import open_ledger
 from credit_ledger.bulk import checkpoint_key, generate, has_checkpoint
 from credit_ledger.cli import IMPORT_BYTES_PER_WORKER
@@ -51,6 +52,31 @@ def test_demo_then_evaluate_prints_an_explained_grade(store_url: str) -> None:
     answer = orjson.loads(as_json.stdout)
     assert (answer["score"], answer["grade"], answer["contributions"]) == ("80", "良", [])
     assert answer["model"] == "PCCE-2021"
+    # The same answer, byte for byte, as the API gives it (one JSON shape: record time in CST).
+    known_at = answer["known_at"]
+    assert known_at.endswith("+08:00")
+    pinned = run(
+        store_url,
+        "evaluate",
+        samples["many_records"],
+        "--as-of",
+        "2023-10-31",
+        "--known-at",
+        known_at,
+        "--json",
+    )
+    ledger = open_ledger(store_url)
+    try:
+        served = EvaluationOut.of(
+            ledger.evaluate(
+                samples["many_records"],
+                as_of=date(2023, 10, 31),
+                known_at=datetime.fromisoformat(known_at),
+            )
+        ).model_dump(mode="json")
+    finally:
+        ledger.close()
+    assert orjson.loads(pinned.stdout) == served
 
     again = run(store_url, "demo", "--subjects", "60", "--seed", "7")
     assert again.returncode == 0
