@@ -64,7 +64,7 @@ def create_app(
             app.state.projector = Projector(app.state.ledger)
         background = None
         in_process = settings.projector == "in-process" or (
-            settings.projector == "auto" and app.state.projector.store.sqlite
+            settings.projector == "auto" and app.state.projector.store.embedded
         )
         if in_process:
             background = BackgroundProjector(

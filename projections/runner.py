@@ -595,8 +595,7 @@ def _versioned(projection: str) -> str:
 
 
 def _rowcount(cur: Cursor) -> int:
-    raw = getattr(cur.raw, "sqlite_cursor", cur.raw)  # the library wraps sqlite3's cursor
-    return int(raw.rowcount)
+    return cur.rowcount
 
 
 class BackgroundProjector:

@@ -393,3 +393,9 @@ class WriteProbe:
                     ).format(table=table)
                 )
         self._created = True
+
+
+def backend_of(app: Application[Any]) -> str:
+    """Which backend holds an application's store: `sqlite` or `postgres` (asked here only, so
+    no other package branches on the recorder's class)."""
+    return "sqlite" if isinstance(app.recorder, SQLiteApplicationRecorder) else "postgres"

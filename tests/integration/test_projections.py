@@ -14,11 +14,11 @@ from ledger.rules import evaluate_history
 from ledger.store import stores as store_adapter
 from ledger.subject import SUBJECT_EVENT_TOPICS
 from ledger.values import CST, china_date
-from projections import store as read_store
 from projections.annual import AnnualResults, changes_since_publication, subject_result
 from projections.models import Feed
 from projections.runner import Projector, partition_key, partition_of
 from projections.store import ReadStore
+from projections.store import postgres as read_store
 from tests.support import PLATFORM, SYSTEM, StepClock, uscc
 
 TODAY = date(2024, 6, 1)

@@ -1,22 +1,18 @@
-"""SQL access to read-model tables in the ledger's own database (SQLite file or PG schema)."""
+"""The read-store port: read-model tables in the ledger's own database, one dialect module per
+backend (`sqlite`, `postgres`); what is common to both, and the escaping of text, lives here."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 from uuid import UUID
 
 import orjson
-from eventsourcing.sqlite import SQLiteApplicationRecorder
-from psycopg.rows import tuple_row
 
 from ledger.application import CreditLedger
-from ledger.store.chain import SCHEMA_LOCK
-
-#: From this many rows a PostgreSQL write goes through a staging table (see `write_rows`).
-STAGE_FROM = 64
+from ledger.store.stores import backend_of
 
 # What a read-model column cannot hold as it is: NUL (PostgreSQL text refuses it), lone
 # surrogates (no UTF-8 encoding exists, so neither driver can send them), and the backslash
@@ -75,7 +71,7 @@ _search_unholdable = _UNHOLDABLE.search
 _CONTAINERS = (list, tuple, dict)
 
 
-def _bound(params: Sequence[Any]) -> tuple[Any, ...]:
+def bound(params: Sequence[Any]) -> tuple[Any, ...]:
     # `holdable` for each value, with its common case (text needing nothing) inline: this runs
     # for every value a rebuild writes, and a call per value cost more than the check.
     return tuple(
@@ -98,6 +94,38 @@ class StoredRow(NamedTuple):
     state: bytes
 
 
+class Dialect(Protocol):
+    """What differs between the backends of the read store (one module each)."""
+
+    #: The read models live in a file of the serving process (its projector runs in process).
+    embedded: bool
+
+    def sql(self, statement: str) -> str:
+        """A statement written with `%s` placeholders, in the backend's own style."""
+
+    def table(self, name: str) -> str:
+        """The quoted, qualified name of one of our tables."""
+
+    def begin(self, raw: Any, *, schema_lock: bool, lock_wait: float | None) -> None:
+        """What a transaction does first (lock bounds, the schema lock)."""
+
+    def exists(self, cur: Cursor, name: str) -> bool:
+        """Whether a table exists."""
+
+    def write_rows(
+        self, cur: Cursor, table: str, names: str, rows: Sequence[Sequence[Any]], on_conflict: str
+    ) -> None:
+        """INSERT the rows (bound through `holdable`), with the conflict clause."""
+
+    def rowcount(self, raw: Any) -> int:
+        """Rows the last statement changed."""
+
+    def partition_rows(
+        self, cur: Cursor, events_table: str, after: int, upto: int, part: int, parts: int
+    ) -> list[StoredRow]:
+        """Events after `after` up to `upto` of one partition of the streams, in log order."""
+
+
 class Cursor:
     """A cursor that speaks one placeholder style (`%s`) on both databases.
 
@@ -105,22 +133,19 @@ class Cursor:
     the read models store text, and what is compared with stored text is escaped alike.
     """
 
-    def __init__(self, raw: Any, sqlite: bool) -> None:
+    def __init__(self, raw: Any, dialect: Dialect) -> None:
         self.raw = raw
-        self.sqlite = sqlite
-
-    def _sql(self, statement: str) -> str:
-        return statement.replace("%s", "?") if self.sqlite else statement
+        self.dialect = dialect
 
     def execute(self, statement: str, params: Sequence[Any] = ()) -> Cursor:
         """Run one statement."""
-        self.raw.execute(self._sql(statement), _bound(params))
+        self.raw.execute(self.dialect.sql(statement), bound(params))
         return self
 
     def executemany(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
         """Run one statement for many parameter rows."""
         if rows:
-            self.raw.executemany(self._sql(statement), [_bound(r) for r in rows])
+            self.raw.executemany(self.dialect.sql(statement), [bound(r) for r in rows])
 
     def write_rows(
         self,
@@ -129,28 +154,15 @@ class Cursor:
         rows: Sequence[Sequence[Any]],
         on_conflict: str = "",
     ) -> None:
-        """INSERT rows into `table` (values in `columns` order), with an optional ON CONFLICT.
+        """INSERT rows into `table` (values in `columns` order), with an optional ON CONFLICT
+        (the backend chooses how: see its `write_rows`)."""
+        if rows:
+            self.dialect.write_rows(self, table, ", ".join(columns), rows, on_conflict)
 
-        On PostgreSQL a batch of rows is copied into a transaction-scoped staging table and
-        inserted from there in one statement: `executemany` paid a round of the protocol and
-        a statement per row, which was most of a rebuild batch's write time. The effect is
-        the same either way, conflict clause included; a batch never holds one key twice (one
-        row per subject, or per position), which PostgreSQL would refuse loudly.
-        """
-        if not rows:
-            return
-        names = ", ".join(columns)
-        if self.sqlite or len(rows) < STAGE_FROM:
-            marks = ", ".join(["%s"] * len(columns))
-            self.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks}) {on_conflict}", rows)
-            return
-        stage = '"stage_' + "".join(c if c.isalnum() else "_" for c in table) + '"'
-        self.raw.execute(f"CREATE TEMP TABLE {stage} (LIKE {table}) ON COMMIT DROP")
-        with self.raw.copy(f"COPY {stage} ({names}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(_bound(row))
-        self.raw.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {stage} {on_conflict}")
-        self.raw.execute(f"DROP TABLE {stage}")
+    @property
+    def rowcount(self) -> int:
+        """Rows the last statement changed."""
+        return self.dialect.rowcount(self.raw)
 
     def fetchall(self) -> list[dict[str, Any]]:
         """All rows as dictionaries."""
@@ -168,16 +180,15 @@ class ReadStore:
     def __init__(self, ledger: CreditLedger) -> None:
         recorder: Any = ledger.recorder
         self.datastore = recorder.datastore
-        self.sqlite = isinstance(recorder, SQLiteApplicationRecorder)
-        self.schema = None if self.sqlite else recorder.datastore.schema
         self.events_table = recorder.events_table_name
-        self._convert_id = getattr(recorder, "convert_originator_id", None)
+        self.dialect = _dialect(backend_of(ledger), recorder)
+        self.embedded = self.dialect.embedded
 
     def table(self, name: str) -> str:
         """The quoted, schema-qualified name of one of our tables (never user input)."""
         if not name.replace("_", "").isalnum():
             raise ValueError(f"not a table name: {name!r}")
-        return f'"{name}"' if self.sqlite else f'"{self.schema}"."{name}"'
+        return self.dialect.table(name)
 
     @contextmanager
     def transaction(
@@ -191,26 +202,13 @@ class ReadStore:
         by another session before it fails (SQLite's writers wait the store's lock timeout).
         """
         with self.datastore.transaction(commit=write) as raw:
-            if lock_wait is not None and not self.sqlite:
-                raw.execute(
-                    "SELECT set_config('lock_timeout', %s, true)", (f"{int(lock_wait * 1000)}ms",)
-                )
-            if schema_lock and not self.sqlite:
-                raw.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
-            yield Cursor(raw, self.sqlite)
+            self.dialect.begin(raw, schema_lock=schema_lock, lock_wait=lock_wait)
+            yield Cursor(raw, self.dialect)
 
     def exists(self, name: str) -> bool:
         """Whether a table exists."""
         with self.transaction(write=False) as cur:
-            if self.sqlite:
-                cur.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=%s", (name,))
-            else:
-                cur.execute(
-                    "SELECT 1 FROM information_schema.tables "
-                    "WHERE table_schema=%s AND table_name=%s",
-                    (self.schema, name),
-                )
-            return cur.fetchone() is not None
+            return self.dialect.exists(cur, name)
 
     def partition_notifications(
         self, after: int, upto: int, part: int, parts: int
@@ -227,34 +225,15 @@ class ReadStore:
         dictionary and a notification object per row cost as much as reading it.
         """
         with self.transaction(write=False) as cur:
-            if self.sqlite:
-                # Stored ids are 32 lower-case hex digits; the last two are the last byte.
-                last_byte = (
-                    "((instr('0123456789abcdef', substr(originator_id, 31, 1)) - 1) * 16"
-                    " + instr('0123456789abcdef', substr(originator_id, 32, 1)) - 1)"
-                )
-                cur.execute(
-                    "SELECT rowid, originator_id, originator_version, topic, state "
-                    f"FROM {self.events_table} WHERE rowid > %s AND rowid <= %s "
-                    f"AND {last_byte} % %s = %s ORDER BY rowid",
-                    (after, upto, parts, part),
-                )
-                convert = self._convert_id
-                assert convert is not None
-                # sqlite3.Row unpacks like a tuple.
-                return [
-                    StoredRow(position, convert(stream), version, topic, state)
-                    for position, stream, version, topic, state in cur.raw.fetchall()
-                ]
-            # Binary results: the stored bytes come as they are, not hex-escaped and decoded
-            # again, which halved the time to read a row.
-            with cur.raw.connection.cursor(binary=True, row_factory=tuple_row) as rows:
-                rows.execute(
-                    "SELECT notification_id, originator_id, originator_version, topic, state "
-                    f'FROM "{self.schema}"."{self.events_table}" '
-                    "WHERE notification_id > %s AND notification_id <= %s "
-                    "AND get_byte(uuid_send(originator_id), 15) %% %s = %s "
-                    "ORDER BY notification_id",
-                    (after, upto, parts, part),
-                )
-                return [StoredRow._make(row) for row in rows.fetchall()]
+            return self.dialect.partition_rows(cur, self.events_table, after, upto, part, parts)
+
+
+def _dialect(backend: str, recorder: Any) -> Dialect:
+    # Imported here: each backend module imports this one for the shared parts.
+    if backend == "sqlite":
+        from projections.store.sqlite import SQLiteDialect
+
+        return SQLiteDialect(recorder)
+    from projections.store.postgres import PostgresDialect
+
+    return PostgresDialect(recorder)

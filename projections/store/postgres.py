@@ -1,0 +1,94 @@
+"""The read store on PostgreSQL: a schema of its own, bounded lock waits, COPY for batches."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from psycopg.rows import tuple_row
+
+from ledger.store.chain import SCHEMA_LOCK
+from projections.store import Cursor, StoredRow, bound
+
+#: From this many rows a write goes through a staging table (see `write_rows`).
+STAGE_FROM = 64
+
+
+class PostgresDialect:
+    """What the read store does differently on a PostgreSQL schema."""
+
+    embedded = False
+
+    def __init__(self, recorder: Any) -> None:
+        self.schema = recorder.datastore.schema
+
+    def sql(self, statement: str) -> str:
+        """psycopg speaks `%s` already."""
+        return statement
+
+    def table(self, name: str) -> str:
+        """A table of the ledger's schema."""
+        return f'"{self.schema}"."{name}"'
+
+    def begin(self, raw: Any, *, schema_lock: bool, lock_wait: float | None) -> None:
+        """Bound the transaction's lock waits; take the schema lock when asked."""
+        if lock_wait is not None:
+            raw.execute(
+                "SELECT set_config('lock_timeout', %s, true)", (f"{int(lock_wait * 1000)}ms",)
+            )
+        if schema_lock:
+            raw.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
+
+    def exists(self, cur: Cursor, name: str) -> bool:
+        """Whether the schema holds the table."""
+        cur.execute(
+            "SELECT 1 FROM information_schema.tables WHERE table_schema=%s AND table_name=%s",
+            (self.schema, name),
+        )
+        return cur.fetchone() is not None
+
+    def write_rows(
+        self, cur: Cursor, table: str, names: str, rows: Sequence[Sequence[Any]], on_conflict: str
+    ) -> None:
+        """A small batch by `executemany`; a larger one copied into a transaction-scoped staging
+        table and inserted from there in one statement.
+
+        `executemany` paid a round of the protocol and a statement per row, which was most of
+        a rebuild batch's write time. The effect is the same either way, conflict clause
+        included; a batch never holds one key twice (one row per subject, or per position),
+        which PostgreSQL would refuse loudly.
+        """
+        if len(rows) < STAGE_FROM:
+            marks = ", ".join(["%s"] * len(rows[0]))
+            cur.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks}) {on_conflict}", rows)
+            return
+        stage = '"stage_' + "".join(c if c.isalnum() else "_" for c in table) + '"'
+        cur.raw.execute(f"CREATE TEMP TABLE {stage} (LIKE {table}) ON COMMIT DROP")
+        with cur.raw.copy(f"COPY {stage} ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(bound(row))
+        cur.raw.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {stage} {on_conflict}")
+        cur.raw.execute(f"DROP TABLE {stage}")
+
+    def rowcount(self, raw: Any) -> int:
+        """psycopg's count."""
+        return int(raw.rowcount)
+
+    def partition_rows(
+        self, cur: Cursor, events_table: str, after: int, upto: int, part: int, parts: int
+    ) -> list[StoredRow]:
+        """The partition's events by notification id, read as binary results.
+
+        The stored bytes then come as they are, not hex-escaped and decoded again, which halved
+        the time to read a row.
+        """
+        with cur.raw.connection.cursor(binary=True, row_factory=tuple_row) as rows:
+            rows.execute(
+                "SELECT notification_id, originator_id, originator_version, topic, state "
+                f'FROM "{self.schema}"."{events_table}" '
+                "WHERE notification_id > %s AND notification_id <= %s "
+                "AND get_byte(uuid_send(originator_id), 15) %% %s = %s "
+                "ORDER BY notification_id",
+                (after, upto, parts, part),
+            )
+            return [StoredRow._make(row) for row in rows.fetchall()]
