@@ -1,0 +1,206 @@
+"""Operator commands: keep read models caught up, rebuild them, verify the store, serve HTTP."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from credit_ledger.cli.common import (
+    app,
+    console,
+    err_console,
+    fail,
+    open_store,
+    progress_bar,
+    worker_count,
+)
+from credit_ledger.parallel import tune_for_batch_work
+from credit_ledger.settings import get_settings
+
+
+@app.command()
+def project(
+    once: Annotated[bool, typer.Option("--once", help="catch up, then exit")] = False,
+    poll: Annotated[float, typer.Option(min=0.05, help="seconds between polls")] = 0.5,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=65535,
+            help="serve this worker's Prometheus metrics (its failure counter) on this port",
+        ),
+    ] = None,
+) -> None:
+    """Keep the read models caught up with the log (the worker process for PostgreSQL).
+
+    A read model that cannot be brought up to date is retried after a wait that doubles from
+    `--poll` up to CREDIT_LEDGER_PROJECTOR_BACKOFF_SECONDS; the failure is stored, so `serve`'s
+    /readyz names it. With `--once` a failure exits 1, naming the read model and the error.
+    """
+    import time
+
+    from prometheus_client import start_http_server
+
+    from api.observability import configure_logging
+    from projections import health
+    from projections.health import Backoff, ProjectionFailed
+    from projections.runner import Projector
+
+    settings = get_settings()
+    configure_logging(settings.log_level)  # the worker logs failures as `serve` does, as JSON
+    if metrics_port is not None:
+        start_http_server(metrics_port, addr=settings.host, registry=health.REGISTRY)
+    tune_for_batch_work()
+    ledger = open_store()
+    backoff = Backoff(poll, settings.projector_backoff_seconds)
+    try:
+        projector = Projector(ledger)
+        while True:
+            try:
+                applied = projector.run_once()
+            except ProjectionFailed as failed:
+                for failure in failed.failures.values():
+                    err_console.print(f"[bold red]failing:[/] {failure.describe()}")
+                if once:
+                    raise typer.Exit(1) from None
+                wait = backoff.failed()
+                err_console.print(f"retrying in {wait:g} s")
+                time.sleep(wait)
+                continue
+            backoff.succeeded()
+            if applied:
+                err_console.print(f"applied {applied}; lag {projector.lag()}")
+            if once:
+                break
+            time.sleep(poll)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        ledger.close()
+
+
+@app.command()
+def rebuild(
+    projection: Annotated[
+        str | None, typer.Argument(help="current_grades, feed or supervision (default: all)")
+    ] = None,
+    batch: Annotated[int, typer.Option(min=1, help="events per transaction")] = 5000,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, help="processes, each rebuilding a partition of the subjects"),
+    ] = None,
+) -> None:
+    """Rebuild read models from position 0 beside the live ones, resumably; switch in at the end.
+
+    By default one process per core, each rebuilding a partition of the subjects.
+    """
+    import time
+
+    from credit_ledger.parallel import rebuild_partitioned
+    from projections.models import READ_MODELS
+    from projections.runner import Projector
+
+    names = [projection] if projection else list(READ_MODELS)
+    for name in names:
+        if name not in READ_MODELS:
+            raise fail(f"projection: '{name}' is not one of {', '.join(READ_MODELS)}")
+    tune_for_batch_work()
+    ledger = open_store()
+    processes = worker_count(workers)
+    try:
+        projector = Projector(ledger)
+        for name in names:
+            started = time.monotonic()
+            with progress_bar(f"rebuild {name}") as bar:
+                task = bar.add_task(name, total=ledger.max_position(), rate="")
+
+                def show(
+                    done: int, total: int, task: Any = task, bar: Any = bar, t0: float = started
+                ) -> None:
+                    rate = done / max(time.monotonic() - t0, 1e-6)
+                    bar.update(task, completed=done, total=total, rate=f"{rate:,.0f} events/s")
+
+                if processes > 1:
+                    table = rebuild_partitioned(
+                        get_settings().database_url,
+                        name,
+                        workers=processes,
+                        batch=batch,
+                        progress=show,
+                    )
+                else:
+                    table = projector.rebuild(name, batch=batch, progress=show)
+            console.print(f"{name}: rebuilt into {table} and switched in")
+    finally:
+        ledger.close()
+
+
+@app.command()
+def verify(
+    sample: Annotated[
+        int | None, typer.Option(min=1, help="check read models for N random subjects only")
+    ] = None,
+    expect_head: Annotated[
+        str | None,
+        typer.Option(help="POSITION:LINK of the credit log recorded earlier (an external anchor)"),
+    ] = None,
+) -> None:
+    """Prove the logs unchanged (hash chains) and the read models equal to a fresh replay."""
+    from credit_ledger.bootstrap import open_audit
+    from replay.tools import verify as run_verify
+
+    anchor = None
+    if expect_head:
+        position, _, link = expect_head.partition(":")
+        if not position.isdigit() or len(link) != 64:
+            raise fail("--expect-head: give POSITION:LINK as printed by an earlier verify")
+        anchor = (int(position), link)
+    ledger = open_store()
+    audit = open_audit(get_settings().database_url)
+    try:
+        total = sample or sum(1 for _ in ledger.subject_registrations())
+        with progress_bar("verify") as bar:
+            task = bar.add_task("verify", total=total, rate="")
+            report = run_verify(
+                ledger,
+                audit,
+                sample=sample,
+                anchor=anchor,
+                progress=lambda _k, n: bar.advance(task, n),
+            )
+    finally:
+        ledger.close()
+        audit.close()
+    problems = list(report.problems)
+    for chain in report.chains:
+        console.print(
+            f"chain {chain.table}: {chain.events} events, head {chain.head_position}:{chain.head}"
+        )
+    console.print(f"checked {report.checked}")
+    if problems:
+        for problem in problems:
+            err_console.print(f"[bold red]DIFFERENCE[/] {problem}")
+        raise typer.Exit(1)
+    console.print("[bold green]verified[/]: no stored event changed; read models match a replay")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="listen address")] = None,
+    port: Annotated[int | None, typer.Option(help="listen port")] = None,
+    workers: Annotated[int, typer.Option(min=1, help="worker processes")] = 1,
+) -> None:
+    """Start the HTTP service on the configured store."""
+    import uvicorn
+
+    settings = get_settings()
+    uvicorn.run(
+        "credit_ledger.bootstrap:service",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers,
+        log_level=settings.log_level,
+        access_log=False,  # the service logs each request itself, as JSON
+    )
