@@ -470,3 +470,53 @@ def test_a_subject_is_in_a_field_from_joining_until_leaving_and_never_before_fou
     assert state.in_field_on("courts", date(2020, 1, 1)) is True
     assert state.in_field_on("courts", date(2019, 12, 31)) is False
     assert state.in_field_on("market_entities", date(2021, 6, 1)) is False
+
+
+# --- grade thresholds and listing windows -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("indicators", "score", "grade"),
+    [
+        (("honor.national",), 85, "良"),
+        (("honor.national", "commitment.kept"), 86, "优"),
+        (("wage.arrears",), 70, "中"),
+        (("wage.arrears", "commitment.kept"), 71, "良"),
+        (("penalty.serious", "penalty.serious"), 50, "差"),
+        (("penalty.serious", "penalty.serious", "commitment.kept"), 51, "中"),
+    ],
+)
+def test_a_grade_applies_only_strictly_above_its_threshold(
+    indicators: tuple[str, ...], score: int, grade: str
+) -> None:
+    facts = [fact(code, date(2022, 3, 15), n) for n, code in enumerate(indicators, start=1)]
+    evaluation = evaluate(subject(*facts), date(2022, 4, 1), KNOWN, MODELS)
+    assert (evaluation.score, evaluation.grade, evaluation.score_grade) == (
+        Decimal(score),
+        grade,
+        grade,
+    )
+
+
+def test_a_listing_overrides_the_grade_from_its_listing_day_until_the_day_it_is_delisted() -> None:
+    state = subject(fact("honor.national", date(2022, 3, 15)))
+    court = listing("judgment_defaulter", date(2022, 5, 1), delisted_on=date(2022, 8, 1))
+    state.listings = {court.listing_id: court}
+    grades = [
+        evaluate(state, day, KNOWN, MODELS).grade
+        for day in (date(2022, 4, 30), date(2022, 5, 1), date(2022, 7, 31), date(2022, 8, 1))
+    ]
+    assert grades == ["良", "差", "差", "良"]
+
+
+def test_a_listing_delisted_as_revoked_never_held() -> None:
+    state = subject()
+    revoked = listing(
+        "judgment_defaulter",
+        date(2022, 5, 1),
+        delisted_on=date(2022, 8, 1),
+        delist_reason="revoked",
+    )
+    state.listings = {revoked.listing_id: revoked}
+    evaluation = evaluate(state, date(2022, 6, 1), KNOWN, MODELS)
+    assert (evaluation.listed, evaluation.listings, evaluation.grade) == (False, (), "良")
