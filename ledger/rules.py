@@ -231,7 +231,8 @@ def evaluate(
     if raw != score:
         notes.append(f"score {raw} clamped to [{model.floor}, {model.ceiling}]")
     if listed:
-        notes.append("on a joint dishonesty list: graded 差 whatever the score")
+        # The override grade is the model's (PCCE-2021: 差), not a label restated here.
+        notes.append(f"on a joint dishonesty list: graded {grade.label} whatever the score")
     established = state.exists_on(as_of)
     if not established:
         notes.append(f"subject established on {state.established_on}, after the evaluation date")
