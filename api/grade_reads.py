@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Annotated, Any
 
-import orjson
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
@@ -32,6 +31,7 @@ from pydantic import TypeAdapter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.deps import get_actor, get_audit
+from api.problems import problem
 from ledger.audit import MAX_PURPOSE, QueryAudit
 from ledger.values import Actor
 
@@ -131,16 +131,6 @@ def grade_reads(
 
 GradeReadLog = Annotated[GradeReads, Depends(grade_reads)]
 
-WITHHELD = orjson.dumps(
-    {
-        "type": "urn:credit-ledger:problem:unaudited-grade-read",
-        "title": "Internal error",
-        "status": 500,
-        "detail": "the answer carries grades but no audit record was written for it, "
-        "so it was withheld; the error was logged",
-    }
-)
-
 
 class GradeReadGuard:
     """Withholds every grade-bearing answer for which no audit record was written.
@@ -187,17 +177,13 @@ class GradeReadGuard:
                     "withheld an answer carrying grades without an audit record",
                     extra={"fields": {"method": scope.get("method"), "path": scope.get("path")}},
                 )
-                await send(
-                    {
-                        "type": "http.response.start",
-                        "status": 500,
-                        "headers": [
-                            (b"content-type", b"application/problem+json"),
-                            (b"content-length", str(len(WITHHELD)).encode()),
-                        ],
-                    }
+                withheld = problem(
+                    500,
+                    "the answer carries grades but no audit record was written for it, "
+                    "so it was withheld; the error was logged",
+                    kind="unaudited-grade-read",
                 )
-                await send({"type": "http.response.body", "body": WITHHELD})
+                await withheld(scope, receive, send)
                 return
             await send(start)
             await send({"type": "http.response.body", "body": body})

@@ -2,21 +2,10 @@
 
 from __future__ import annotations
 
-import orjson
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-
-def _too_large(limit: int) -> bytes:
-    return orjson.dumps(
-        {
-            "type": "urn:credit-ledger:problem:too-large",
-            "title": "Request body too large",
-            "status": 413,
-            "detail": f"the request body is over the limit of {limit} bytes",
-            "errors": [{"loc": ["body"], "msg": f"at most {limit} bytes"}],
-        }
-    )
+from api.problems import problem
 
 
 class BodyLimit:
@@ -43,7 +32,7 @@ class BodyLimit:
             except ValueError:
                 size = -1  # the server refuses a malformed Content-Length itself
             if size > self.limit:
-                await self._refuse(send)
+                await self._refuse(scope, receive, send)
                 return
         received = 0
         refused = False
@@ -59,7 +48,7 @@ class BodyLimit:
                 if received > self.limit:
                     refused = True
                     if not started:
-                        await self._refuse(send)
+                        await self._refuse(scope, receive, send)
                     return {"type": "http.disconnect"}
             return message
 
@@ -73,20 +62,15 @@ class BodyLimit:
 
         await self.app(scope, counted, watched)
 
-    async def _refuse(self, send: Send) -> None:
-        body = _too_large(self.limit)
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/problem+json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        refusal = problem(
+            413,
+            f"the request body is over the limit of {self.limit} bytes",
+            kind="too-large",
+            headers={"connection": "close"},
+            errors=[{"loc": ["body"], "msg": f"at most {self.limit} bytes"}],
         )
-        await send({"type": "http.response.body", "body": body})
+        await refusal(scope, receive, send)
 
 
 def install(app: FastAPI, limit: int) -> None:

@@ -30,6 +30,7 @@ TITLES = {
     404: "Not found",
     405: "Method not allowed",
     409: "Conflict",
+    413: "Request body too large",
     422: "Refused by a ledger rule",
     500: "Internal error",
     503: "Not available",
