@@ -111,7 +111,10 @@ def test_a_rebuild_in_worker_processes_killed_midway_stops_resumes_and_equals_th
         state = projector.tables("feed")
         if state is not None and state.building:
             candidates = [partition_key(state.building, part, 2) for part in range(2)]
-            if all(50 < projector.position(k) < head - 50 for k in candidates):
+            positions = [projector.position(k) for k in candidates]
+            # On SQLite the two workers take turns at the one write lock, so one may lead:
+            # midway means some work done and neither partition finished.
+            if max(positions) > 50 and all(p < head - 50 for p in positions):
                 keys = candidates
         time.sleep(0.01)
     proc.send_signal(signal.SIGKILL)  # the parent only: its workers must notice and stop
@@ -121,7 +124,7 @@ def test_a_rebuild_in_worker_processes_killed_midway_stops_resumes_and_equals_th
     stopped = [projector.position(k) for k in keys]
     time.sleep(2)
     assert [projector.position(k) for k in keys] == stopped, "a worker outlived its parent"
-    assert all(0 < p < head for p in stopped)
+    assert all(p < head for p in stopped) and max(stopped) > 0
     assert projector.rows("feed") == incremental["feed"]  # readers kept the old table
 
     resumed = run(store_url, "rebuild", "--workers", "2")  # both read models
