@@ -24,8 +24,8 @@ from api.routers import (
     repairs,
     subjects,
 )
-from ledger.application import CreditLedger
-from ledger.audit import QueryAudit
+from ledger.service.application import CreditLedger
+from ledger.service.audit import QueryAudit
 from projections.runner import BackgroundProjector, Projector
 
 DESCRIPTION = """

@@ -13,10 +13,10 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.config import ServiceConfig
 from api.problems import Problem
-from ledger.application import CreditLedger
-from ledger.audit import QueryAudit
-from ledger.queues import in_queue
-from ledger.values import Actor, Role, normalize_uscc, subject_id_for
+from ledger.domain.rules.queues import in_queue
+from ledger.domain.values import Actor, Role, normalize_uscc, subject_id_for
+from ledger.service.application import CreditLedger
+from ledger.service.audit import QueryAudit
 from projections.health import ProjectionFailure
 from projections.runner import BackgroundProjector, Projector
 

@@ -12,7 +12,7 @@ Three parts, so that a new route cannot serve grades unrecorded:
   score or tier fields but does not take `GradeReadLog` stops the service from starting.
 
 Multi-subject answers (worklists, draws and their populations, feed pages, the audit log
-itself) are one record naming every subject the answer carried; see `ledger.audit.GradeRead`.
+itself) are one record naming every subject the answer carried; see `service.audit.GradeRead`.
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.deps import get_actor, get_audit
 from api.problems import problem
-from ledger.audit import MAX_PURPOSE, QueryAudit
-from ledger.values import Actor
+from ledger.domain.values import Actor
+from ledger.service.audit import MAX_PURPOSE, QueryAudit
 
 log = logging.getLogger("credit_ledger.api")
 

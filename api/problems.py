@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from ledger.errors import LedgerError, NotEligible
+from ledger.domain.errors import LedgerError, NotEligible
 from ledger.store.stores import StoreFull, store_fault
 
 log = logging.getLogger("credit_ledger.api")

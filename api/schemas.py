@@ -9,10 +9,10 @@ from uuid import UUID
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo
 
-from ledger.dates import parse_date, parse_instant
-from ledger.errors import InvalidInput
-from ledger.rules import NOTICE, Evaluation
-from ledger.values import CST
+from ledger.domain.dates import parse_date, parse_instant
+from ledger.domain.errors import InvalidInput
+from ledger.domain.rules.grade import NOTICE, Evaluation
+from ledger.domain.values import CST
 
 
 def _iso_date(value: Any, info: ValidationInfo) -> date:
@@ -71,7 +71,7 @@ class SubjectCreated(BaseModel):
 
 
 class Counts(BaseModel):
-    """What is recorded about a subject (built from `ledger.queues.SubjectCounts`)."""
+    """What is recorded about a subject (built from `ledger.domain.rules.queues.SubjectCounts`)."""
 
     model_config = ConfigDict(from_attributes=True)
 

@@ -41,7 +41,7 @@ import orjson
 import psycopg
 
 from credit_ledger.bootstrap import open_ledger
-from ledger.values import CST
+from ledger.domain.values import CST
 
 CLI = shutil.which("credit-ledger", path=str(Path(sys.executable).parent)) or "credit-ledger"
 PG_URL = os.environ.get(

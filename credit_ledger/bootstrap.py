@@ -14,8 +14,8 @@ from fastapi import FastAPI
 from api.app import create_app
 from api.config import ServiceConfig
 from credit_ledger.settings import Settings, get_settings
-from ledger.application import CreditLedger, system_clock
-from ledger.audit import QueryAudit
+from ledger.service.application import CreditLedger, system_clock
+from ledger.service.audit import QueryAudit
 from ledger.store.stores import audit_env, bounded, persistence_env
 
 

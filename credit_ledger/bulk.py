@@ -20,11 +20,11 @@ from uuid import UUID
 import orjson
 
 from credit_ledger.demo import DemoSummary, pool_actions, subject_actions
-from ledger.application import BatchPoisoned, CreditLedger
-from ledger.dates import parse_date
-from ledger.errors import InvalidInput, LedgerError
+from ledger.domain.dates import parse_date
+from ledger.domain.errors import InvalidInput, LedgerError
+from ledger.domain.values import SYSTEM_ACTOR, Actor, Role, normalize_uscc, subject_id_for
+from ledger.service.application import BatchPoisoned, CreditLedger
 from ledger.store.stores import existing_streams
-from ledger.values import SYSTEM_ACTOR, Actor, Role, normalize_uscc, subject_id_for
 from projections.runner import partition_of
 from projections.store import unescape_text
 

@@ -18,10 +18,10 @@ from uuid import UUID
 
 from stdnum.cn import uscc as stdnum_uscc
 
-from ledger.application import CreditLedger
-from ledger.catalog import catalogue
-from ledger.errors import LedgerError
-from ledger.values import CST, SYSTEM_ACTOR, Actor, Role, add_months
+from ledger.domain.catalog import catalogue
+from ledger.domain.errors import LedgerError
+from ledger.domain.values import CST, SYSTEM_ACTOR, Actor, Role, add_months
+from ledger.service.application import CreditLedger
 
 START = date(2019, 1, 1)
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"

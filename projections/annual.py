@@ -16,13 +16,14 @@ from itertools import islice
 from typing import Any
 from uuid import UUID
 
-from ledger.application import CreditLedger
-from ledger.errors import InvalidInput
-from ledger.rules import Evaluation, evaluate, fold_history, in_population
-from ledger.state import SubjectState
+from ledger.domain.errors import InvalidInput
+from ledger.domain.rules.grade import Evaluation, evaluate, fold_history
+from ledger.domain.rules.population import in_population
+from ledger.domain.state import SubjectState
+from ledger.domain.subject import SUBJECT_EVENT_TOPICS
+from ledger.domain.values import end_of_china_day
+from ledger.service.application import CreditLedger
 from ledger.store.stores import STREAMS_PER_QUERY, read_streams, stream_positions
-from ledger.subject import SUBJECT_EVENT_TOPICS
-from ledger.values import end_of_china_day
 from projections.runner import partition_of
 from projections.store import ReadStore, escape_text, holdable
 

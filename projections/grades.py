@@ -1,7 +1,7 @@
 """Per-subject outcomes of a batch of events: the grade after each event and the grade today.
 
 Both read models (current grades, change feed) are functions of these outcomes, which come from
-the ledger's one evaluation (`ledger.rules`), so read models never disagree with the API.
+the ledger's one evaluation (`rules.grade`), so read models never disagree with the API.
 """
 
 from __future__ import annotations
@@ -12,18 +12,18 @@ from datetime import date
 from typing import Any
 from uuid import UUID
 
-from ledger.model import ModelRegistry
-from ledger.rules import Evaluation, evaluate, next_change_on
-from ledger.state import SubjectState
-from ledger.subject import Subject
-from ledger.supervision import (
+from ledger.domain.model import ModelRegistry
+from ledger.domain.rules.grade import Evaluation, evaluate, next_change_on
+from ledger.domain.rules.supervision import (
     PolicyRegistry,
     Supervision,
     default_policies,
     in_field,
     supervise,
 )
-from ledger.values import china_date
+from ledger.domain.state import SubjectState
+from ledger.domain.subject import Subject
+from ledger.domain.values import china_date
 
 
 @dataclass(frozen=True)

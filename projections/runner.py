@@ -25,9 +25,9 @@ from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID
 
-from ledger.application import CreditLedger
-from ledger.state import SubjectState
-from ledger.subject import SUBJECT_EVENT_TOPICS
+from ledger.domain.state import SubjectState
+from ledger.domain.subject import SUBJECT_EVENT_TOPICS
+from ledger.service.application import CreditLedger
 from projections.grades import SubjectOutcome, outcome
 from projections.health import FAILURES, Backoff, ProjectionFailed, ProjectionFailure
 from projections.models import READ_MODELS, ReadModel

@@ -9,13 +9,13 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from ledger.application import CreditLedger
-from ledger.audit import QueryAudit
-from ledger.rules import Evaluation, evaluate
-from ledger.state import SubjectState
+from ledger.domain.rules.grade import Evaluation, evaluate
+from ledger.domain.state import SubjectState
+from ledger.domain.values import china_date, normalize_uscc, subject_id_for
+from ledger.service.application import CreditLedger
+from ledger.service.audit import QueryAudit
 from ledger.store.chain import ChainReport, verify_chain
 from ledger.store.stores import stream_positions
-from ledger.values import china_date, normalize_uscc, subject_id_for
 from projections.annual import AnnualResults
 from projections.grades import outcome
 from projections.health import ProjectionFailed

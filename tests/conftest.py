@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ledger.application import CreditLedger
+from ledger.service.application import CreditLedger
 from tests.support import StepClock, ledger_on, postgres_schema
 
 

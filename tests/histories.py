@@ -9,9 +9,9 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from ledger.errors import LedgerError
-from ledger.subject import Subject
-from ledger.values import SYSTEM_ACTOR
+from ledger.domain.errors import LedgerError
+from ledger.domain.subject import Subject
+from ledger.domain.values import SYSTEM_ACTOR
 
 BASE = date(2020, 1, 1)
 INDICATORS = [

@@ -13,9 +13,16 @@ from decimal import Decimal
 
 import pytest
 
-from ledger.application import CreditLedger
-from ledger.errors import Conflict, Forbidden, InvalidInput, LedgerError, NotEligible, NotFound
-from ledger.values import CST, subject_id_for
+from ledger.domain.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    LedgerError,
+    NotEligible,
+    NotFound,
+)
+from ledger.domain.values import CST, subject_id_for
+from ledger.service.application import CreditLedger
 from tests.support import PLATFORM, SYSTEM, StepClock, recorder, uscc
 
 Scenario = Callable[[CreditLedger, StepClock], None]

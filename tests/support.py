@@ -20,8 +20,8 @@ import pytest
 from stdnum.cn import uscc as stdnum_uscc
 
 from credit_ledger.bootstrap import open_ledger
-from ledger.application import CreditLedger
-from ledger.values import CST, SYSTEM_ACTOR, Actor, Role
+from ledger.domain.values import CST, SYSTEM_ACTOR, Actor, Role
+from ledger.service.application import CreditLedger
 
 PG_URL = os.environ.get(
     "CREDIT_LEDGER_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"

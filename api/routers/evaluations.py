@@ -15,8 +15,8 @@ from api.schemas import (
     YearChange,
     YearSummaryOut,
 )
-from ledger.rules import NOTICE
-from ledger.values import CST, normalize_uscc
+from ledger.domain.rules.grade import NOTICE
+from ledger.domain.values import CST, normalize_uscc
 from projections.annual import (
     AnnualResults,
     changes_since_publication,

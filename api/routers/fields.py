@@ -16,7 +16,7 @@ from api.schemas import (
     Worklist,
     WorklistItem,
 )
-from ledger.catalog import catalogue
+from ledger.domain.catalog import catalogue
 
 router = APIRouter(prefix="/v1/fields", tags=["fields"], responses=PROBLEM_RESPONSES)
 FieldCode = Annotated[str, Path(max_length=100, description="a field code, e.g. food")]

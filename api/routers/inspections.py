@@ -19,8 +19,8 @@ from api.schemas import (
     ResultIn,
     ResultOut,
 )
-from ledger.inspections import InspectionDraw
-from ledger.values import normalize_uscc
+from ledger.domain.inspections import InspectionDraw
+from ledger.domain.values import normalize_uscc
 
 router = APIRouter(prefix="/v1/inspections", tags=["inspections"], responses=PROBLEM_RESPONSES)
 

@@ -9,7 +9,7 @@ from pydantic import BaseModel
 
 from api.deps import get_actor
 from api.schemas import PROBLEM_RESPONSES
-from ledger.values import Actor
+from ledger.domain.values import Actor
 
 router = APIRouter(prefix="/v1/me", tags=["access"], responses=PROBLEM_RESPONSES)
 

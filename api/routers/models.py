@@ -7,7 +7,7 @@ from fastapi import APIRouter
 from api.deps import Ledger, Reader
 from api.model_schemas import EvaluationModelOut, IndustryOut, ModelsOut, SupervisionPolicyOut
 from api.schemas import PROBLEM_RESPONSES
-from ledger.catalog import industry_grading
+from ledger.domain.catalog import industry_grading
 
 router = APIRouter(prefix="/v1/models", tags=["models"], responses=PROBLEM_RESPONSES)
 

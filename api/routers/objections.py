@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 
 from api.deps import Ledger, Reader, Recorder, due_queue
 from api.schemas import PROBLEM_RESPONSES, ObjectionList, ObjectionOut, Resolved, ResolveIn
-from ledger.queues import objection_status
+from ledger.domain.rules.queues import objection_status
 
 router = APIRouter(prefix="/v1/objections", tags=["objections"], responses=PROBLEM_RESPONSES)
 

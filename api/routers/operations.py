@@ -13,8 +13,8 @@ from starlette.responses import Response
 from api.deps import Audit, Ledger, Projections, projection_health
 from api.observability import REGISTRY
 from api.problems import Problem
-from ledger.application import CreditLedger
-from ledger.audit import QueryAudit
+from ledger.service.application import CreditLedger
+from ledger.service.audit import QueryAudit
 from ledger.store.stores import StoreFault, StoreFull, WriteProbe
 
 router = APIRouter(tags=["operations"])

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 
 from api.deps import Ledger, Reader, Recorder, due_queue
 from api.schemas import PROBLEM_RESPONSES, Decided, DecideIn, RepairList, RepairOut, RevokeRepairIn
-from ledger.queues import repair_status
+from ledger.domain.rules.queues import repair_status
 
 router = APIRouter(prefix="/v1/repairs", tags=["repairs"], responses=PROBLEM_RESPONSES)
 

@@ -49,10 +49,10 @@ from api.schemas import (
     SubjectOut,
     SupervisionOut,
 )
-from ledger.application import Written
-from ledger.queues import subject_counts
+from ledger.domain.rules.queues import subject_counts
+from ledger.domain.values import normalize_uscc, subject_id_for
+from ledger.service.application import Written
 from ledger.store.stores import stream_positions
-from ledger.values import normalize_uscc, subject_id_for
 
 router = APIRouter(prefix="/v1/subjects", tags=["subjects"], responses=PROBLEM_RESPONSES)
 

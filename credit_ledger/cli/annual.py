@@ -19,7 +19,7 @@ from credit_ledger.cli.common import (
 )
 from credit_ledger.parallel import tune_for_batch_work
 from credit_ledger.settings import get_settings
-from ledger.errors import LedgerError
+from ledger.domain.errors import LedgerError
 
 evaluations_app = typer.Typer(help="Annual 31-October evaluations.", no_args_is_help=True)
 app.add_typer(evaluations_app, name="evaluations")

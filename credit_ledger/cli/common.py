@@ -13,8 +13,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from credit_ledger.bootstrap import open_ledger, store_env
 from credit_ledger.parallel import default_workers
 from credit_ledger.settings import get_settings
-from ledger.dates import parse_date, parse_instant
-from ledger.errors import InvalidInput
+from ledger.domain.dates import parse_date, parse_instant
+from ledger.domain.errors import InvalidInput
 from ledger.store.stores import StoreURLError, store_fault
 
 app = typer.Typer(

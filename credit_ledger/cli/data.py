@@ -20,7 +20,7 @@ from credit_ledger.cli.common import (
 )
 from credit_ledger.parallel import tune_for_batch_work
 from credit_ledger.settings import get_settings
-from ledger.values import CST
+from ledger.domain.values import CST
 
 
 @app.command()

@@ -16,8 +16,8 @@ from credit_ledger.cli.common import (
     fail,
     open_store,
 )
-from ledger.errors import LedgerError
-from ledger.values import SYSTEM_ACTOR
+from ledger.domain.errors import LedgerError
+from ledger.domain.values import SYSTEM_ACTOR
 
 
 @app.command()

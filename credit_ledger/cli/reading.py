@@ -18,9 +18,9 @@ from credit_ledger.cli.common import (
     instant_option,
     open_store,
 )
-from ledger.errors import LedgerError
-from ledger.rules import Evaluation
-from ledger.values import CST
+from ledger.domain.errors import LedgerError
+from ledger.domain.rules.grade import Evaluation
+from ledger.domain.values import CST
 
 
 def evaluation_json(ev: Evaluation) -> dict[str, Any]:

@@ -15,8 +15,8 @@ from credit_ledger.cli.common import (
     fail,
     open_store,
 )
-from ledger.errors import LedgerError
-from ledger.values import CST, SYSTEM_ACTOR
+from ledger.domain.errors import LedgerError
+from ledger.domain.values import CST, SYSTEM_ACTOR
 
 token_app = typer.Typer(
     help="Bearer tokens: create (printed once), list, revoke.", no_args_is_help=True

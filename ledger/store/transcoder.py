@@ -31,7 +31,7 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import get_topic, resolve_topic
 
-from ledger.codec import DateAsISO
+from ledger.store.codec import DateAsISO
 
 _UNKNOWN = SafeUUID.unknown  # read once: an enum member lookup costs more than the rest
 _WRITE = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS

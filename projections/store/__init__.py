@@ -11,7 +11,7 @@ from uuid import UUID
 
 import orjson
 
-from ledger.application import CreditLedger
+from ledger.service.application import CreditLedger
 from ledger.store.stores import backend_of
 
 # What a read-model column cannot hold as it is: NUL (PostgreSQL text refuses it), lone

@@ -19,8 +19,8 @@ with warnings.catch_warnings():
 
 from credit_ledger.bootstrap import open_audit, open_ledger, service
 from credit_ledger.settings import get_settings
-from ledger.application import CreditLedger
-from ledger.values import SYSTEM_ACTOR
+from ledger.domain.values import SYSTEM_ACTOR
+from ledger.service.application import CreditLedger
 from tests.integration.test_cli import CLI
 from tests.support import postgres_schema, serving
 

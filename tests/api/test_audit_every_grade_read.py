@@ -20,7 +20,7 @@ from starlette.responses import Response
 
 from api.grade_reads import GradeReadLog, check_routes, grade_fields
 from credit_ledger.bootstrap import service
-from ledger.audit import GradeRead, QueryAudit
+from ledger.service.audit import GradeRead, QueryAudit
 from tests.api.conftest import Api
 from tests.support import uscc
 

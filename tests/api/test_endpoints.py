@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from ledger.values import CST
+from ledger.domain.values import CST
 from tests.api.conftest import Api
 from tests.support import uscc
 

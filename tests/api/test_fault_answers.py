@@ -17,8 +17,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from api.observability import JSONFormatter
 from credit_ledger.bootstrap import open_audit, open_ledger, service
+from ledger.domain.values import subject_id_for
 from ledger.store.stores import StoreFull, StoreUnavailable, store_fault
-from ledger.values import subject_id_for
 from tests.api.conftest import Api, make_tokens
 from tests.api.test_endpoints import CODE, fact, problem, register
 from tests.support import free_port, postgres_schema

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from ledger.catalog import industry_grading
-from ledger.model import default_models
-from ledger.supervision import default_policies
+from ledger.domain.catalog import industry_grading
+from ledger.domain.model import default_models
+from ledger.domain.rules.supervision import default_policies
 from tests.api.conftest import Api
 from tests.support import uscc
 

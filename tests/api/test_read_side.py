@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from ledger.values import CST
+from ledger.domain.values import CST
 from tests.api.conftest import Api
 from tests.api.test_endpoints import CODE, fact, register
 from tests.support import uscc

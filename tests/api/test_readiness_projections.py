@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from credit_ledger.bootstrap import open_ledger
-from ledger.application import CreditLedger
+from ledger.service.application import CreditLedger
 from projections.runner import Projector
 from projections.store import unescape_text
 from tests.api.conftest import Api

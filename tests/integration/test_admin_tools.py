@@ -124,7 +124,8 @@ def test_a_rebuild_in_worker_processes_killed_midway_stops_resumes_and_equals_th
     stopped = [projector.position(k) for k in keys]
     time.sleep(2)
     assert [projector.position(k) for k in keys] == stopped, "a worker outlived its parent"
-    assert all(p < head for p in stopped) and max(stopped) > 0
+    assert all(p < head for p in stopped)
+    assert max(stopped) > 0
     assert projector.rows("feed") == incremental["feed"]  # readers kept the old table
 
     resumed = run(store_url, "rebuild", "--workers", "2")  # both read models

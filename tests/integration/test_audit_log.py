@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from credit_ledger.bootstrap import open_audit
-from ledger.audit import GradeRead, QueryAudit
+from ledger.service.audit import GradeRead, QueryAudit
 
 
 def _read(audit: QueryAudit, n: int) -> int:

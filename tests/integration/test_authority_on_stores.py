@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from ledger.application import CreditLedger
-from ledger.errors import Forbidden, NotFound
+from ledger.domain.errors import Forbidden, NotFound
+from ledger.service.application import CreditLedger
 from tests.support import ADMIN, PLATFORM, SYSTEM, StepClock, recorder, uscc
 
 FOOD = recorder("food")

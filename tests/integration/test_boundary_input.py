@@ -17,10 +17,10 @@ import pytest
 from stdnum.cn import uscc as stdnum_uscc
 
 from credit_ledger.bulk import import_file
-from ledger.application import CreditLedger
-from ledger.errors import InvalidInput
-from ledger.subject import Subject
-from ledger.values import SYSTEM_ACTOR, subject_id_for
+from ledger.domain.errors import InvalidInput
+from ledger.domain.subject import Subject
+from ledger.domain.values import SYSTEM_ACTOR, subject_id_for
+from ledger.service.application import CreditLedger
 from tests.integration.test_cli import run
 from tests.support import ADMIN, PLATFORM, StepClock, uscc
 
@@ -522,8 +522,8 @@ def test_the_command_line_refuses_known_at_after_now_and_a_date_not_written_yyyy
 def test_a_seed_in_full_width_draws_the_same_sample_and_old_draws_still_verify(
     stored_ledger: CreditLedger, clock: StepClock
 ) -> None:
-    from ledger.inspections import InspectionDraw
-    from ledger.supervision import _rank
+    from ledger.domain.inspections import InspectionDraw
+    from ledger.domain.rules.supervision import _rank
 
     clock.on(date(2023, 1, 2))
     codes = [uscc(40 + n) for n in range(12)]

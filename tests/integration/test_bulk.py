@@ -17,7 +17,7 @@ import pytest
 from credit_ledger.bootstrap import open_ledger
 from credit_ledger.bulk import decode, generate, import_file
 from credit_ledger.parallel import import_partitioned
-from ledger.application import CreditLedger
+from ledger.service.application import CreditLedger
 from projections.store import ReadStore
 from tests.integration.test_cli import CLI, run, start
 from tests.support import uscc

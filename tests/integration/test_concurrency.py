@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from credit_ledger.bootstrap import open_ledger
-from ledger.application import CreditLedger
+from ledger.service.application import CreditLedger
 from tests.support import SYSTEM, postgres_schema, uscc
 
 WRITES = 25

@@ -10,7 +10,7 @@ import psycopg
 import pytest
 
 from credit_ledger.bootstrap import open_ledger
-from ledger.application import CreditLedger
+from ledger.service.application import CreditLedger
 from ledger.store.chain import verify_chain
 from tests.support import PG_URL, SYSTEM, postgres_schema, uscc
 

@@ -22,8 +22,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from credit_ledger.bootstrap import open_audit, open_ledger
-from ledger.application import CreditLedger
-from ledger.subject import Subject
+from ledger.domain.subject import Subject
+from ledger.service.application import CreditLedger
 from projections.annual import AnnualResults
 from projections.health import FAILURES, Backoff, ProjectionFailed
 from projections.runner import BackgroundProjector, Projector

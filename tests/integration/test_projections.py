@@ -9,11 +9,11 @@ from uuid import uuid4
 
 import pytest
 
-from ledger.application import CreditLedger
-from ledger.rules import evaluate_history
+from ledger.domain.rules.grade import evaluate_history
+from ledger.domain.subject import SUBJECT_EVENT_TOPICS
+from ledger.domain.values import CST, china_date
+from ledger.service.application import CreditLedger
 from ledger.store import stores as store_adapter
-from ledger.subject import SUBJECT_EVENT_TOPICS
-from ledger.values import CST, china_date
 from projections.annual import AnnualResults, changes_since_publication, subject_result
 from projections.models import Feed
 from projections.runner import Projector, partition_key, partition_of

@@ -8,8 +8,8 @@ from datetime import timedelta
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ledger.application import CreditLedger
-from ledger.rules import evaluate_history
+from ledger.domain.rules.grade import evaluate_history
+from ledger.service.application import CreditLedger
 from tests.histories import BASE, build, histories
 from tests.support import uscc
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ledger.application import CreditLedger
+from ledger.service.application import CreditLedger
 from tests.scenarios import SCENARIOS, Scenario
 from tests.support import StepClock
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from ledger.application import CreditLedger
+from ledger.service.application import CreditLedger
 from projections.runner import Projector
 from tests.support import SYSTEM, StepClock, recorder, uscc
 

@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 
 from credit_ledger.bootstrap import open_ledger
 from credit_ledger.demo import SimulatedClock, load, plan
-from ledger.codec import DateAsISO
+from ledger.store.codec import DateAsISO
 from ledger.store.transcoder import FastJSONTranscoder, FastMapper, uuid_from_hex
 
 

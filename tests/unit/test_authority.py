@@ -12,8 +12,10 @@ from typing import Any
 import pytest
 
 from credit_ledger.demo import DemoSummary, subject_actions
-from ledger.application import CreditLedger
-from ledger.authority import (
+from ledger.domain.catalog import catalogue
+from ledger.domain.errors import Forbidden
+from ledger.domain.model import EvaluationModel, ModelRegistry, default_models
+from ledger.domain.rules.authority import (
     Correct,
     Enrol,
     InField,
@@ -22,10 +24,8 @@ from ledger.authority import (
     Refusal,
     decide,
 )
-from ledger.catalog import catalogue
-from ledger.errors import Forbidden
-from ledger.model import EvaluationModel, ModelRegistry, default_models
-from ledger.values import SYSTEM_ACTOR, Actor, ListType, Role
+from ledger.domain.values import SYSTEM_ACTOR, Actor, ListType, Role
+from ledger.service.application import CreditLedger
 from tests.support import StepClock, recorder, uscc
 
 ANY = "any field, in its own domain"
@@ -73,7 +73,7 @@ def expected_fields(entry: str | frozenset[str]) -> set[str]:
 
 def raw_model() -> dict[str, Any]:
     return tomllib.loads(
-        (resources.files("ledger") / "data" / "models" / "pcce-2021.toml").read_text("utf-8")
+        (resources.files("ledger.domain") / "data" / "models" / "pcce-2021.toml").read_text("utf-8")
     )
 
 

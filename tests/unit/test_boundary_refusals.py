@@ -10,16 +10,7 @@ from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 
 import pytest
 
-from ledger.authority import (
-    Correct,
-    Enrol,
-    InField,
-    PutOnList,
-    RecordIndicator,
-    decide,
-    require,
-)
-from ledger.dates import (
+from ledger.domain.dates import (
     DATE_RULE,
     HAPPENED_RULE,
     INSTANT_RULE,
@@ -29,10 +20,19 @@ from ledger.dates import (
     parse_instant,
     require_date,
 )
-from ledger.errors import Forbidden, InvalidInput, LedgerError
-from ledger.model import default_models
-from ledger.text import RULE, clean_text, optional_text
-from ledger.values import SYSTEM_ACTOR, Actor, Role
+from ledger.domain.errors import Forbidden, InvalidInput, LedgerError
+from ledger.domain.model import default_models
+from ledger.domain.rules.authority import (
+    Correct,
+    Enrol,
+    InField,
+    PutOnList,
+    RecordIndicator,
+    decide,
+    require,
+)
+from ledger.domain.text import RULE, clean_text, optional_text
+from ledger.domain.values import SYSTEM_ACTOR, Actor, Role
 from tests.support import recorder
 
 MODEL = default_models().in_force(date(2023, 1, 1)).model

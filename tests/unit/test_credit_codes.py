@@ -7,8 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from stdnum.cn import uscc as stdnum_uscc
 
-from ledger.errors import InvalidInput
-from ledger.values import USCC_ALPHABET, USCC_AUTHORITIES, normalize_uscc
+from ledger.domain.errors import InvalidInput
+from ledger.domain.values import USCC_ALPHABET, USCC_AUTHORITIES, normalize_uscc
 
 
 def code(start: str, body: str = "MA3X5Y6T0") -> str:

@@ -7,8 +7,8 @@ from datetime import date, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.model import default_models
-from ledger.rules import evaluate_history
+from ledger.domain.model import default_models
+from ledger.domain.rules.grade import evaluate_history
 from tests.histories import BASE, build, histories
 from tests.support import uscc
 

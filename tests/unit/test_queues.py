@@ -1,4 +1,4 @@
-"""Queue statuses and subject counts (ledger.queues): overdue from the day after the due date."""
+"""Queue statuses and subject counts (`rules.queues`): overdue from the day after the due date."""
 
 from __future__ import annotations
 
@@ -7,15 +7,15 @@ from uuid import uuid4
 
 import pytest
 
-from ledger.model import default_models
-from ledger.queues import (
+from ledger.domain.model import default_models
+from ledger.domain.rules.queues import (
     in_queue,
     objection_status,
     overdue,
     repair_status,
     subject_counts,
 )
-from ledger.state import FactState, ListingState, ObjectionState, RepairState, SubjectState
+from ledger.domain.state import FactState, ListingState, ObjectionState, RepairState, SubjectState
 
 AT = datetime(2025, 1, 1, tzinfo=UTC)
 DUE = date(2025, 3, 14)

@@ -12,9 +12,9 @@ from uuid import UUID
 
 import pytest
 
-from ledger.errors import InvalidInput, NotFound
-from ledger.model import EvaluationModel, ModelRegistry, default_models
-from ledger.rules import (
+from ledger.domain.errors import InvalidInput, NotFound
+from ledger.domain.model import EvaluationModel, ModelRegistry, default_models
+from ledger.domain.rules.grade import (
     ActiveListing,
     Contribution,
     Evaluation,
@@ -24,9 +24,9 @@ from ledger.rules import (
     fact_counts_at,
     fold_history,
     next_change_on,
-    repair_eligible_on,
 )
-from ledger.state import (
+from ledger.domain.rules.repair import repair_eligible_on
+from ledger.domain.state import (
     FactState,
     ListingState,
     Membership,
@@ -423,7 +423,7 @@ def test_an_evaluation_with_nothing_ending_never_changes_by_itself() -> None:
 
 def test_a_later_model_version_is_a_change_but_one_in_force_on_the_day_is_not() -> None:
     raw = tomllib.loads(
-        (resources.files("ledger") / "data" / "models" / "pcce-2021.toml").read_text("utf-8")
+        (resources.files("ledger.domain") / "data" / "models" / "pcce-2021.toml").read_text("utf-8")
     )
     later = copy.deepcopy(raw)
     later["version"], later["effective_from"] = "PCCE-2026", date(2026, 1, 1)

@@ -9,9 +9,9 @@ from decimal import Decimal
 
 import pytest
 
-from ledger.application import CreditLedger
-from ledger.errors import Forbidden, InvalidInput
-from ledger.supervision import default_policies, draw
+from ledger.domain.errors import Forbidden, InvalidInput
+from ledger.domain.rules.supervision import default_policies, draw
+from ledger.service.application import CreditLedger
 from tests.support import SYSTEM, StepClock, recorder, uscc
 
 K = datetime(2030, 1, 1, tzinfo=UTC)

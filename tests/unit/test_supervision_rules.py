@@ -13,10 +13,9 @@ from uuid import UUID
 
 import pytest
 
-from ledger.errors import InvalidInput
-from ledger.model import default_models
-from ledger.state import IndustryEvaluationState, ListingState, Membership, SubjectState
-from ledger.supervision import (
+from ledger.domain.errors import InvalidInput
+from ledger.domain.model import default_models
+from ledger.domain.rules.supervision import (
     PolicyRegistry,
     SupervisionPolicy,
     TierRule,
@@ -25,15 +24,16 @@ from ledger.supervision import (
     industry_in_force,
     supervise,
 )
+from ledger.domain.state import IndustryEvaluationState, ListingState, Membership, SubjectState
 
 RECORDED = datetime(2024, 6, 1, tzinfo=UTC)
 KNOWN = datetime(2025, 1, 1, tzinfo=UTC)
 
 
 def shipped_policy_file() -> dict[str, Any]:
-    text = (resources.files("ledger") / "data" / "policies" / "supervision-2021.toml").read_text(
-        "utf-8"
-    )
+    text = (
+        resources.files("ledger.domain") / "data" / "policies" / "supervision-2021.toml"
+    ).read_text("utf-8")
     return tomllib.loads(text)
 
 

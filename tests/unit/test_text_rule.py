@@ -9,15 +9,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.dates import (
+from ledger.domain.dates import (
     EARLIEST_HAPPENED_ON,
     happened_on,
     known_by_now,
     parse_date,
     parse_instant,
 )
-from ledger.errors import InvalidInput
-from ledger.text import MAX_TEXT, REFUSED_CATEGORIES, clean_text, natural_key, optional_text
+from ledger.domain.errors import InvalidInput
+from ledger.domain.text import MAX_TEXT, REFUSED_CATEGORIES, clean_text, natural_key, optional_text
 
 REFUSED = set(REFUSED_CATEGORIES)
 

@@ -6,8 +6,8 @@ from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 
 import pytest
 
-from ledger.errors import Forbidden, InvalidInput, LedgerError
-from ledger.values import Actor, Role, china_date, normalize_uscc, require_aware
+from ledger.domain.errors import Forbidden, InvalidInput, LedgerError
+from ledger.domain.values import Actor, Role, china_date, normalize_uscc, require_aware
 from tests.support import uscc
 
 VALID = uscc(1)  # 914104814JURQ283F3

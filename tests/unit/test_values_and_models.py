@@ -9,12 +9,12 @@ from importlib import resources
 
 import pytest
 
-from ledger.application import CreditLedger
-from ledger.catalog import catalogue, industry_grading
-from ledger.errors import InvalidInput
-from ledger.model import EvaluationModel, ModelRegistry, default_models
-from ledger.values import add_months, china_date, end_of_china_day, normalize_uscc
-from ledger.workdays import add_working_days
+from ledger.domain.catalog import catalogue, industry_grading
+from ledger.domain.errors import InvalidInput
+from ledger.domain.model import EvaluationModel, ModelRegistry, default_models
+from ledger.domain.values import add_months, china_date, end_of_china_day, normalize_uscc
+from ledger.domain.workdays import add_working_days
+from ledger.service.application import CreditLedger
 from tests.support import SYSTEM, StepClock, uscc
 
 
@@ -118,7 +118,7 @@ def test_the_shipped_model_matches_the_domain_table() -> None:
 
 def _model_2024() -> EvaluationModel:
     raw = tomllib.loads(
-        (resources.files("ledger") / "data" / "models" / "pcce-2021.toml").read_text("utf-8")
+        (resources.files("ledger.domain") / "data" / "models" / "pcce-2021.toml").read_text("utf-8")
     )
     raw["version"] = "PCCE-2024"
     raw["effective_from"] = date(2024, 1, 1)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import unicodedata
 
-from ledger.errors import InvalidInput
+from ledger.domain.errors import InvalidInput
 
 #: The longest free text the ledger stores in one field (names, grounds, commitments, ...).
 MAX_TEXT = 2000

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 
-from ledger.errors import InvalidInput
+from ledger.domain.errors import InvalidInput
 
 #: The earliest date of anything the ledger records as having happened (1949-10-01).
 EARLIEST_HAPPENED_ON = date(1949, 10, 1)

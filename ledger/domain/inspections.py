@@ -8,7 +8,7 @@ from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate
 
-from ledger.text import natural_key
+from ledger.domain.text import natural_key
 
 POOL_NAMESPACE = UUID("5e8d2c4a-7b1f-5a3e-9d6c-2f4b8a1c3e5d")
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from ledger.model import ModelRegistry
-from ledger.rules import fact_counts_at, listing_active_at
-from ledger.state import ObjectionState, RepairState, SubjectState
+from ledger.domain.model import ModelRegistry
+from ledger.domain.rules.grade import fact_counts_at, listing_active_at
+from ledger.domain.state import ObjectionState, RepairState, SubjectState
 
 #: The statuses a queue answers that still wait for a decision.
 OPEN = frozenset({"pending", "overdue"})

@@ -15,8 +15,8 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from ledger.errors import Conflict, InvalidInput, NotFound
-from ledger.state import (
+from ledger.domain.errors import Conflict, InvalidInput, NotFound
+from ledger.domain.state import (
     FactState,
     IndustryEvaluationState,
     InspectionResultState,
@@ -27,8 +27,8 @@ from ledger.state import (
     SubjectState,
     Suspension,
 )
-from ledger.text import natural_key
-from ledger.values import Actor, locator_id_for, subject_id_for
+from ledger.domain.text import natural_key
+from ledger.domain.values import Actor, locator_id_for, subject_id_for
 
 
 def _provenance(actor: Actor, source_document: str | None) -> dict[str, Any]:

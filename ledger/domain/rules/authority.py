@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from ledger.errors import Forbidden
-from ledger.model import EvaluationModel, Recorders
-from ledger.values import Actor
+from ledger.domain.errors import Forbidden
+from ledger.domain.model import EvaluationModel, Recorders
+from ledger.domain.values import Actor
 
 OWN_FIELDS = "a recorder writes only in its own fields"
 SAME_KIND = "a correction keeps the indicator's kind (deduction into deduction, bonus into bonus)"

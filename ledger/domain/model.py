@@ -12,9 +12,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from ledger.catalog import catalogue
-from ledger.errors import InvalidInput
-from ledger.values import ListType, add_months
+from ledger.domain.catalog import catalogue
+from ledger.domain.errors import InvalidInput
+from ledger.domain.values import ListType, add_months
 
 #: How a model file says who may record an indicator or list type (besides admins, who always may).
 ANY_FIELD = "any_field"
@@ -317,8 +317,8 @@ def load_model_file(path: Path) -> EvaluationModel:
 
 @cache
 def default_models() -> ModelRegistry:
-    """The model versions shipped with the ledger (`ledger/data/models/*.toml`)."""
-    folder = resources.files("ledger") / "data" / "models"
+    """The model versions shipped with the ledger (`ledger/domain/data/models/*.toml`)."""
+    folder = resources.files("ledger.domain") / "data" / "models"
     models = [
         EvaluationModel.from_toml(tomllib.loads(entry.read_text("utf-8")))
         for entry in sorted(folder.iterdir(), key=lambda e: e.name)

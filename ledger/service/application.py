@@ -23,25 +23,29 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import JSONTranscoder, RecordConflictError
 
-from ledger import authority
-from ledger.access import TOKEN_PREFIX, AccessToken, hash_secret, token_stream_id
-from ledger.authority import Act, Correct, Enrol, InField, PutOnList, RecordIndicator
-from ledger.catalog import catalogue, industry_grading
-from ledger.codec import DateAsISO
-from ledger.dates import happened_on, known_by_now, require_date
-from ledger.errors import Conflict, Forbidden, InvalidInput, LedgerError, NotEligible, NotFound
-from ledger.inspections import InspectionDraw, InspectorPool, pool_id_for
-from ledger.model import ModelRegistry, default_models
-from ledger.rules import (
+from ledger.domain.access import TOKEN_PREFIX, AccessToken, hash_secret, token_stream_id
+from ledger.domain.catalog import catalogue, industry_grading
+from ledger.domain.dates import happened_on, known_by_now, require_date
+from ledger.domain.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    LedgerError,
+    NotEligible,
+    NotFound,
+)
+from ledger.domain.inspections import InspectionDraw, InspectorPool, pool_id_for
+from ledger.domain.model import ModelRegistry, default_models
+from ledger.domain.rules import authority
+from ledger.domain.rules.authority import Act, Correct, Enrol, InField, PutOnList, RecordIndicator
+from ledger.domain.rules.grade import (
     Evaluation,
     evaluate_history,
     fact_counts_at,
     fold_history,
-    repair_eligible_on,
 )
-from ledger.state import ObjectionState, RepairState, SubjectState
-from ledger.subject import SUBJECT_EVENT_TOPICS, Locator, Subject
-from ledger.supervision import (
+from ledger.domain.rules.repair import repair_eligible_on
+from ledger.domain.rules.supervision import (
     Draw,
     Supervision,
     default_policies,
@@ -49,8 +53,10 @@ from ledger.supervision import (
     in_field,
     supervise,
 )
-from ledger.text import natural_key, optional_text
-from ledger.values import (
+from ledger.domain.state import ObjectionState, RepairState, SubjectState
+from ledger.domain.subject import SUBJECT_EVENT_TOPICS, Locator, Subject
+from ledger.domain.text import natural_key, optional_text
+from ledger.domain.values import (
     Actor,
     DelistReason,
     ListType,
@@ -63,7 +69,8 @@ from ledger.values import (
     require_aware,
     subject_id_for,
 )
-from ledger.workdays import add_working_days
+from ledger.domain.workdays import add_working_days
+from ledger.store.codec import DateAsISO
 
 T = TypeVar("T")
 

@@ -12,8 +12,8 @@ from uuid import UUID, uuid5
 
 from stdnum.cn import uscc as stdnum_uscc
 
-from ledger.errors import Forbidden, InvalidInput
-from ledger.text import natural_key
+from ledger.domain.errors import Forbidden, InvalidInput
+from ledger.domain.text import natural_key
 
 #: China Standard Time has had no daylight saving since 1991, so a fixed offset is exact.
 CST = timezone(timedelta(hours=8), "CST")

@@ -17,10 +17,10 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from ledger.errors import InvalidInput
-from ledger.model import ModelRegistry
-from ledger.rules import Evaluation, evaluate
-from ledger.state import IndustryEvaluationState, SubjectState
+from ledger.domain.errors import InvalidInput
+from ledger.domain.model import ModelRegistry
+from ledger.domain.rules.grade import Evaluation, evaluate
+from ledger.domain.state import IndustryEvaluationState, SubjectState
 
 LETTERS = ("A", "B", "C", "D")
 
@@ -90,8 +90,8 @@ class PolicyRegistry:
 
 @cache
 def default_policies() -> PolicyRegistry:
-    """The policy versions shipped in `ledger/data/policies/`."""
-    folder = resources.files("ledger") / "data" / "policies"
+    """The policy versions shipped in `ledger/domain/data/policies/`."""
+    folder = resources.files("ledger.domain") / "data" / "policies"
     policies = [
         SupervisionPolicy.from_toml(tomllib.loads(entry.read_text("utf-8")))
         for entry in folder.iterdir()

@@ -7,7 +7,7 @@ from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate
 
-from ledger.values import Actor, Role
+from ledger.domain.values import Actor, Role
 
 TOKEN_NAMESPACE = UUID("3b7e9c1d-5f2a-5c4b-8e6d-0f1a2b3c4d5e")
 #: Every token starts with this, so a leaked one is easy to recognise in logs and code.

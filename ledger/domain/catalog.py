@@ -8,7 +8,7 @@ from decimal import Decimal
 from functools import cache
 from importlib import resources
 
-from ledger.errors import InvalidInput
+from ledger.domain.errors import InvalidInput
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class Department:
 
 @dataclass(frozen=True)
 class Catalogue:
-    """Departments and fields as loaded from `ledger/data/fields.toml`."""
+    """Departments and fields as loaded from `ledger/domain/data/fields.toml`."""
 
     departments: dict[str, Department]
     fields: dict[str, Field]
@@ -57,7 +57,9 @@ class Catalogue:
 @cache
 def catalogue() -> Catalogue:
     """The shipped catalogue of the Wugang plan's annex."""
-    raw = tomllib.loads((resources.files("ledger") / "data" / "fields.toml").read_text("utf-8"))
+    raw = tomllib.loads(
+        (resources.files("ledger.domain") / "data" / "fields.toml").read_text("utf-8")
+    )
     departments: dict[str, Department] = {}
     fields: dict[str, Field] = {}
     for dep in raw["departments"]:
@@ -117,7 +119,9 @@ class IndustryGrading:
 @cache
 def industry_grading() -> IndustryGrading:
     """The shipped industry grading rules."""
-    raw = tomllib.loads((resources.files("ledger") / "data" / "industry.toml").read_text("utf-8"))
+    raw = tomllib.loads(
+        (resources.files("ledger.domain") / "data" / "industry.toml").read_text("utf-8")
+    )
     return IndustryGrading(
         version=raw["version"],
         thresholds=tuple(

@@ -13,10 +13,9 @@ from decimal import Decimal
 from typing import Protocol
 from uuid import UUID
 
-from ledger.errors import NotFound
-from ledger.model import EvaluationModel, ModelRegistry
-from ledger.state import FactState, ListingState, SubjectState
-from ledger.values import add_months
+from ledger.domain.errors import NotFound
+from ledger.domain.model import EvaluationModel, ModelRegistry
+from ledger.domain.state import FactState, ListingState, SubjectState
 
 NOTICE = "Shared for government supervision only; not an endorsement."
 NOTICE_ZH = "仅供政府部门监管使用，不构成对信用主体的背书。"
@@ -277,20 +276,3 @@ def evaluate_history(
 ) -> Evaluation:
     """state(D, K): fold the events recorded at or before K, then evaluate at D."""
     return evaluate(fold_history(events, known_at), as_of, known_at, models)
-
-
-def repair_eligible_on(fact: FactState, model: EvaluationModel) -> date | None:
-    """The first date a repair may be requested for a deduction fact; None for a bonus."""
-    indicator = model.indicator(fact.indicator, field_name="target_id")
-    # pragma: no mutate below: a deduction always has a severity (the model refuses one without),
-    # so `or` and `and` agree; the test only narrows the type.
-    if not indicator.is_deduction or indicator.severity is None:  # pragma: no mutate
-        return None
-    minimum = model.repair_minimum[indicator.severity]
-    return add_months(fact.decided_on, minimum.months)
-
-
-def in_population(state: SubjectState, as_of: date) -> bool:
-    """Whether a subject is in the population evaluated at D (annual results, counts):
-    registered, and existing on that date."""
-    return state.registered and state.exists_on(as_of)

@@ -14,8 +14,8 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import JSONTranscoder
 from eventsourcing.utils import EnvType
 
-from ledger.codec import DateAsISO
-from ledger.text import optional_text
+from ledger.domain.text import optional_text
+from ledger.store.codec import DateAsISO
 
 #: The longest purpose a caller may state (the API's query parameter has the same bound).
 MAX_PURPOSE = 200

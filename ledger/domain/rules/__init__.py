@@ -1,0 +1,1 @@
+"""One home per rule: grade, supervision tier, authority, queues, repair and populations."""

@@ -1,0 +1,1 @@
+"""The application: handlers for commands, queries, tokens, draws and the audit log."""
