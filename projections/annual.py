@@ -17,7 +17,8 @@ from typing import Any
 from uuid import UUID
 
 from ledger.domain.errors import InvalidInput
-from ledger.domain.rules.grade import Evaluation, evaluate, fold_history
+from ledger.domain.fold import fold, step
+from ledger.domain.rules.grade import Evaluation, evaluate
 from ledger.domain.rules.population import in_population
 from ledger.domain.state import SubjectState
 from ledger.domain.subject import SUBJECT_EVENT_TOPICS
@@ -80,8 +81,8 @@ def subject_result(
     """A subject's published and restated result, from its whole stream."""
     as_of = evaluation_date(year)
     cutoff = published_at(year)
-    then = fold_history(events, cutoff)
-    now = fold_history(events, known_now)
+    then = fold(events, cutoff)
+    now = fold(events, known_now)
     published = evaluate(then, as_of, cutoff, ledger.models) if in_population(then, as_of) else None
     restated = evaluate(now, as_of, known_now, ledger.models) if in_population(now, as_of) else None
     return AnnualResult(now.uscc, events[0].originator_id, published, restated)
@@ -140,8 +141,7 @@ def changes_since_publication(ledger: CreditLedger, events: list[Any], year: int
     current: Evaluation | None = None
     found: list[Change] = []
     for event in events:
-        event.fold(state)
-        state.last_recorded_at = event.timestamp
+        step(state, event)
         after = (
             evaluate(state, as_of, event.timestamp, ledger.models)
             if in_population(state, as_of)

@@ -12,6 +12,7 @@ from datetime import date
 from typing import Any
 from uuid import UUID
 
+from ledger.domain.fold import step
 from ledger.domain.model import ModelRegistry
 from ledger.domain.rules.grade import Evaluation, evaluate, next_change_on
 from ledger.domain.rules.supervision import (
@@ -87,13 +88,11 @@ def outcome(
     for event in events:
         position = positions.get(event.originator_version) if with_changes else None
         if position is None:
-            event.fold(state)
-            state.last_recorded_at = event.timestamp
+            step(state, event)
             continue
         as_of = china_date(event.timestamp)
         before = evaluate(state, as_of, event.timestamp, models) if state.registered else None
-        event.fold(state)
-        state.last_recorded_at = event.timestamp
+        step(state, event)
         after = evaluate(state, as_of, event.timestamp, models)
         kind, field, detail = _published(event)
         if kind is None and _key(after) != _key(before):

@@ -9,6 +9,7 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
+from ledger.domain.fold import step
 from ledger.domain.rules.grade import Evaluation, evaluate
 from ledger.domain.state import SubjectState
 from ledger.domain.values import china_date, normalize_uscc, subject_id_for
@@ -78,8 +79,7 @@ def replay_subject(
         recorded_at: datetime = event.timestamp  # type: ignore[attr-defined]
         if until is not None and recorded_at > until:
             return
-        event.fold(state)  # type: ignore[attr-defined]
-        state.last_recorded_at = recorded_at
+        step(state, event)  # type: ignore[arg-type]
         day = as_of or china_date(recorded_at)
         yield ReplayStep(
             position=positions.get(event.originator_version),

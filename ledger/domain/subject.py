@@ -16,6 +16,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from ledger.domain.errors import Conflict, InvalidInput, NotFound
+from ledger.domain.fold import step
 from ledger.domain.state import (
     FactState,
     IndustryEvaluationState,
@@ -57,8 +58,7 @@ class Subject(Aggregate):
         source_document: str | None
 
         def apply(self, aggregate: Any) -> None:
-            self.fold(aggregate.state)
-            aggregate.state.last_recorded_at = self.timestamp
+            step(aggregate.state, self)
 
         def fold(self, state: SubjectState) -> None:
             """Apply this event to a folded state (the one place each event's meaning lives)."""

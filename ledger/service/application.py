@@ -34,6 +34,7 @@ from ledger.domain.errors import (
     NotEligible,
     NotFound,
 )
+from ledger.domain.fold import fold, step
 from ledger.domain.inspections import InspectionDraw, InspectorPool, pool_id_for
 from ledger.domain.model import ModelRegistry, default_models
 from ledger.domain.rules import authority
@@ -42,7 +43,6 @@ from ledger.domain.rules.grade import (
     Evaluation,
     evaluate_history,
     fact_counts_at,
-    fold_history,
 )
 from ledger.domain.rules.repair import repair_eligible_on
 from ledger.domain.rules.supervision import (
@@ -1052,7 +1052,7 @@ class CreditLedger(Application[UUID]):
         now = self.clock()
         k = known_by_now(known_at, "known_at", now=now) if known_at is not None else now
         d = _date(as_of, "as_of") if as_of is not None else china_date(now)
-        state = fold_history(self.history(uscc), k)  # type: ignore[arg-type]
+        state = fold(self.history(uscc), k)  # type: ignore[arg-type]
         if not state.registered:
             raise NotFound(f"subject not known at {k.isoformat()}", field="known_at")
         return supervise(state, field, d, k, self.models, self.policies)
@@ -1074,8 +1074,7 @@ class CreditLedger(Application[UUID]):
             for notification in page:
                 event = self.mapper.to_domain_event(notification)
                 state = states.setdefault(notification.originator_id, SubjectState())
-                event.fold(state)  # type: ignore[attr-defined]
-                state.last_recorded_at = event.timestamp  # type: ignore[attr-defined]
+                step(state, event)  # type: ignore[arg-type]
             start = page[-1].id
         return states
 
@@ -1373,7 +1372,7 @@ class CreditLedger(Application[UUID]):
 
     def subject(self, uscc: str) -> SubjectState:
         """The subject's current state, folded from its whole stream."""
-        return fold_history(self.history(uscc))  # type: ignore[arg-type]
+        return fold(self.history(uscc))  # type: ignore[arg-type]
 
     def _scan(self, topics: Sequence[str]) -> Iterator[Any]:
         position = 0
@@ -1402,7 +1401,7 @@ class CreditLedger(Application[UUID]):
         """Per-subject states folded from only the events with these topics (for listings)."""
         states: dict[Any, SubjectState] = {}
         for event in self._scan(topics):
-            event.fold(states.setdefault(event.originator_id, SubjectState()))
+            step(states.setdefault(event.originator_id, SubjectState()), event)
         return states
 
     def objections(self) -> list[tuple[UUID, ObjectionState]]:

@@ -13,6 +13,7 @@ from uuid import UUID
 import pytest
 
 from ledger.domain.errors import InvalidInput, NotFound
+from ledger.domain.fold import fold
 from ledger.domain.model import EvaluationModel, ModelRegistry, default_models
 from ledger.domain.rules.grade import (
     ActiveListing,
@@ -22,7 +23,6 @@ from ledger.domain.rules.grade import (
     evaluate,
     evaluate_history,
     fact_counts_at,
-    fold_history,
     next_change_on,
 )
 from ledger.domain.rules.repair import repair_eligible_on
@@ -389,10 +389,10 @@ def test_the_fold_as_known_at_k_stops_at_the_first_event_recorded_after_k() -> N
         Renamed(datetime(2024, 1, 1, tzinfo=UTC), "Old Name"),
         Renamed(datetime(2024, 2, 1, tzinfo=UTC), "New Name"),
     ]
-    state = fold_history(events, datetime(2024, 1, 15, tzinfo=UTC))
+    state = fold(events, datetime(2024, 1, 15, tzinfo=UTC))
     assert (state.name, state.last_recorded_at) == ("Old Name", events[0].timestamp)
-    assert fold_history(events, events[1].timestamp).last_recorded_at == events[1].timestamp
-    assert fold_history(events).name == "New Name"
+    assert fold(events, events[1].timestamp).last_recorded_at == events[1].timestamp
+    assert fold(events).name == "New Name"
     evaluation = evaluate_history(events, date(2022, 4, 1), events[1].timestamp, MODELS)
     assert (evaluation.name, evaluation.known_at) == ("New Name", events[1].timestamp)
 

@@ -1,4 +1,4 @@
-"""Pure rules over a subject's event history: fold as known at K, evaluate at valid date D.
+"""The public score and grade: evaluate a folded state at valid date D as known at K.
 
 `evaluate_history(events, as_of=D, known_at=K, models)` is the one evaluation; the API, the
 command line, projections, annual results and replay all call it, so they never disagree.
@@ -10,39 +10,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Protocol
 from uuid import UUID
 
 from ledger.domain.errors import NotFound
+from ledger.domain.fold import FoldableEvent, fold
 from ledger.domain.model import EvaluationModel, ModelRegistry
 from ledger.domain.state import FactState, ListingState, SubjectState
 
 NOTICE = "Shared for government supervision only; not an endorsement."
 NOTICE_ZH = "仅供政府部门监管使用，不构成对信用主体的背书。"
-
-
-class FoldableEvent(Protocol):
-    """What the rules need of a stored subject event: its record time and its fold."""
-
-    @property
-    def timestamp(self) -> datetime: ...
-
-    def fold(self, state: SubjectState) -> None: ...
-
-
-def fold_history(events: Iterable[FoldableEvent], known_at: datetime | None = None) -> SubjectState:
-    """The subject's state from its events in stream order, using only those recorded by K.
-
-    Record times are non-decreasing along a stream (the application guarantees it), so the fold
-    stops at the first later event.
-    """
-    state = SubjectState()
-    for event in events:
-        if known_at is not None and event.timestamp > known_at:
-            break
-        event.fold(state)
-        state.last_recorded_at = event.timestamp
-    return state
 
 
 @dataclass(frozen=True)
@@ -275,4 +251,4 @@ def evaluate_history(
     events: Iterable[FoldableEvent], as_of: date, known_at: datetime, models: ModelRegistry
 ) -> Evaluation:
     """state(D, K): fold the events recorded at or before K, then evaluate at D."""
-    return evaluate(fold_history(events, known_at), as_of, known_at, models)
+    return evaluate(fold(events, known_at), as_of, known_at, models)
