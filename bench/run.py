@@ -10,8 +10,9 @@ as a ratio to it, because these machines are shared and noisy:
 - annual 31-October evaluation of every subject — seconds and events/s;
 - one subject's evaluation with as_of/known_at in process — p50/p99, beside the raw read of the
   same subject's events;
-- the same over HTTP against `credit-ledger serve` — requests/s and p99, beside `/healthz`
-  with the same load generator on loopback;
+- the same over HTTP against `credit-ledger serve --workers 2` — requests/s, p50 and p99 with
+  wrk (a C load generator, so the client does not take the server's cores), beside `/healthz`
+  on the same server;
 - the peak memory of each command (summed over its processes).
 
 Usage: `python -m bench [--subjects 100000] [--stores sqlite,postgres] [--out bench/results]`.
@@ -20,7 +21,6 @@ Usage: `python -m bench [--subjects 100000] [--stores sqlite,postgres] [--out be
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import random
 import shutil
@@ -40,6 +40,7 @@ import httpx
 import orjson
 import psycopg
 
+from bench import wrk
 from credit_ledger.bootstrap import open_ledger
 from ledger.domain.values import CST
 
@@ -221,31 +222,10 @@ def in_process_reads(url: str, samples: int) -> dict[str, float]:
         ledger.close()
 
 
-async def _load(
-    base: str, paths: list[str], headers: dict[str, str], seconds: float, concurrency: int
-) -> tuple[float, float]:
-    latencies: list[float] = []
-    deadline = time.perf_counter() + seconds
-    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30) as client:
-
-        async def worker(offset: int) -> None:
-            i = offset
-            while time.perf_counter() < deadline:
-                started = time.perf_counter()
-                response = await client.get(paths[i % len(paths)])
-                latencies.append(time.perf_counter() - started)
-                if response.status_code != 200:
-                    raise RuntimeError(f"{paths[i % len(paths)]}: {response.status_code}")
-                i += concurrency
-
-        started = time.perf_counter()
-        await asyncio.gather(*(worker(k) for k in range(concurrency)))
-        elapsed = time.perf_counter() - started
-    return len(latencies) / elapsed, percentile(latencies, 0.99) * 1000
-
-
-def http_reads(url: str, codes: list[str], seconds: float) -> dict[str, float]:
-    """Requests/s and p99 of evaluations over HTTP, beside /healthz with the same generator."""
+def http_reads(url: str, codes: list[str], args: argparse.Namespace) -> dict[str, float]:
+    """Requests/s and p50/p99 of evaluations over HTTP (wrk), beside /healthz on the same server."""
+    if not wrk.available():
+        raise SystemExit("the HTTP figures need wrk: apt-get install wrk")
     env = {
         **os.environ,
         "CREDIT_LEDGER_DATABASE_URL": url,
@@ -263,7 +243,7 @@ def http_reads(url: str, codes: list[str], seconds: float) -> dict[str, float]:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     server = subprocess.Popen(
-        [CLI, "serve", "--port", str(port)],
+        [CLI, "serve", "--port", str(port), "--workers", str(args.http_workers)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -278,13 +258,21 @@ def http_reads(url: str, codes: list[str], seconds: float) -> dict[str, float]:
                 time.sleep(0.2)
         paths = [f"/v1/subjects/{c}/evaluation?as_of=2025-10-31&purpose=bench" for c in codes]
         auth = {"Authorization": f"Bearer {token}"}
-        ref_rps, ref_p99 = asyncio.run(_load(base, ["/healthz"], auth, seconds, 8))
-        rps, p99 = asyncio.run(_load(base, paths, auth, seconds, 8))
+        load = {"seconds": args.http_seconds, "connections": args.http_connections}
+        ref = wrk.load(base, ["/healthz"], auth, **load)
+        got = wrk.load(base, paths, auth, **load)
+        for name, result in (("healthz", ref), ("evaluation", got)):
+            if result["non_2xx"] or result["socket_errors"] or not result["requests"]:
+                raise RuntimeError(f"HTTP {name}: {result}")
         return {
-            "http_rps": rps,
-            "http_p99_ms": p99,
-            "healthz_rps": ref_rps,
-            "healthz_p99_ms": ref_p99,
+            "http_rps": got["rps"],
+            "http_p50_ms": got["p50_ms"],
+            "http_p99_ms": got["p99_ms"],
+            "healthz_rps": ref["rps"],
+            "healthz_p50_ms": ref["p50_ms"],
+            "healthz_p99_ms": ref["p99_ms"],
+            "http_connections": args.http_connections,
+            "http_workers": args.http_workers,
         }
     finally:
         server.terminate()
@@ -318,7 +306,7 @@ def bench_store(kind: str, ndjson: Path, folder: Path, args: argparse.Namespace)
         recorder_read_rps = recorder_read_reference(url)
         annual = phase(url, "evaluations", "build", "--year", "2023")
         reads = in_process_reads(url, args.samples)
-        http = http_reads(url, reads.pop("codes"), args.http_seconds)  # type: ignore[arg-type]
+        http = http_reads(url, reads.pop("codes"), args)  # type: ignore[arg-type]
         return {
             "store": kind,
             "events": events,
@@ -382,10 +370,17 @@ def markdown(report: dict[str, Any]) -> str:
                 r["read_p99_ms"],
             ),
             (
-                "HTTP evaluation requests/s",
+                f"HTTP evaluation requests/s (wrk, {r.get('http_connections', '?')} connections, "
+                f"serve --workers {r.get('http_workers', '?')})",
                 r["http_rps"],
                 "HTTP /healthz requests/s",
                 r["healthz_rps"],
+            ),
+            (
+                "HTTP evaluation p50 ms",
+                r.get("http_p50_ms", 0.0),
+                "HTTP /healthz p50 ms",
+                r.get("healthz_p50_ms", 1.0),
             ),
             (
                 "HTTP evaluation p99 ms",
@@ -422,6 +417,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("bench/results"))
     parser.add_argument("--samples", type=int, default=2000, help="subjects timed in process")
     parser.add_argument("--http-seconds", type=float, default=10.0)
+    parser.add_argument("--http-connections", type=int, default=32, help="wrk connections")
+    parser.add_argument("--http-workers", type=int, default=2, help="serve --workers")
     parser.add_argument("--seed", type=int, default=2021)
     parser.add_argument(
         "--rebuild-workers", type=int, default=None, help="rebuild processes (default: cores)"

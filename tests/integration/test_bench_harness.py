@@ -46,6 +46,8 @@ def test_the_benchmark_writes_json_and_a_table_with_ratios(tmp_path: Path) -> No
         "rebuild_peak_mb",
         "eval_p99_ms",
         "http_rps",
+        "http_p50_ms",
+        "healthz_p50_ms",
         "healthz_rps",
     ):
         assert store[key] > 0, key
