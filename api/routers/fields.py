@@ -13,6 +13,7 @@ from api.schemas import (
     Changed,
     FieldOut,
     InspectorsIn,
+    Joined,
     Worklist,
     WorklistItem,
 )
@@ -27,13 +28,7 @@ def list_fields() -> list[FieldOut]:
     """Every field code with its owning department (public reference data)."""
     cat = catalogue()
     return [
-        FieldOut(
-            code=f.code,
-            name_zh=f.name_zh,
-            name_en=f.name_en,
-            department=f.department,
-            department_zh=cat.departments[f.department].name_zh,
-        )
+        FieldOut.model_validate(Joined(f, department_zh=cat.departments[f.department].name_zh))
         for f in cat.fields.values()
     ]
 
@@ -80,20 +75,7 @@ def worklist(
             (*params, limit),
         )
         rows = cur.fetchall()
-    items = [
-        WorklistItem(
-            uscc=r["uscc"],
-            name=r["name"],
-            tier=r["tier"],
-            grade=r["grade"],
-            basis=r["basis"],
-            public_grade=r["public_grade"],
-            industry_grade=r["industry_grade"],
-            listed=bool(r["listed"]),
-            as_of=r["as_of"],
-        )
-        for r in rows
-    ]
+    items = [WorklistItem.model_validate(r) for r in rows]
     reads.record("worklist", [item.uscc for item in items])
     return Worklist(
         field=field,

@@ -8,7 +8,15 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 
 from api.deps import Ledger, Reader, Recorder, due_queue
-from api.schemas import PROBLEM_RESPONSES, Decided, DecideIn, RepairList, RepairOut, RevokeRepairIn
+from api.schemas import (
+    PROBLEM_RESPONSES,
+    Decided,
+    DecideIn,
+    Joined,
+    RepairList,
+    RepairOut,
+    RevokeRepairIn,
+)
 from ledger.domain.rules.queues import repair_status
 
 router = APIRouter(prefix="/v1/repairs", tags=["repairs"], responses=PROBLEM_RESPONSES)
@@ -77,18 +85,6 @@ def list_repairs(
     )
     page, total = due_queue(ledger, entries, status=status, uscc=uscc, limit=limit)
     items = [
-        RepairOut(
-            repair_id=r.repair_id,
-            uscc=code,
-            target_id=r.target_id,
-            requested_on=r.requested_on,
-            commitment=r.commitment,
-            due_on=r.due_on,
-            status=state,
-            decided_on=r.decided_on,
-            reason=r.reason,
-            requested_at=r.recorded_at,
-        )
-        for code, state, r in page
+        RepairOut.model_validate(Joined(r, uscc=code, status=state)) for code, state, r in page
     ]
     return RepairList(items=items, total=total)
