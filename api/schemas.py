@@ -21,7 +21,7 @@ from pydantic import (
 from ledger.domain.dates import parse_date, parse_instant
 from ledger.domain.errors import InvalidInput
 from ledger.domain.rules.grade import NOTICE
-from ledger.domain.values import CST
+from ledger.domain.values import CST, DelistReason, ListType, ObjectionOutcome, SubjectKind
 
 
 def _iso_date(value: Any, info: ValidationInfo) -> date:
@@ -103,13 +103,7 @@ class Body(BaseModel):
 class SubjectIn(Body):
     uscc: str = Field(description="unified social credit code (GB 32100-2015)", max_length=64)
     name: str = text()
-    kind: Literal[
-        "enterprise",
-        "individual_business",
-        "social_organization",
-        "public_institution",
-        "government_department",
-    ]
+    kind: SubjectKind
     fields: list[str] = Field(default_factory=list, max_length=40)
     established_on: IsoDate | None = None
     source_document: str | None = Field(default=None, max_length=2000)
@@ -179,12 +173,7 @@ class Changed(BaseModel):
 
 
 class ListingIn(Body):
-    list_type: Literal[
-        "judgment_defaulter",
-        "serious_illegal_dishonest",
-        "major_tax_violation",
-        "other_joint_punishment",
-    ]
+    list_type: ListType
     listed_on: IsoDate
     domain: str = Field(max_length=100)
     document_no: str = text()
@@ -198,7 +187,7 @@ class ListingCreated(BaseModel):
 
 class DelistIn(Body):
     delisted_on: IsoDate
-    reason: Literal["expired", "repaired", "revoked"]
+    reason: DelistReason
     source_document: str | None = Field(default=None, max_length=2000)
 
 
@@ -224,7 +213,7 @@ class CorrectionIn(Body):
 
 
 class ResolveIn(Body):
-    outcome: Literal["corrected", "rejected", "undetermined"]
+    outcome: ObjectionOutcome
     resolved_on: IsoDate
     correction: CorrectionIn | None = None
     note: str | None = Field(default=None, max_length=2000)
