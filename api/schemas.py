@@ -41,6 +41,17 @@ def _iso_instant(value: Any, info: ValidationInfo) -> datetime:
         raise ValueError(refused.message) from None
 
 
+# The values of statuses, tiers and bases the domain answers as text (ledger.domain.rules.queues,
+# the supervision policy's rows). The domain states no type for them yet, so each is stated
+# once here, for the answers and the query filters alike; tests/api checks them against the
+# domain's own values.
+ObjectionStatus = Literal["pending", "overdue", "resolved"]
+RepairStatus = Literal["pending", "overdue", "approved", "rejected", "revoked"]
+Tier = Literal["reduced", "regular", "intensified"]
+Basis = Literal["industry", "public", "listing"]
+#: The supervision letters A–D (`ledger.domain.rules.supervision.LETTERS`).
+Letter = Literal["A", "B", "C", "D"]
+
 #: A date in a request: the string YYYY-MM-DD only (DOMAIN §8).
 IsoDate = Annotated[date, BeforeValidator(_iso_date)]
 #: A record-time instant in a request: RFC 3339 with offset, never a number.
@@ -237,7 +248,7 @@ class ObjectionOut(Mirror):
     filed_on: date
     grounds: str
     due_on: date
-    status: Literal["pending", "overdue", "resolved"]
+    status: ObjectionStatus
     outcome: str | None
     resolved_on: date | None
     filed_at: datetime = Field(validation_alias="recorded_at")
@@ -291,7 +302,7 @@ class RepairOut(Mirror):
     requested_on: date
     commitment: str
     due_on: date
-    status: Literal["pending", "overdue", "approved", "rejected", "revoked"]
+    status: RepairStatus
     decided_on: date | None
     reason: str | None
     requested_at: datetime = Field(validation_alias="recorded_at")
@@ -510,8 +521,8 @@ class SupervisionOut(Mirror):
     uscc: str
     field: str
     as_of: date
-    tier: Literal["reduced", "regular", "intensified"]
-    basis: Literal["industry", "public", "listing"]
+    tier: Tier
+    basis: Basis
     grade: str = Field(description="the letter A–D the tier was read from")
     ratio: DecimalText = Field(
         description="share of the field's subjects in this grade drawn per draw"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, get_args
 
 from fastapi import APIRouter, Path, Query
 
@@ -14,6 +14,8 @@ from api.schemas import (
     FieldOut,
     InspectorsIn,
     Joined,
+    Letter,
+    Tier,
     Worklist,
     WorklistItem,
 )
@@ -41,8 +43,8 @@ def worklist(
     config: Config,
     reads: GradeReadLog,
     projections: Projections,
-    tier: Annotated[Literal["reduced", "regular", "intensified"] | None, Query()] = None,
-    grade: Annotated[Literal["A", "B", "C", "D"] | None, Query()] = None,
+    tier: Annotated[Tier | None, Query()] = None,
+    grade: Annotated[Letter | None, Query()] = None,
     after: Annotated[str | None, Query(max_length=64, description="the last uscc seen")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
     min_position: Annotated[int | None, Query(ge=0, le=MAX_POSITION)] = None,
@@ -79,7 +81,7 @@ def worklist(
     reads.record("worklist", [item.uscc for item in items])
     return Worklist(
         field=field,
-        counts={t: counts.get(t, 0) for t in ("reduced", "regular", "intensified")},
+        counts={t: counts.get(t, 0) for t in get_args(Tier)},
         items=items,
         next=items[-1].uscc if len(items) == limit else None,
     )

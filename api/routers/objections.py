@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query
 
 from api.deps import Ledger, Reader, Recorder, due_queue
-from api.schemas import PROBLEM_RESPONSES, Joined, ObjectionList, ObjectionOut, Resolved, ResolveIn
+from api.schemas import (
+    PROBLEM_RESPONSES,
+    Joined,
+    ObjectionList,
+    ObjectionOut,
+    ObjectionStatus,
+    Resolved,
+    ResolveIn,
+)
 from ledger.domain.rules.queues import objection_status
 
 router = APIRouter(prefix="/v1/objections", tags=["objections"], responses=PROBLEM_RESPONSES)
@@ -44,7 +52,7 @@ def resolve_objection(
 def list_objections(
     actor: Reader,
     ledger: Ledger,
-    status: Annotated[Literal["pending", "overdue", "resolved"] | None, Query()] = None,
+    status: Annotated[ObjectionStatus | None, Query()] = None,
     uscc: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=5000, description="the most urgent first")] = 500,
 ) -> ObjectionList:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query
@@ -15,6 +15,7 @@ from api.schemas import (
     Joined,
     RepairList,
     RepairOut,
+    RepairStatus,
     RevokeRepairIn,
 )
 from ledger.domain.rules.queues import repair_status
@@ -65,9 +66,7 @@ def revoke_repair(
 def list_repairs(
     actor: Reader,
     ledger: Ledger,
-    status: Annotated[
-        Literal["pending", "overdue", "approved", "rejected", "revoked"] | None, Query()
-    ] = None,
+    status: Annotated[RepairStatus | None, Query()] = None,
     uscc: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=5000, description="the most urgent first")] = 500,
 ) -> RepairList:
