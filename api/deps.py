@@ -14,7 +14,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from api.config import ServiceConfig
 from api.problems import Problem
 from ledger.domain.rules.queues import in_queue
-from ledger.domain.values import Actor, Role, normalize_uscc, subject_id_for
+from ledger.domain.values import WRITE_ROLES, Actor, Role, normalize_uscc, subject_id_for
 from ledger.service.application import CreditLedger
 from ledger.service.audit import QueryAudit
 from projections.health import ProjectionFailure
@@ -28,8 +28,9 @@ bearer = HTTPBearer(auto_error=False, description="a token from `credit-ledger t
 MAX_POSITION = 2**62
 
 READERS = frozenset({Role.READER, Role.RECORDER, Role.AUDITOR, Role.ADMIN})
-RECORDERS = frozenset({Role.RECORDER, Role.ADMIN})
-FILERS = frozenset({Role.PLATFORM, Role.ADMIN})
+# Who may write is the ledger's rule (`WRITE_ROLES`); no token acts as its own tooling (system).
+RECORDERS = WRITE_ROLES["record"] - {Role.SYSTEM}
+FILERS = WRITE_ROLES["file"] - {Role.SYSTEM}
 AUDITORS = frozenset({Role.AUDITOR, Role.ADMIN})
 
 

@@ -32,6 +32,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.deps import get_actor, get_audit
 from api.problems import problem
+from ledger.domain.model import default_models
 from ledger.domain.values import Actor
 from ledger.service.audit import MAX_PURPOSE, QueryAudit
 
@@ -40,9 +41,13 @@ log = logging.getLogger("credit_ledger.api")
 #: A key naming a grade, score or tier: `grade`, `grade_en`, `public_score`, `tier`, ...
 GRADE_NAME = r"(?:[a-z0-9]+_)*(?:grade|score|tier)(?:_[a-z0-9]+)*"
 _GRADE_NAME = re.compile(GRADE_NAME)
+#: The grade labels of every model version shipped (优 良 中 差), as the models state them.
+GRADE_LABELS = "|".join(
+    sorted({re.escape(label) for model in default_models().models for label in model.labels})
+)
 #: The same as a JSON object key, or a key that is itself a grade label (counts per grade).
 #: In JSON a string value cannot hold an unescaped quote, so `"…":` only ever matches a key.
-_JSON_KEY = re.compile(rf'"(?:{GRADE_NAME}|优|良|中|差)"\s*:'.encode())
+_JSON_KEY = re.compile(rf'"(?:{GRADE_NAME}|{GRADE_LABELS})"\s*:'.encode())
 #: The same as a column of a CSV header line (an export).
 _CSV_COLUMN = re.compile(rf'(?:^|,)"?{GRADE_NAME}"?(?:,|$)'.encode())
 STATE_KEY = "credit_ledger.grade_reads"

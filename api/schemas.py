@@ -7,12 +7,21 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo
+from pydantic import (
+    AfterValidator,
+    AliasPath,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    model_validator,
+)
 
 from ledger.domain.dates import parse_date, parse_instant
 from ledger.domain.errors import InvalidInput
-from ledger.domain.rules.grade import NOTICE, Evaluation
-from ledger.domain.values import CST
+from ledger.domain.rules.grade import NOTICE
+from ledger.domain.values import CST, DelistReason, ListType, ObjectionOutcome, SubjectKind
 
 
 def _iso_date(value: Any, info: ValidationInfo) -> date:
@@ -32,10 +41,63 @@ def _iso_instant(value: Any, info: ValidationInfo) -> datetime:
         raise ValueError(refused.message) from None
 
 
+# The values of statuses, tiers and bases the domain answers as text (ledger.domain.rules.queues,
+# the supervision policy's rows). The domain states no type for them yet, so each is stated
+# once here, for the answers and the query filters alike; tests/api checks them against the
+# domain's own values.
+ObjectionStatus = Literal["pending", "overdue", "resolved"]
+RepairStatus = Literal["pending", "overdue", "approved", "rejected", "revoked"]
+Tier = Literal["reduced", "regular", "intensified"]
+Basis = Literal["industry", "public", "listing"]
+#: The supervision letters A–D (`ledger.domain.rules.supervision.LETTERS`).
+Letter = Literal["A", "B", "C", "D"]
+
 #: A date in a request: the string YYYY-MM-DD only (DOMAIN §8).
 IsoDate = Annotated[date, BeforeValidator(_iso_date)]
 #: A record-time instant in a request: RFC 3339 with offset, never a number.
 IsoInstant = Annotated[datetime, BeforeValidator(_iso_instant)]
+
+
+def _decimal_text(value: Any) -> Any:
+    # Points, scores and ratios are answered as decimal strings (str of the Decimal), never floats.
+    return str(value) if isinstance(value, Decimal) else value
+
+
+def _in_cst(instant: datetime) -> datetime:
+    return instant.astimezone(CST)
+
+
+#: A Decimal of the domain answered as its decimal string ("-5", "92.5").
+DecimalText = Annotated[str, BeforeValidator(_decimal_text)]
+#: A record-time instant answered in China Standard Time (+08:00), whatever offset it holds.
+CstInstant = Annotated[datetime, AfterValidator(_in_cst)]
+
+
+class Mirror(BaseModel):
+    """A response that mirrors a domain object: built by `model_validate(obj)` from its attributes.
+
+    A field the object names otherwise is read through its `validation_alias` (by name too, so
+    the model can still be built from its own field names)."""
+
+    model_config = ConfigDict(from_attributes=True, validate_by_name=True, validate_by_alias=True)
+
+
+class Joined:
+    """A domain object's attributes with a few beside them, for `model_validate`: what an answer
+    carries that the object does not hold itself (its subject's credit code, a status asked of
+    the rules on a day, counts)."""
+
+    __slots__ = ("_item", "_more")
+
+    def __init__(self, item: object, **more: object) -> None:
+        self._item = item
+        self._more = more
+
+    def __getattr__(self, name: str) -> object:
+        # Only names the slots do not hold arrive here: the extra values, then the object's own.
+        if name in self._more:
+            return self._more[name]
+        return getattr(self._item, name)
 
 
 def text() -> Any:
@@ -52,13 +114,7 @@ class Body(BaseModel):
 class SubjectIn(Body):
     uscc: str = Field(description="unified social credit code (GB 32100-2015)", max_length=64)
     name: str = text()
-    kind: Literal[
-        "enterprise",
-        "individual_business",
-        "social_organization",
-        "public_institution",
-        "government_department",
-    ]
+    kind: SubjectKind
     fields: list[str] = Field(default_factory=list, max_length=40)
     established_on: IsoDate | None = None
     source_document: str | None = Field(default=None, max_length=2000)
@@ -70,10 +126,8 @@ class SubjectCreated(BaseModel):
     position: int
 
 
-class Counts(BaseModel):
+class Counts(Mirror):
     """What is recorded about a subject (built from `ledger.domain.rules.queues.SubjectCounts`)."""
-
-    model_config = ConfigDict(from_attributes=True)
 
     facts: int
     facts_counting_today: int
@@ -86,7 +140,8 @@ class Counts(BaseModel):
     industry_evaluations: int
 
 
-class SubjectOut(BaseModel):
+# A subject's registration (`SubjectState`), its stream id and its counts beside it.
+class SubjectOut(Mirror):
     uscc: str
     subject_id: UUID
     name: str
@@ -129,12 +184,7 @@ class Changed(BaseModel):
 
 
 class ListingIn(Body):
-    list_type: Literal[
-        "judgment_defaulter",
-        "serious_illegal_dishonest",
-        "major_tax_violation",
-        "other_joint_punishment",
-    ]
+    list_type: ListType
     listed_on: IsoDate
     domain: str = Field(max_length=100)
     document_no: str = text()
@@ -148,7 +198,7 @@ class ListingCreated(BaseModel):
 
 class DelistIn(Body):
     delisted_on: IsoDate
-    reason: Literal["expired", "repaired", "revoked"]
+    reason: DelistReason
     source_document: str | None = Field(default=None, max_length=2000)
 
 
@@ -174,7 +224,7 @@ class CorrectionIn(Body):
 
 
 class ResolveIn(Body):
-    outcome: Literal["corrected", "rejected", "undetermined"]
+    outcome: ObjectionOutcome
     resolved_on: IsoDate
     correction: CorrectionIn | None = None
     note: str | None = Field(default=None, max_length=2000)
@@ -189,7 +239,8 @@ class Resolved(BaseModel):
     position: int
 
 
-class ObjectionOut(BaseModel):
+# An objection (`ObjectionState`) with its subject's code and its status on the day.
+class ObjectionOut(Mirror):
     objection_id: UUID
     uscc: str
     target_id: UUID
@@ -197,10 +248,10 @@ class ObjectionOut(BaseModel):
     filed_on: date
     grounds: str
     due_on: date
-    status: Literal["pending", "overdue", "resolved"]
+    status: ObjectionStatus
     outcome: str | None
     resolved_on: date | None
-    filed_at: datetime
+    filed_at: datetime = Field(validation_alias="recorded_at")
 
 
 class ObjectionList(BaseModel):
@@ -243,17 +294,18 @@ class Decided(BaseModel):
     position: int
 
 
-class RepairOut(BaseModel):
+# A repair request (`RepairState`) with its subject's code and its status on the day.
+class RepairOut(Mirror):
     repair_id: UUID
     uscc: str
     target_id: UUID
     requested_on: date
     commitment: str
     due_on: date
-    status: Literal["pending", "overdue", "approved", "rejected", "revoked"]
+    status: RepairStatus
     decided_on: date | None
     reason: str | None
-    requested_at: datetime
+    requested_at: datetime = Field(validation_alias="recorded_at")
 
 
 class RepairList(BaseModel):
@@ -276,11 +328,12 @@ class IndustryEvaluationCreated(BaseModel):
     position: int
 
 
-class ContributionOut(BaseModel):
+# A fact counting at D (`ledger.domain.rules.grade.Contribution`).
+class ContributionOut(Mirror):
     fact_id: UUID
     indicator: str
     kind: str
-    points: str
+    points: DecimalText
     decided_on: date
     counts_until: date | None
     under_objection: bool
@@ -289,7 +342,8 @@ class ContributionOut(BaseModel):
     corrected: bool
 
 
-class ListingOut(BaseModel):
+# A listing in force at D (`ActiveListing`).
+class ListingOut(Mirror):
     listing_id: UUID
     list_type: str
     listed_on: date
@@ -300,19 +354,22 @@ class ListingOut(BaseModel):
     under_objection: bool
 
 
-class ExcludedOut(BaseModel):
+# A recorded fact not counting at D, and why (`Excluded`).
+class ExcludedOut(Mirror):
     fact_id: UUID
     indicator: str
     reason: str
 
 
-class EvaluationOut(BaseModel):
+# The explained evaluation (`ledger.domain.rules.grade.Evaluation`); scores and points as decimal
+# strings, `known_at` in CST.
+class EvaluationOut(Mirror):
     uscc: str
     name: str
     as_of: date
-    known_at: datetime
+    known_at: CstInstant
     model: str
-    score: str
+    score: DecimalText
     grade: str
     grade_en: str
     score_grade: str
@@ -320,47 +377,16 @@ class EvaluationOut(BaseModel):
     listings: list[ListingOut]
     contributions: list[ContributionOut]
     excluded: list[ExcludedOut]
-    deductions: str
-    bonuses: str
-    bonuses_counted: str
+    deductions: DecimalText
+    bonuses: DecimalText
+    bonuses_counted: DecimalText
     notes: list[str]
     notice: str = NOTICE
 
     @classmethod
-    def of(cls, ev: Evaluation) -> EvaluationOut:
-        """The answer for an evaluation; scores and points as decimal strings."""
-        return cls(
-            uscc=ev.uscc,
-            name=ev.name,
-            as_of=ev.as_of,
-            known_at=ev.known_at.astimezone(CST),
-            model=ev.model,
-            score=str(ev.score),
-            grade=ev.grade,
-            grade_en=ev.grade_en,
-            score_grade=ev.score_grade,
-            listed=ev.listed,
-            listings=[
-                ListingOut(**{k: getattr(li, k) for k in ListingOut.model_fields})
-                for li in ev.listings
-            ],
-            contributions=[
-                ContributionOut(
-                    **{k: getattr(c, k) for k in ContributionOut.model_fields if k != "points"},
-                    points=str(c.points),
-                )
-                for c in ev.contributions
-            ],
-            excluded=[
-                ExcludedOut(fact_id=x.fact_id, indicator=x.indicator, reason=x.reason)
-                for x in ev.excluded
-            ],
-            deductions=str(ev.deductions),
-            bonuses=str(ev.bonuses),
-            bonuses_counted=str(ev.bonuses_counted),
-            notes=list(ev.notes),
-            notice=ev.notice,
-        )
+    def of(cls, ev: object) -> EvaluationOut:
+        """`model_validate(ev)`, under the name the command line's `--json` still calls."""
+        return cls.model_validate(ev)
 
 
 class HistoryEvent(BaseModel):
@@ -377,9 +403,10 @@ class HistoryOut(BaseModel):
     events: list[HistoryEvent]
 
 
-class AuditRecord(BaseModel):
+# A grade read (`GradeRead.Recorded`) with its position in the audit log beside it.
+class AuditRecord(Mirror):
     position: int
-    recorded_at: datetime
+    recorded_at: datetime = Field(validation_alias="timestamp")
     token_id: str
     role: str
     department: str | None
@@ -399,7 +426,8 @@ class AuditPage(BaseModel):
     next: int = Field(description="pass as `after` to continue")
 
 
-class FieldOut(BaseModel):
+# A supervision field (`ledger.domain.catalog.Field`) with its department's name beside it.
+class FieldOut(Mirror):
     code: str
     name_zh: str
     name_en: str
@@ -407,7 +435,8 @@ class FieldOut(BaseModel):
     department_zh: str
 
 
-class FeedItem(BaseModel):
+# A row of the feed read model.
+class FeedItem(Mirror):
     position: int = Field(description="ledger position of the event that changed the grade")
     uscc: str
     kind: Literal["grade", "industry", "inspection"] = Field(
@@ -434,11 +463,13 @@ class FeedPage(BaseModel):
     next: int = Field(description="pass as `after` for the next page")
 
 
-class YearSummaryOut(BaseModel):
+# A year's counts (`projections.annual.YearSummary`) with the dates and instants they hold at
+# beside them.
+class YearSummaryOut(Mirror):
     year: int
     as_of: date
     published_known_at: datetime
-    restated_known_at: datetime
+    restated_known_at: CstInstant
     published: dict[str, int]
     restated: dict[str, int]
     changed: int = Field(description="subjects whose grade differs between the two")
@@ -448,17 +479,33 @@ class YearSummaryOut(BaseModel):
     notice: str = NOTICE
 
 
-class YearChange(BaseModel):
+# A later event that changed a year's result (`projections.annual.Change`): the score and grade
+# before and after it, none where the subject was not in the population.
+class YearChange(Mirror):
     position: int | None
     topic: str
     recorded_at: datetime
-    score_before: str | None
-    grade_before: str | None
-    score_after: str | None
-    grade_after: str | None
+    score_before: DecimalText | None = Field(validation_alias=AliasPath("before", "score"))
+    grade_before: str | None = Field(validation_alias=AliasPath("before", "grade"))
+    score_after: DecimalText | None = Field(validation_alias=AliasPath("after", "score"))
+    grade_after: str | None = Field(validation_alias=AliasPath("after", "grade"))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _outside_population(cls, change: Any) -> Any:
+        # No evaluation on a side: neither its score nor its grade (the paths lead nowhere).
+        outside = {
+            f"{part}_{side}": None
+            for side in ("before", "after")
+            if getattr(change, side, True) is None
+            for part in ("score", "grade")
+        }
+        return Joined(change, **outside) if outside else change
 
 
-class SubjectYearOut(BaseModel):
+# A subject's year (`projections.annual.AnnualResult`) with today's evaluation and the changes
+# beside it.
+class SubjectYearOut(Mirror):
     uscc: str
     year: int
     published: EvaluationOut | None = Field(description="null when not in the published population")
@@ -468,25 +515,40 @@ class SubjectYearOut(BaseModel):
     changes: list[YearChange] = Field(description="later events that changed the year's result")
 
 
-class SupervisionOut(BaseModel):
+# A subject's supervision in a field (`ledger.domain.rules.supervision.Supervision`); the public
+# and industry grades it rests on are read from its parts.
+class SupervisionOut(Mirror):
     uscc: str
     field: str
     as_of: date
-    tier: Literal["reduced", "regular", "intensified"]
-    basis: Literal["industry", "public", "listing"]
+    tier: Tier
+    basis: Basis
     grade: str = Field(description="the letter A–D the tier was read from")
-    ratio: str = Field(description="share of the field's subjects in this grade drawn per draw")
+    ratio: DecimalText = Field(
+        description="share of the field's subjects in this grade drawn per draw"
+    )
     max_per_year: int
     policy: str
-    public_grade: str
-    public_score: str
-    industry_grade: str | None
-    industry_evaluated_on: date | None
-    listed: bool
+    public_grade: str = Field(validation_alias=AliasPath("public", "grade"))
+    public_score: DecimalText = Field(validation_alias=AliasPath("public", "score"))
+    industry_grade: str | None = Field(validation_alias=AliasPath("industry", "grade"))
+    industry_evaluated_on: date | None = Field(
+        validation_alias=AliasPath("industry", "evaluated_on")
+    )
+    listed: bool = Field(validation_alias=AliasPath("public", "listed"))
     notice: str = NOTICE
 
+    @model_validator(mode="before")
+    @classmethod
+    def _no_industry_evaluation(cls, supervision: Any) -> Any:
+        # No industry evaluation in force: neither its grade nor its date.
+        if getattr(supervision, "industry", True) is None:
+            return Joined(supervision, industry_grade=None, industry_evaluated_on=None)
+        return supervision
 
-class WorklistItem(BaseModel):
+
+# A row of the supervision read model.
+class WorklistItem(Mirror):
     uscc: str
     name: str
     tier: str
@@ -524,15 +586,17 @@ class DrawIn(Body):
     seed: str | None = Field(default=None, max_length=200)
 
 
-class DrawnOut(BaseModel):
+# A drawn subject (`DrawSelection`, stored as a mapping in the draw's event).
+class DrawnOut(Mirror):
     uscc: str
     grade: str
     tier: str
     inspectors: list[str]
 
 
-class DrawOut(BaseModel):
-    draw_id: UUID
+# A recorded draw (`ledger.domain.inspections.InspectionDraw`).
+class DrawOut(Mirror):
+    draw_id: UUID = Field(validation_alias="id")
     field: str
     as_of: date
     seed: str
@@ -551,14 +615,16 @@ class DrawVerified(BaseModel):
     differences: list[str]
 
 
-class PopulationMember(BaseModel):
+# A member of a draw's population (its `Supervision`: grade letter and tier).
+class PopulationMember(Mirror):
     uscc: str
     grade: str
     tier: str
 
 
-class DrawPopulation(BaseModel):
-    draw_id: UUID
+# A recorded draw's population, beside the seed and digest it was drawn with.
+class DrawPopulation(Mirror):
+    draw_id: UUID = Field(validation_alias="id")
     seed: str
     seed_key: str | None = Field(default=None, description="the form the ranks hash (NFKC)")
     population_digest: str

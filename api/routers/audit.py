@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from api.deps import MAX_POSITION, Audit, Auditor
 from api.grade_reads import GradeReadLog
-from api.schemas import PROBLEM_RESPONSES, AuditPage, AuditRecord
+from api.schemas import PROBLEM_RESPONSES, AuditPage, AuditRecord, Joined
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"], responses=PROBLEM_RESPONSES)
 
@@ -27,24 +27,6 @@ def list_reads(
     record whose answer carried that subject). The records name the grades that were served,
     so reading them is itself recorded."""
     found, position = audit.reads(uscc=uscc, token_id=token, after=after, limit=limit)
-    items = [
-        AuditRecord(
-            position=pos,
-            recorded_at=e.timestamp,
-            token_id=e.token_id,
-            role=e.role,
-            department=e.department,
-            endpoint=e.endpoint,
-            uscc=e.uscc,
-            purpose=e.purpose,
-            as_of=e.as_of,
-            known_at=e.known_at,
-            grade=e.grade,
-            count=e.count,
-            subjects=e.subjects,
-            query=e.query,
-        )
-        for pos, e in found
-    ]
+    items = [AuditRecord.model_validate(Joined(e, position=pos)) for pos, e in found]
     reads.record("audit.reads", [s for _, e in found for s in e.subjects], count=len(items))
     return AuditPage(items=items, next=position)

@@ -8,15 +8,8 @@ from fastapi import APIRouter, Path
 
 from api.deps import Ledger, Reader
 from api.grade_reads import GradeReadLog
-from api.schemas import (
-    PROBLEM_RESPONSES,
-    EvaluationOut,
-    SubjectYearOut,
-    YearChange,
-    YearSummaryOut,
-)
-from ledger.domain.rules.grade import NOTICE
-from ledger.domain.values import CST, normalize_uscc
+from api.schemas import PROBLEM_RESPONSES, Joined, SubjectYearOut, YearSummaryOut
+from ledger.domain.values import normalize_uscc
 from projections.annual import (
     AnnualResults,
     changes_since_publication,
@@ -38,18 +31,13 @@ def year_summary(year: Year, actor: Reader, ledger: Ledger, reads: GradeReadLog)
     reads.record(
         "evaluations", [], as_of=evaluation_date(year), count=sum(summary.restated.values())
     )
-    return YearSummaryOut(
-        year=year,
-        as_of=evaluation_date(year),
-        published_known_at=published_at(year),
-        restated_known_at=ledger.clock().astimezone(CST),
-        published=summary.published,
-        restated=summary.restated,
-        changed=summary.changed,
-        entered=summary.entered,
-        left=summary.left,
-        source=summary.source,
-        notice=NOTICE,
+    return YearSummaryOut.model_validate(
+        Joined(
+            summary,
+            as_of=evaluation_date(year),
+            published_known_at=published_at(year),
+            restated_known_at=ledger.clock(),
+        )
     )
 
 
@@ -71,32 +59,21 @@ def subject_year(
         as_of=evaluation_date(year),
         grade=result.restated.grade if result.restated else None,
     )
-    return SubjectYearOut(
-        uscc=code,
-        year=year,
-        published=EvaluationOut.of(result.published) if result.published else None,
-        restated=EvaluationOut.of(result.restated) if result.restated else None,
-        current=EvaluationOut.of(current),
-        restated_differs=(
-            (result.published.score, result.published.grade, result.published.listed)
-            if result.published
-            else None
-        )
-        != (
-            (result.restated.score, result.restated.grade, result.restated.listed)
-            if result.restated
-            else None
-        ),
-        changes=[
-            YearChange(
-                position=c.position,
-                topic=c.topic,
-                recorded_at=c.recorded_at,
-                score_before=str(c.before.score) if c.before else None,
-                grade_before=c.before.grade if c.before else None,
-                score_after=str(c.after.score) if c.after else None,
-                grade_after=c.after.grade if c.after else None,
+    return SubjectYearOut.model_validate(
+        Joined(
+            result,
+            year=year,
+            current=current,
+            restated_differs=(
+                (result.published.score, result.published.grade, result.published.listed)
+                if result.published
+                else None
             )
-            for c in changes
-        ],
+            != (
+                (result.restated.score, result.restated.grade, result.restated.listed)
+                if result.restated
+                else None
+            ),
+            changes=changes,
+        )
     )

@@ -39,25 +39,6 @@ def read_feed(
             (after, limit),
         )
         rows = cur.fetchall()
-    items = [
-        FeedItem(
-            position=r["position"],
-            uscc=r["uscc"],
-            kind=r["kind"],
-            field=r["field"],
-            detail=r["detail"],
-            topic=r["topic"],
-            recorded_at=r["recorded_at"],
-            as_of=r["as_of"],
-            score=r["score"],
-            grade=r["grade"],
-            grade_en=r["grade_en"],
-            listed=bool(r["listed"]),
-            previous_score=r["previous_score"],
-            previous_grade=r["previous_grade"],
-            valid_until=r["valid_until"],
-        )
-        for r in rows
-    ]
+    items = [FeedItem.model_validate(r) for r in rows]
     reads.record("feed", [item.uscc for item in items], count=len(items))
     return FeedPage(items=items, next=items[-1].position if items else after)

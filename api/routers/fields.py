@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, get_args
 
 from fastapi import APIRouter, Path, Query
 
@@ -13,6 +13,9 @@ from api.schemas import (
     Changed,
     FieldOut,
     InspectorsIn,
+    Joined,
+    Letter,
+    Tier,
     Worklist,
     WorklistItem,
 )
@@ -27,13 +30,7 @@ def list_fields() -> list[FieldOut]:
     """Every field code with its owning department (public reference data)."""
     cat = catalogue()
     return [
-        FieldOut(
-            code=f.code,
-            name_zh=f.name_zh,
-            name_en=f.name_en,
-            department=f.department,
-            department_zh=cat.departments[f.department].name_zh,
-        )
+        FieldOut.model_validate(Joined(f, department_zh=cat.departments[f.department].name_zh))
         for f in cat.fields.values()
     ]
 
@@ -46,8 +43,8 @@ def worklist(
     config: Config,
     reads: GradeReadLog,
     projections: Projections,
-    tier: Annotated[Literal["reduced", "regular", "intensified"] | None, Query()] = None,
-    grade: Annotated[Literal["A", "B", "C", "D"] | None, Query()] = None,
+    tier: Annotated[Tier | None, Query()] = None,
+    grade: Annotated[Letter | None, Query()] = None,
     after: Annotated[str | None, Query(max_length=64, description="the last uscc seen")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
     min_position: Annotated[int | None, Query(ge=0, le=MAX_POSITION)] = None,
@@ -80,24 +77,11 @@ def worklist(
             (*params, limit),
         )
         rows = cur.fetchall()
-    items = [
-        WorklistItem(
-            uscc=r["uscc"],
-            name=r["name"],
-            tier=r["tier"],
-            grade=r["grade"],
-            basis=r["basis"],
-            public_grade=r["public_grade"],
-            industry_grade=r["industry_grade"],
-            listed=bool(r["listed"]),
-            as_of=r["as_of"],
-        )
-        for r in rows
-    ]
+    items = [WorklistItem.model_validate(r) for r in rows]
     reads.record("worklist", [item.uscc for item in items])
     return Worklist(
         field=field,
-        counts={t: counts.get(t, 0) for t in ("reduced", "regular", "intensified")},
+        counts={t: counts.get(t, 0) for t in get_args(Tier)},
         items=items,
         next=items[-1].uscc if len(items) == limit else None,
     )

@@ -11,11 +11,10 @@ from api.grade_reads import GradeReadLog
 from api.schemas import (
     PROBLEM_RESPONSES,
     DrawIn,
-    DrawnOut,
     DrawOut,
     DrawPopulation,
     DrawVerified,
-    PopulationMember,
+    Joined,
     ResultIn,
     ResultOut,
 )
@@ -25,24 +24,8 @@ from ledger.domain.values import normalize_uscc
 router = APIRouter(prefix="/v1/inspections", tags=["inspections"], responses=PROBLEM_RESPONSES)
 
 
-def _out(recorded: InspectionDraw) -> DrawOut:
-    return DrawOut(
-        draw_id=recorded.id,
-        field=recorded.field,
-        as_of=recorded.as_of,
-        seed=recorded.seed,
-        seed_key=recorded.seed_key,
-        position=recorded.position,
-        policy=recorded.policy,
-        population_digest=recorded.population_digest,
-        strata=recorded.strata,
-        selected=[DrawnOut(**s) for s in recorded.selected],
-        recorded_at=recorded.recorded_at,
-    )
-
-
 def _audited(reads: GradeReadLog, endpoint: str, recorded: InspectionDraw) -> DrawOut:
-    out = _out(recorded)
+    out = DrawOut.model_validate(recorded)
     reads.record(endpoint, [s.uscc for s in out.selected], as_of=recorded.as_of)
     return out
 
@@ -76,13 +59,7 @@ def draw_population(
     recorded = ledger.get_draw(draw_id)
     members = ledger.field_population(recorded.field, recorded.as_of, recorded.position)
     reads.record("draw.population", [m.uscc for m in members], as_of=recorded.as_of)
-    return DrawPopulation(
-        draw_id=draw_id,
-        seed=recorded.seed,
-        seed_key=recorded.seed_key,
-        population_digest=recorded.population_digest,
-        members=[PopulationMember(uscc=m.uscc, grade=m.grade, tier=m.tier) for m in members],
-    )
+    return DrawPopulation.model_validate(Joined(recorded, members=members))
 
 
 @router.post("/draws/{draw_id}/results", status_code=201, response_model=ResultOut)

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query
 
 from api.deps import Ledger, Reader, Recorder, due_queue
-from api.schemas import PROBLEM_RESPONSES, ObjectionList, ObjectionOut, Resolved, ResolveIn
+from api.schemas import (
+    PROBLEM_RESPONSES,
+    Joined,
+    ObjectionList,
+    ObjectionOut,
+    ObjectionStatus,
+    Resolved,
+    ResolveIn,
+)
 from ledger.domain.rules.queues import objection_status
 
 router = APIRouter(prefix="/v1/objections", tags=["objections"], responses=PROBLEM_RESPONSES)
@@ -44,7 +52,7 @@ def resolve_objection(
 def list_objections(
     actor: Reader,
     ledger: Ledger,
-    status: Annotated[Literal["pending", "overdue", "resolved"] | None, Query()] = None,
+    status: Annotated[ObjectionStatus | None, Query()] = None,
     uscc: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=5000, description="the most urgent first")] = 500,
 ) -> ObjectionList:
@@ -62,19 +70,6 @@ def list_objections(
     )
     page, total = due_queue(ledger, entries, status=status, uscc=uscc, limit=limit)
     items = [
-        ObjectionOut(
-            objection_id=o.objection_id,
-            uscc=code,
-            target_id=o.target_id,
-            target_kind=o.target_kind,
-            filed_on=o.filed_on,
-            grounds=o.grounds,
-            due_on=o.due_on,
-            status=state,
-            outcome=o.outcome,
-            resolved_on=o.resolved_on,
-            filed_at=o.recorded_at,
-        )
-        for code, state, o in page
+        ObjectionOut.model_validate(Joined(o, uscc=code, status=state)) for code, state, o in page
     ]
     return ObjectionList(items=items, total=total)

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query
 
 from api.deps import Ledger, Reader, Recorder, due_queue
-from api.schemas import PROBLEM_RESPONSES, Decided, DecideIn, RepairList, RepairOut, RevokeRepairIn
+from api.schemas import (
+    PROBLEM_RESPONSES,
+    Decided,
+    DecideIn,
+    Joined,
+    RepairList,
+    RepairOut,
+    RepairStatus,
+    RevokeRepairIn,
+)
 from ledger.domain.rules.queues import repair_status
 
 router = APIRouter(prefix="/v1/repairs", tags=["repairs"], responses=PROBLEM_RESPONSES)
@@ -57,9 +66,7 @@ def revoke_repair(
 def list_repairs(
     actor: Reader,
     ledger: Ledger,
-    status: Annotated[
-        Literal["pending", "overdue", "approved", "rejected", "revoked"] | None, Query()
-    ] = None,
+    status: Annotated[RepairStatus | None, Query()] = None,
     uscc: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=5000, description="the most urgent first")] = 500,
 ) -> RepairList:
@@ -77,18 +84,6 @@ def list_repairs(
     )
     page, total = due_queue(ledger, entries, status=status, uscc=uscc, limit=limit)
     items = [
-        RepairOut(
-            repair_id=r.repair_id,
-            uscc=code,
-            target_id=r.target_id,
-            requested_on=r.requested_on,
-            commitment=r.commitment,
-            due_on=r.due_on,
-            status=state,
-            decided_on=r.decided_on,
-            reason=r.reason,
-            requested_at=r.recorded_at,
-        )
-        for code, state, r in page
+        RepairOut.model_validate(Joined(r, uscc=code, status=state)) for code, state, r in page
     ]
     return RepairList(items=items, total=total)

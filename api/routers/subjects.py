@@ -23,7 +23,6 @@ from api.grade_reads import GradeReadLog
 from api.schemas import (
     PROBLEM_RESPONSES,
     Changed,
-    Counts,
     DelistIn,
     EvaluationOut,
     FactCreated,
@@ -36,6 +35,7 @@ from api.schemas import (
     IndustryEvaluationIn,
     IsoDate,
     IsoInstant,
+    Joined,
     JoinFieldIn,
     LeaveFieldIn,
     ListingCreated,
@@ -91,15 +91,12 @@ def get_subject(uscc: str, actor: Reader, ledger: Ledger) -> SubjectOut:
     """A subject, its fields and counts of what is recorded about it."""
     state = ledger.subject(uscc)
     assert state.registered_at is not None
-    return SubjectOut(
-        uscc=state.uscc,
-        subject_id=subject_id_for(state.uscc),
-        name=state.name,
-        kind=state.kind,
-        fields=state.fields,
-        established_on=state.established_on,
-        registered_at=state.registered_at,
-        counts=Counts.model_validate(subject_counts(state, ledger.today(), ledger.models)),
+    return SubjectOut.model_validate(
+        Joined(
+            state,
+            subject_id=subject_id_for(state.uscc),
+            counts=subject_counts(state, ledger.today(), ledger.models),
+        )
     )
 
 
@@ -282,7 +279,7 @@ def get_evaluation(
     wait_for_position(ledger, min_position, seconds=config.read_wait_seconds)
     ev = ledger.evaluate(uscc, as_of=as_of, known_at=known_at)
     reads.record("evaluation", [ev.uscc], as_of=ev.as_of, known_at=ev.known_at, grade=ev.grade)
-    return EvaluationOut.of(ev)
+    return EvaluationOut.model_validate(ev)
 
 
 @router.get("/{uscc}/supervision", response_model=SupervisionOut)
@@ -300,22 +297,7 @@ def get_supervision(
     reads.record(
         "supervision", [sup.uscc], as_of=sup.as_of, known_at=sup.public.known_at, grade=sup.grade
     )
-    return SupervisionOut(
-        uscc=sup.uscc,
-        field=sup.field,
-        as_of=sup.as_of,
-        tier=sup.tier,
-        basis=sup.basis,
-        grade=sup.grade,
-        ratio=str(sup.ratio),
-        max_per_year=sup.max_per_year,
-        policy=sup.policy,
-        public_grade=sup.public.grade,
-        public_score=str(sup.public.score),
-        industry_grade=sup.industry.grade if sup.industry else None,
-        industry_evaluated_on=sup.industry.evaluated_on if sup.industry else None,
-        listed=sup.public.listed,
-    )
+    return SupervisionOut.model_validate(sup)
 
 
 @router.post("/{uscc}/fields", response_model=Changed)
