@@ -24,6 +24,7 @@ from ledger.domain.state import SubjectState
 from ledger.domain.subject import SUBJECT_EVENT_TOPICS
 from ledger.domain.values import end_of_china_day
 from ledger.service.application import CreditLedger
+from ledger.store.log import read_log
 from ledger.store.stores import STREAMS_PER_QUERY, read_streams, stream_positions
 from projections.runner import partition_of
 from projections.store import ReadStore, escape_text, holdable
@@ -339,13 +340,10 @@ class AnnualResults:
         stored = self.rows(year)
         grades = {u: (r["published_grade"], r["restated_grade"]) for u, r in stored.items()}
         # Subjects written to since the build are restated afresh; published never changes.
-        touched: set[UUID] = set()
-        start = position
-        while page := self.ledger.recorder.select_notifications(
-            start=start, limit=1000, topics=SUBJECT_EVENT_TOPICS, inclusive_of_start=False
-        ):
-            touched.update(UUID(str(n.originator_id)) for n in page)
-            start = page[-1].id
+        since = read_log(
+            self.ledger.recorder, topics=SUBJECT_EVENT_TOPICS, start=position, page_size=1000
+        )
+        touched = {UUID(str(n.originator_id)) for n in since}
         now = self.ledger.clock()
         for events in read_streams(self.ledger, list(touched)).values():
             result = subject_result(self.ledger, events, year, now)

@@ -28,6 +28,7 @@ from uuid import UUID
 from ledger.domain.state import SubjectState
 from ledger.domain.subject import SUBJECT_EVENT_TOPICS
 from ledger.service.application import CreditLedger
+from ledger.store.log import read_pages
 from projections.grades import SubjectOutcome, outcome
 from projections.health import FAILURES, Backoff, ProjectionFailed, ProjectionFailure
 from projections.models import READ_MODELS, ReadModel
@@ -190,11 +191,7 @@ class Projector:
 
     def _notifications(self, after: int, limit: int) -> list[Any]:
         # Unfiltered, so the tracked position passes over token events too and lag reads true.
-        return list(
-            self.ledger.recorder.select_notifications(
-                start=after, limit=limit, inclusive_of_start=False
-            )
-        )
+        return next(read_pages(self.ledger.recorder, start=after, page_size=limit), [])
 
     def _outcomes(
         self,
