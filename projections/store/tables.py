@@ -7,6 +7,7 @@ ordering (`ReadModel.key`). Each function runs on the caller's cursor and transa
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from projections.store import Cursor
@@ -93,3 +94,77 @@ def every_row(cur: Cursor, table: str, key: str) -> list[dict[str, Any]]:
     """Every row of a table, in key order."""
     cur.execute(f"SELECT * FROM {table} ORDER BY {key}")
     return cur.fetchall()
+
+
+#: The kinds of value a read-model column holds, and how each backend declares them.
+KINDS = {"text": "TEXT", "integer": "INTEGER", "position": "BIGINT"}
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a read-model table: its name, its kind (see `KINDS`), whether it may be
+    empty (NULL)."""
+
+    name: str
+    kind: str = "text"
+    optional: bool = False
+
+
+@dataclass(frozen=True)
+class Shape:
+    """A read-model table: its columns in row order, its key, and its indexes (each named by
+    a suffix to the table's name, on one column)."""
+
+    columns: tuple[Column, ...]
+    key: tuple[str, ...]
+    indexes: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The column names, in the order rows give their values."""
+        return tuple(c.name for c in self.columns)
+
+
+def create(cur: Cursor, table: str, shape: Shape) -> None:
+    """Create the table and its indexes where missing."""
+    single_key = len(shape.key) == 1
+    parts = []
+    for column in shape.columns:
+        declared = f"{column.name} {KINDS[column.kind]}"
+        if single_key and column.name == shape.key[0]:
+            declared += " PRIMARY KEY"
+        elif not column.optional:
+            declared += " NOT NULL"
+        parts.append(declared)
+    if not single_key:
+        parts.append(f"PRIMARY KEY ({', '.join(shape.key)})")
+    cur.execute(f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(parts)})")
+    for suffix, column_name in shape.indexes:
+        index = table.rsplit(".", 1)[-1].strip('"') + "_" + suffix
+        cur.execute(f'CREATE INDEX IF NOT EXISTS "{index}" ON {table} ({column_name})')
+
+
+def upsert(cur: Cursor, table: str, shape: Shape, rows: Sequence[Sequence[Any]]) -> None:
+    """Write rows, replacing every other column of a row whose key is stored already."""
+    updates = ", ".join(f"{c} = excluded.{c}" for c in shape.names if c not in shape.key)
+    conflict = f"ON CONFLICT ({', '.join(shape.key)}) DO UPDATE SET {updates}"
+    cur.write_rows(table, shape.names, rows, conflict)
+
+
+def insert_new(cur: Cursor, table: str, shape: Shape, rows: Sequence[Sequence[Any]]) -> None:
+    """Write rows whose key is not stored yet; a stored one stays as it is."""
+    conflict = f"ON CONFLICT ({', '.join(shape.key)}) DO NOTHING"
+    cur.write_rows(table, shape.names, rows, conflict)
+
+
+def replace_rows(
+    cur: Cursor,
+    table: str,
+    shape: Shape,
+    column: str,
+    values: Sequence[Any],
+    rows: Sequence[Sequence[Any]],
+) -> None:
+    """Delete every row whose `column` holds one of `values`, then write `rows`."""
+    cur.executemany(f"DELETE FROM {table} WHERE {column} = %s", [(v,) for v in values])
+    cur.write_rows(table, shape.names, rows)
