@@ -43,6 +43,7 @@ import psycopg
 from bench import wrk
 from credit_ledger.bootstrap import open_ledger
 from ledger.domain.values import CST
+from ledger.store.log import read_log, read_pages
 
 CLI = shutil.which("credit-ledger", path=str(Path(sys.executable).parent)) or "credit-ledger"
 PG_URL = os.environ.get(
@@ -82,14 +83,10 @@ def stored_rows(url: str) -> list[tuple[Any, ...]]:
     """Every stored event row (stream, version, topic, bytes), in log order."""
     ledger = open_ledger(url)
     try:
-        rows = []
-        start = 0
-        while page := ledger.recorder.select_notifications(
-            start=start, limit=10_000, inclusive_of_start=False
-        ):
-            rows += [(n.originator_id, n.originator_version, n.topic, n.state) for n in page]
-            start = page[-1].id
-        return rows
+        return [
+            (n.originator_id, n.originator_version, n.topic, n.state)
+            for n in read_log(ledger.recorder, page_size=10_000)
+        ]
     finally:
         ledger.close()
 
@@ -179,12 +176,8 @@ def recorder_read_reference(url: str) -> float:
     try:
         started = time.perf_counter()
         count = 0
-        start = 0
-        while page := ledger.recorder.select_notifications(
-            start=start, limit=10_000, inclusive_of_start=False
-        ):
+        for page in read_pages(ledger.recorder, page_size=10_000):
             count += len(page)
-            start = page[-1].id
         return count / (time.perf_counter() - started)
     finally:
         ledger.close()

@@ -26,7 +26,7 @@ from ledger.domain.values import SYSTEM_ACTOR, Actor, Role, normalize_uscc, subj
 from ledger.service.application import BatchPoisoned, CreditLedger
 from ledger.store.stores import existing_streams
 from projections.runner import partition_of
-from projections.store import unescape_text
+from projections.store.checkpoints import ImportCheckpoints
 
 COMMANDS = frozenset(
     {
@@ -161,69 +161,6 @@ class _ReplayClock:
         return min(self.now, datetime.now(UTC))
 
 
-class _Checkpoints:
-    """How far each file got in this store (a table beside the events, keyed by the file),
-    and the refusals of the lines it got past, stored in the checkpoint's transaction.
-
-    So a resumed import rewrites its rejects file from the store (the refusals up to the
-    checkpoint) and adds those of the lines it applies itself: each refusal of the whole file
-    is listed once, whatever a killed run left in the file.
-    """
-
-    def __init__(self, ledger: CreditLedger) -> None:
-        from projections.store import ReadStore
-
-        self.store = ReadStore(ledger)
-        self.table = self.store.table("import_checkpoints")
-        self.rejects = self.store.table("import_rejects")
-        with self.store.transaction(schema_lock=True) as cur:
-            cur.execute(
-                f"CREATE TABLE IF NOT EXISTS {self.table} "
-                "(fingerprint TEXT PRIMARY KEY, line BIGINT NOT NULL)"
-            )
-            cur.execute(
-                f"CREATE TABLE IF NOT EXISTS {self.rejects} (fingerprint TEXT NOT NULL, "
-                "line BIGINT NOT NULL, entry TEXT NOT NULL, PRIMARY KEY (fingerprint, line))"
-            )
-
-    def get(self, fingerprint: str) -> int:
-        with self.store.transaction(write=False) as cur:
-            cur.execute(f"SELECT line FROM {self.table} WHERE fingerprint = %s", (fingerprint,))  # noqa: S608
-            row = cur.fetchone()
-        return int(row["line"]) if row else 0
-
-    def put(self, fingerprint: str, line: int, refused: list[tuple[int, bytes]]) -> None:
-        """Record that the file got to `line`, with the refusals of the lines since the last."""
-        with self.store.transaction() as cur:
-            cur.execute(
-                f"INSERT INTO {self.table} (fingerprint, line) VALUES (%s, %s) "  # noqa: S608
-                "ON CONFLICT (fingerprint) DO UPDATE SET line = excluded.line",
-                (fingerprint, line),
-            )
-            cur.executemany(
-                f"INSERT INTO {self.rejects} (fingerprint, line, entry) "  # noqa: S608
-                "VALUES (%s, %s, %s) "
-                "ON CONFLICT (fingerprint, line) DO UPDATE SET entry = excluded.entry",
-                [(fingerprint, number, entry.decode()) for number, entry in refused],
-            )
-
-    def refused(self, fingerprint: str, upto: int) -> list[bytes]:
-        """The stored refusals of the lines up to `upto`, in line order."""
-        with self.store.transaction(write=False) as cur:
-            cur.execute(
-                f"SELECT entry FROM {self.rejects} "  # noqa: S608
-                "WHERE fingerprint = %s AND line <= %s ORDER BY line",
-                (fingerprint, upto),
-            )
-            # The read store escapes text it binds (backslashes doubled): read back the original.
-            return [unescape_text(str(row["entry"])).encode() for row in cur.fetchall()]
-
-    def forget_refusals(self, fingerprint: str) -> None:
-        """A fresh run of the file: refusals stored by an earlier one no longer count."""
-        with self.store.transaction() as cur:
-            cur.execute(f"DELETE FROM {self.rejects} WHERE fingerprint = %s", (fingerprint,))  # noqa: S608
-
-
 def _fingerprint(path: Path) -> str:
     stat = path.stat()
     with path.open("rb") as fh:
@@ -239,7 +176,7 @@ def checkpoint_key(path: Path, part: int = 0, parts: int = 1) -> str:
 
 def has_checkpoint(ledger: CreditLedger, key: str) -> bool:
     """Whether an import under this key has stored a batch (a later run resumes it)."""
-    return _Checkpoints(ledger).get(key) > 0
+    return ImportCheckpoints(ledger).get(key) > 0
 
 
 class PartitionRouter:
@@ -326,7 +263,7 @@ def import_file(
     with its own checkpoint, so `parts` processes can import one file together.
     """
     report = ImportReport()
-    checkpoints = _Checkpoints(ledger)
+    checkpoints = ImportCheckpoints(ledger)
     fingerprint = checkpoint_key(path, part, parts)
     router = PartitionRouter(ledger, parts) if parts > 1 else None
     start_line = checkpoints.get(fingerprint)

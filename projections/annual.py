@@ -24,23 +24,11 @@ from ledger.domain.state import SubjectState
 from ledger.domain.subject import SUBJECT_EVENT_TOPICS
 from ledger.domain.values import end_of_china_day
 from ledger.service.application import CreditLedger
+from ledger.store.log import read_log
 from ledger.store.stores import STREAMS_PER_QUERY, read_streams, stream_positions
 from projections.runner import partition_of
 from projections.store import ReadStore, escape_text, holdable
-
-RESULTS = "annual_results"
-BUILDS = "annual_builds"
-RESULT_COLUMNS = (
-    "year",
-    "uscc",
-    "subject_id",
-    "published_score",
-    "published_grade",
-    "published_listed",
-    "restated_score",
-    "restated_grade",
-    "restated_listed",
-)
+from projections.store.annual import RESULT_COLUMNS, AnnualTables
 
 
 def evaluation_date(year: int) -> date:
@@ -199,18 +187,7 @@ class AnnualResults:
     def __init__(self, ledger: CreditLedger) -> None:
         self.ledger = ledger
         self.store = ReadStore(ledger)
-        with self.store.transaction(schema_lock=True) as cur:
-            cur.execute(
-                f"CREATE TABLE IF NOT EXISTS {self.store.table(RESULTS)} ("
-                "year INTEGER NOT NULL, uscc TEXT NOT NULL, subject_id TEXT NOT NULL, "
-                "published_score TEXT, published_grade TEXT, published_listed INTEGER, "
-                "restated_score TEXT, restated_grade TEXT, restated_listed INTEGER, "
-                "PRIMARY KEY (year, uscc))"
-            )
-            cur.execute(
-                f"CREATE TABLE IF NOT EXISTS {self.store.table(BUILDS)} ("
-                "year INTEGER PRIMARY KEY, known_at TEXT NOT NULL, position BIGINT NOT NULL)"
-            )
+        self.tables = AnnualTables(self.store)
 
     @staticmethod
     def _row(year: int, r: AnnualResult) -> tuple[Any, ...]:
@@ -255,38 +232,20 @@ class AnnualResults:
         self, year: int, rows: Sequence[Sequence[Any]], known_now: datetime, position: int
     ) -> None:
         """Replace a year's materialised rows and record what they were computed from, at once."""
-        with self.store.transaction() as cur:
-            cur.execute(f"DELETE FROM {self.store.table(RESULTS)} WHERE year = %s", (year,))
-            cur.write_rows(self.store.table(RESULTS), RESULT_COLUMNS, rows)
-            cur.execute(f"DELETE FROM {self.store.table(BUILDS)} WHERE year = %s", (year,))
-            cur.execute(
-                f"INSERT INTO {self.store.table(BUILDS)} VALUES (%s, %s, %s)",
-                (year, known_now.isoformat(), position),
-            )
+        self.tables.replace_year(year, rows, known_now.isoformat(), position)
 
     def build_info(self, year: int) -> tuple[datetime, int] | None:
         """When a year was materialised: the record time it used, and the log position."""
-        with self.store.transaction(write=False) as cur:
-            cur.execute(
-                f"SELECT known_at, position FROM {self.store.table(BUILDS)} WHERE year = %s",
-                (year,),
-            )
-            row = cur.fetchone()
+        row = self.tables.build_info(year)
         return (datetime.fromisoformat(row["known_at"]), int(row["position"])) if row else None
 
     def built_years(self) -> list[int]:
         """The years that have been materialised."""
-        with self.store.transaction(write=False) as cur:
-            cur.execute(f"SELECT year FROM {self.store.table(BUILDS)} ORDER BY year")
-            return [int(r["year"]) for r in cur.fetchall()]
+        return self.tables.built_years()
 
     def rows(self, year: int) -> dict[str, dict[str, Any]]:
         """The materialised rows of a year, by credit code."""
-        with self.store.transaction(write=False) as cur:
-            cur.execute(
-                f"SELECT * FROM {self.store.table(RESULTS)} WHERE year = %s ORDER BY uscc", (year,)
-            )
-            return {r["uscc"]: r for r in cur.fetchall()}
+        return {r["uscc"]: r for r in self.tables.rows(year)}
 
     def check(self, year: int, progress: Callable[[int], None] | None = None) -> list[str]:
         """Every difference between the materialised year and a fresh computation."""
@@ -339,13 +298,10 @@ class AnnualResults:
         stored = self.rows(year)
         grades = {u: (r["published_grade"], r["restated_grade"]) for u, r in stored.items()}
         # Subjects written to since the build are restated afresh; published never changes.
-        touched: set[UUID] = set()
-        start = position
-        while page := self.ledger.recorder.select_notifications(
-            start=start, limit=1000, topics=SUBJECT_EVENT_TOPICS, inclusive_of_start=False
-        ):
-            touched.update(UUID(str(n.originator_id)) for n in page)
-            start = page[-1].id
+        since = read_log(
+            self.ledger.recorder, topics=SUBJECT_EVENT_TOPICS, start=position, page_size=1000
+        )
+        touched = {UUID(str(n.originator_id)) for n in since}
         now = self.ledger.clock()
         for events in read_streams(self.ledger, list(touched)).values():
             result = subject_result(self.ledger, events, year, now)

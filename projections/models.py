@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from projections.grades import SubjectOutcome
-from projections.store import Cursor
+from projections.store import Cursor, tables
+from projections.store.tables import Column, Shape
 
 
 class ReadModel(Protocol):
@@ -42,30 +43,27 @@ class CurrentGrades:
     version = 2
     wants_changes = False
     wants_supervision = False
-    columns = (
-        "uscc",
-        "subject_id",
-        "name",
-        "kind",
-        "fields",
-        "score",
-        "grade",
-        "grade_en",
-        "listed",
-        "model",
-        "as_of",
-        "valid_until",
-        "last_position",
+    shape = Shape(
+        (
+            Column("uscc"),
+            Column("subject_id"),
+            Column("name"),
+            Column("kind"),
+            Column("fields"),
+            Column("score"),
+            Column("grade"),
+            Column("grade_en"),
+            Column("listed", "integer"),
+            Column("model"),
+            Column("as_of"),
+            Column("valid_until", optional=True),
+            Column("last_position", "position"),
+        ),
+        key=("uscc",),
     )
 
     def create(self, cur: Cursor, table: str) -> None:
-        cur.execute(
-            f"CREATE TABLE IF NOT EXISTS {table} ("
-            "uscc TEXT PRIMARY KEY, subject_id TEXT NOT NULL, name TEXT NOT NULL, "
-            "kind TEXT NOT NULL, fields TEXT NOT NULL, score TEXT NOT NULL, grade TEXT NOT NULL, "
-            "grade_en TEXT NOT NULL, listed INTEGER NOT NULL, model TEXT NOT NULL, "
-            "as_of TEXT NOT NULL, valid_until TEXT, last_position BIGINT NOT NULL)"
-        )
+        tables.create(cur, table, self.shape)
 
     @staticmethod
     def row(outcome: SubjectOutcome) -> tuple[object, ...]:
@@ -89,13 +87,7 @@ class CurrentGrades:
         )
 
     def write(self, cur: Cursor, table: str, outcomes: Sequence[SubjectOutcome]) -> None:
-        updates = ", ".join(f"{c} = excluded.{c}" for c in self.columns if c != "uscc")
-        cur.write_rows(
-            table,
-            self.columns,
-            [self.row(o) for o in outcomes],
-            f"ON CONFLICT (uscc) DO UPDATE SET {updates}",
-        )
+        tables.upsert(cur, table, self.shape, [self.row(o) for o in outcomes])
 
     def key(self) -> str:
         return "uscc"
@@ -110,34 +102,30 @@ class Feed:
     version = 3
     wants_changes = True
     wants_supervision = False
-    columns = (
-        "position",
-        "uscc",
-        "subject_id",
-        "kind",
-        "field",
-        "detail",
-        "topic",
-        "recorded_at",
-        "as_of",
-        "score",
-        "grade",
-        "grade_en",
-        "listed",
-        "previous_score",
-        "previous_grade",
-        "valid_until",
+    shape = Shape(
+        (
+            Column("position", "position"),
+            Column("uscc"),
+            Column("subject_id"),
+            Column("kind"),
+            Column("field", optional=True),
+            Column("detail", optional=True),
+            Column("topic"),
+            Column("recorded_at"),
+            Column("as_of"),
+            Column("score"),
+            Column("grade"),
+            Column("grade_en"),
+            Column("listed", "integer"),
+            Column("previous_score", optional=True),
+            Column("previous_grade", optional=True),
+            Column("valid_until", optional=True),
+        ),
+        key=("position",),
     )
 
     def create(self, cur: Cursor, table: str) -> None:
-        cur.execute(
-            f"CREATE TABLE IF NOT EXISTS {table} ("
-            "position BIGINT PRIMARY KEY, uscc TEXT NOT NULL, subject_id TEXT NOT NULL, "
-            "kind TEXT NOT NULL, field TEXT, detail TEXT, "
-            "topic TEXT NOT NULL, recorded_at TEXT NOT NULL, as_of TEXT NOT NULL, "
-            "score TEXT NOT NULL, grade TEXT NOT NULL, grade_en TEXT NOT NULL, "
-            "listed INTEGER NOT NULL, previous_score TEXT, previous_grade TEXT, valid_until TEXT)"
-        )
+        tables.create(cur, table, self.shape)
 
     def write(self, cur: Cursor, table: str, outcomes: Sequence[SubjectOutcome]) -> None:
         rows = []
@@ -165,7 +153,7 @@ class Feed:
                     )
                 )
         # A position is written once; a replayed batch (after a crash) rewrites the same row.
-        cur.write_rows(table, self.columns, rows, "ON CONFLICT (position) DO NOTHING")
+        tables.insert_new(cur, table, self.shape, rows)
 
     def key(self) -> str:
         return "position"
@@ -181,40 +169,31 @@ class SupervisionTiers:
     version = 3
     wants_changes = False
     wants_supervision = True
-    columns = (
-        "field",
-        "uscc",
-        "subject_id",
-        "name",
-        "tier",
-        "grade",
-        "basis",
-        "public_grade",
-        "industry_grade",
-        "listed",
-        "ratio",
-        "max_per_year",
-        "as_of",
-        "last_position",
+    shape = Shape(
+        (
+            Column("field"),
+            Column("uscc"),
+            Column("subject_id"),
+            Column("name"),
+            Column("tier"),
+            Column("grade"),
+            Column("basis"),
+            Column("public_grade"),
+            Column("industry_grade", optional=True),
+            Column("listed", "integer"),
+            Column("ratio"),
+            Column("max_per_year", "integer"),
+            Column("as_of"),
+            Column("last_position", "position"),
+        ),
+        key=("field", "uscc"),
+        indexes=(("subject", "subject_id"),),
     )
 
     def create(self, cur: Cursor, table: str) -> None:
-        cur.execute(
-            f"CREATE TABLE IF NOT EXISTS {table} ("
-            "field TEXT NOT NULL, uscc TEXT NOT NULL, subject_id TEXT NOT NULL, "
-            "name TEXT NOT NULL, tier TEXT NOT NULL, grade TEXT NOT NULL, basis TEXT NOT NULL, "
-            "public_grade TEXT NOT NULL, industry_grade TEXT, listed INTEGER NOT NULL, "
-            "ratio TEXT NOT NULL, max_per_year INTEGER NOT NULL, as_of TEXT NOT NULL, "
-            "last_position BIGINT NOT NULL, PRIMARY KEY (field, uscc))"
-        )
-        index = table.rsplit(".", 1)[-1].strip('"') + "_subject"
-        cur.execute(f'CREATE INDEX IF NOT EXISTS "{index}" ON {table} (subject_id)')
+        tables.create(cur, table, self.shape)
 
     def write(self, cur: Cursor, table: str, outcomes: Sequence[SubjectOutcome]) -> None:
-        # A subject's rows are replaced whole: fields it left disappear from the worklists.
-        cur.executemany(
-            f"DELETE FROM {table} WHERE subject_id = %s", [(str(o.subject_id),) for o in outcomes]
-        )
         rows = [
             (
                 s.field,
@@ -235,7 +214,9 @@ class SupervisionTiers:
             for o in outcomes
             for s in o.supervision
         ]
-        cur.write_rows(table, self.columns, rows)
+        # A subject's rows are replaced whole: fields it left disappear from the worklists.
+        subjects = [str(o.subject_id) for o in outcomes]
+        tables.replace_rows(cur, table, self.shape, "subject_id", subjects, rows)
 
     def key(self) -> str:
         return "field, uscc"

@@ -28,17 +28,15 @@ from uuid import UUID
 from ledger.domain.state import SubjectState
 from ledger.domain.subject import SUBJECT_EVENT_TOPICS
 from ledger.service.application import CreditLedger
+from ledger.store.log import read_pages
 from projections.grades import SubjectOutcome, outcome
 from projections.health import FAILURES, Backoff, ProjectionFailed, ProjectionFailure
 from projections.models import READ_MODELS, ReadModel
-from projections.store import Cursor, ReadStore, escape_text, unescape_text
+from projections.store import Cursor, ReadStore, escape_text, tables, unescape_text
+from projections.store.tracking import Tracking
 
 log = logging.getLogger("credit_ledger.projections")
 
-TRACKING = "projection_tracking"
-REGISTRY = "projection_tables"
-#: The read models whose projector is failing, one row each while it fails (see `run_once`).
-FAILING = "projection_failures"
 #: How much of an error's message is kept (a driver's message may quote a whole statement).
 MESSAGE_CHARS = 500
 #: Seconds a batch waits for a lock on its read model's table before it fails (PostgreSQL).
@@ -76,6 +74,7 @@ class Projector:
         # and then fails, so the wait is reported and retried rather than silent and endless.
         self.lock_wait = lock_wait
         self.store = ReadStore(ledger)
+        self.tracking = Tracking(self.store)
         self.today = today or ledger.today
         # Per table, the folded states of recently projected subjects (bounded, so memory stays
         # flat): a subject's next batch continues from its state instead of re-reading history.
@@ -92,21 +91,8 @@ class Projector:
     def _setup(self) -> None:
         # Under the schema lock, so processes starting together do not race to create tables.
         with self.store.transaction(schema_lock=True) as cur:
-            cur.execute(
-                f"CREATE TABLE IF NOT EXISTS {self.store.table(TRACKING)} "
-                "(table_name TEXT PRIMARY KEY, position BIGINT NOT NULL)"
-            )
-            cur.execute(
-                f"CREATE TABLE IF NOT EXISTS {self.store.table(REGISTRY)} "
-                "(projection TEXT PRIMARY KEY, active TEXT NOT NULL, building TEXT)"
-            )
-            cur.execute(
-                f"CREATE TABLE IF NOT EXISTS {self.store.table(FAILING)} "
-                "(projection TEXT PRIMARY KEY, error TEXT NOT NULL, message TEXT NOT NULL, "
-                "since TEXT NOT NULL, last_at TEXT NOT NULL, failures BIGINT NOT NULL)"
-            )
-            cur.execute(f"SELECT projection FROM {self.store.table(REGISTRY)}")
-            registered = {r["projection"] for r in cur.fetchall()}
+            self.tracking.create(cur)
+            registered = self.tracking.registered(cur)
             for name in READ_MODELS:
                 if _versioned(name) not in registered:
                     self._create_generation_with(cur, name, make_active=True)
@@ -114,11 +100,7 @@ class Projector:
     def tables(self, projection: str) -> TableState | None:
         """The registry entry of a read model."""
         with self.store.transaction(write=False) as cur:
-            cur.execute(
-                f"SELECT active, building FROM {self.store.table(REGISTRY)} WHERE projection = %s",
-                (_versioned(projection),),
-            )
-            row = cur.fetchone()
+            row = self.tracking.entry(cur, _versioned(projection))
         return TableState(projection, row["active"], row["building"]) if row else None
 
     def active_table(self, projection: str) -> str:
@@ -133,39 +115,23 @@ class Projector:
 
     def _create_generation_with(self, cur: Cursor, projection: str, *, make_active: bool) -> str:
         model = READ_MODELS[projection]
-        cur.execute(f"SELECT table_name FROM {self.store.table(TRACKING)}")
-        taken = {r["table_name"] for r in cur.fetchall()}
+        taken = self.tracking.keys(cur)
         generation = 1
         while f"{_versioned(projection)}_g{generation}" in taken:
             generation += 1
         name = f"{_versioned(projection)}_g{generation}"
         model.create(cur, self.store.table(name))
-        cur.execute(
-            f"INSERT INTO {self.store.table(TRACKING)} (table_name, position) VALUES (%s, 0)",
-            (name,),
-        )
+        self.tracking.track(cur, name)
         if make_active:
-            cur.execute(
-                f"INSERT INTO {self.store.table(REGISTRY)} (projection, active) "
-                "VALUES (%s, %s) ON CONFLICT (projection) DO NOTHING",
-                (_versioned(projection), name),
-            )
+            self.tracking.register(cur, _versioned(projection), name)
         else:
-            cur.execute(
-                f"UPDATE {self.store.table(REGISTRY)} SET building = %s WHERE projection = %s",
-                (name, _versioned(projection)),
-            )
+            self.tracking.building(cur, _versioned(projection), name)
         return name
 
     def position(self, table_name: str) -> int:
         """The last ledger position applied to a table."""
         with self.store.transaction(write=False) as cur:
-            cur.execute(
-                f"SELECT position FROM {self.store.table(TRACKING)} WHERE table_name = %s",
-                (table_name,),
-            )
-            row = cur.fetchone()
-        return int(row["position"]) if row else 0
+            return self.tracking.position(cur, table_name)
 
     def lag(self) -> dict[str, int]:
         """How many ledger positions each active read model is behind the log's head."""
@@ -190,11 +156,7 @@ class Projector:
 
     def _notifications(self, after: int, limit: int) -> list[Any]:
         # Unfiltered, so the tracked position passes over token events too and lag reads true.
-        return list(
-            self.ledger.recorder.select_notifications(
-                start=after, limit=limit, inclusive_of_start=False
-            )
-        )
+        return next(read_pages(self.ledger.recorder, start=after, page_size=limit), [])
 
     def _outcomes(
         self,
@@ -263,13 +225,7 @@ class Projector:
         # A table's position is tracked under its own name, a partition's under its key.
         key = tracking_key or table_name
         with self.store.transaction(lock_wait=self.lock_wait) as cur:
-            # The compare-and-set takes the write lock first, then proves nobody moved on.
-            cur.execute(
-                f"UPDATE {self.store.table(TRACKING)} SET position = %s "
-                "WHERE table_name = %s AND position = %s",
-                (batch_end, key, expected),
-            )
-            if _rowcount(cur) != 1:
+            if not self.tracking.advance(cur, key, expected, batch_end):
                 raise ConcurrentRunner(key)
             model.write(cur, self.store.table(table_name), outcomes)
 
@@ -359,14 +315,7 @@ class Projector:
             log.debug("projection failure traceback", exc_info=exc)
         try:
             with self.store.transaction() as cur:
-                cur.execute(
-                    f"INSERT INTO {self.store.table(FAILING)} "
-                    "(projection, error, message, since, last_at, failures) "
-                    "VALUES (%s, %s, %s, %s, %s, 1) ON CONFLICT (projection) DO UPDATE SET "
-                    "error = excluded.error, message = excluded.message, "
-                    f"last_at = excluded.last_at, failures = {FAILING}.failures + 1",
-                    (projection, error, message, now.isoformat(), now.isoformat()),
-                )
+                self.tracking.failed(cur, projection, error, message, now.isoformat())
         except Exception as stored:
             # The store may be what fails; this process's own record stands meanwhile.
             log.debug("projection failure not stored: %s", type(stored).__name__)
@@ -378,9 +327,7 @@ class Projector:
             return
         try:
             with self.store.transaction() as cur:
-                cur.execute(
-                    f"DELETE FROM {self.store.table(FAILING)} WHERE projection = %s", (projection,)
-                )
+                self.tracking.succeeded(cur, projection)
         except Exception as exc:
             log.debug("projection failure not cleared: %s", type(exc).__name__)
             return
@@ -389,8 +336,7 @@ class Projector:
     def stored_failures(self) -> list[ProjectionFailure]:
         """The read models some projector (this process's or another's) failed on last."""
         with self.store.transaction(write=False) as cur:
-            cur.execute(f"SELECT * FROM {self.store.table(FAILING)} ORDER BY projection")
-            rows = cur.fetchall()
+            rows = self.tracking.failures(cur)
         return [
             ProjectionFailure(
                 projection=r["projection"],
@@ -415,12 +361,7 @@ class Projector:
         today = self.today()
         grades_table = self.store.table(grades.active)
         with self.store.transaction(write=False) as cur:
-            cur.execute(
-                f"SELECT subject_id, last_position FROM {grades_table} "
-                "WHERE valid_until IS NOT NULL AND valid_until <= %s",
-                (today.isoformat(),),
-            )
-            stale = cur.fetchall()
+            stale = tables.lapsed(cur, grades_table, today.isoformat())
         outcomes = []
         for row in stale:
             subject_id = UUID(row["subject_id"])
@@ -432,11 +373,7 @@ class Projector:
         refreshed = []
         with self.store.transaction(lock_wait=self.lock_wait) as cur:
             for done in outcomes:
-                cur.execute(
-                    f"DELETE FROM {grades_table} WHERE uscc = %s AND last_position = %s",
-                    (done.state.uscc, done.last_position),
-                )
-                if _rowcount(cur) == 1:
+                if tables.delete_unchanged(cur, grades_table, done.state.uscc, done.last_position):
                     refreshed.append(done)
             READ_MODELS["current_grades"].write(cur, grades_table, refreshed)
             READ_MODELS["supervision"].write(cur, self.store.table(tiers.active), refreshed)
@@ -492,12 +429,7 @@ class Projector:
         model = READ_MODELS[projection]
         with self.store.transaction() as cur:
             # A partition starts where the generation stands (0, or an earlier rebuild's end).
-            cur.execute(
-                f"INSERT INTO {self.store.table(TRACKING)} (table_name, position) "
-                f"SELECT %s, position FROM {self.store.table(TRACKING)} WHERE table_name = %s "
-                "ON CONFLICT (table_name) DO NOTHING",
-                (key, building),
-            )
+            self.tracking.track_from(cur, key, building)
         while (start := self.position(key)) < until:
             # A window of positions holding about `batch` events of this partition.
             end = min(until, start + batch * parts)
@@ -523,59 +455,61 @@ class Projector:
         if behind:
             raise RuntimeError(f"partitions not finished: {', '.join(behind)}")
         with self.store.transaction() as cur:
-            cur.execute(
-                f"UPDATE {self.store.table(TRACKING)} SET position = %s WHERE table_name = %s",
-                (until, building),
-            )
+            self.tracking.set_position(cur, building, until)
         self._switch(projection, building)
 
     def _switch(self, projection: str, building: str) -> None:
         state = self.tables(projection)
         assert state is not None
         with self.store.transaction() as cur:
-            cur.execute(
-                f"UPDATE {self.store.table(REGISTRY)} SET active = %s, building = NULL "
-                "WHERE projection = %s AND building = %s",
-                (building, _versioned(projection), building),
-            )
-            # Partitions of this generation (this rebuild's, or an abandoned attempt's).
-            # Their keys are `building#…` (see partition_key): the range '#' .. '$' (next char).
-            cur.execute(
-                f"DELETE FROM {self.store.table(TRACKING)} "
-                "WHERE table_name > %s AND table_name < %s",
-                (f"{building}#", f"{building}$"),
-            )
+            self.tracking.switch(cur, _versioned(projection), building)
         # The switched-in table may be a batch behind the head; the runner carries it on.
         self._drop(state.active)
 
     def _drop(self, table_name: str) -> None:
         with self.store.transaction() as cur:
-            cur.execute(f"DROP TABLE IF EXISTS {self.store.table(table_name)}")
-            cur.execute(
-                f"DELETE FROM {self.store.table(TRACKING)} WHERE table_name = %s", (table_name,)
-            )
+            self.tracking.drop(cur, self.store.table(table_name), table_name)
 
     def rows_of_subjects(self, projection: str, subject_ids: Sequence[str]) -> list[dict[str, Any]]:
         """The active rows of a read model for these subjects, in key order."""
         if not subject_ids:
             return []
         model = READ_MODELS[projection]
-        marks = ", ".join(["%s"] * len(subject_ids))
+        table = self.active_table(projection)
         with self.store.transaction(write=False) as cur:
-            cur.execute(
-                f"SELECT * FROM {self.active_table(projection)} "
-                f"WHERE subject_id IN ({marks}) ORDER BY {model.key()}",
-                tuple(subject_ids),
+            return tables.rows_of_subjects(cur, table, model.key(), subject_ids)
+
+    def feed_after(self, after: int, limit: int) -> list[dict[str, Any]]:
+        """Up to `limit` rows of the active feed after a ledger position, oldest first."""
+        table = self.active_table("feed")
+        with self.store.transaction(write=False) as cur:
+            return tables.page_after(cur, table, after, limit)
+
+    def worklist(
+        self,
+        field: str,
+        *,
+        tier: str | None = None,
+        grade: str | None = None,
+        after: str | None = None,
+        limit: int,
+    ) -> tuple[dict[str, int], list[dict[str, Any]]]:
+        """A field's count of subjects per tier, and a page of its supervision rows in
+        credit-code order (of a tier and grade, after a code), read together."""
+        table = self.active_table("supervision")
+        with self.store.transaction(write=False) as cur:
+            counts = tables.tier_counts(cur, table, field)
+            rows = tables.worklist_rows(
+                cur, table, field, tier=tier, grade=grade, after=after, limit=limit
             )
-            return cur.fetchall()
+        return counts, rows
 
     def rows(self, projection: str, table_name: str | None = None) -> list[dict[str, Any]]:
         """Every row of a read model's table, in key order (for comparisons and checks)."""
         model = READ_MODELS[projection]
         name = table_name or self.tables(projection).active  # type: ignore[union-attr]
         with self.store.transaction(write=False) as cur:
-            cur.execute(f"SELECT * FROM {self.store.table(name)} ORDER BY {model.key()}")
-            return cur.fetchall()
+            return tables.every_row(cur, self.store.table(name), model.key())
 
 
 def partition_key(building: str, part: int, parts: int) -> str:
@@ -592,10 +526,6 @@ def _versioned(projection: str) -> str:
     # A new table shape is a new version: its tables start empty and fill from position 0,
     # while tables of older versions are left alone (and unused).
     return f"{projection}_v{READ_MODELS[projection].version}"
-
-
-def _rowcount(cur: Cursor) -> int:
-    return cur.rowcount
 
 
 class BackgroundProjector:

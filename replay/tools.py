@@ -21,7 +21,7 @@ from projections.annual import AnnualResults
 from projections.grades import outcome
 from projections.health import ProjectionFailed
 from projections.runner import Projector
-from projections.store import escape_text
+from projections.store import SUBJECTS_PER_QUERY, escape_text
 
 
 @dataclass(frozen=True)
@@ -105,9 +105,6 @@ class VerifyReport:
         return not self.problems
 
 
-VERIFY_CHUNK = 900  # subjects per read-model query (under SQLite's oldest parameter limit)
-
-
 def verify(
     ledger: CreditLedger,
     audit: QueryAudit,
@@ -141,8 +138,8 @@ def verify(
         subject_ids = random.Random(seed).sample(subject_ids, sample)
     # The read models' rows are fetched a chunk of subjects at a time: memory stays flat
     # however large the ledger (all rows at once took 2.3 GB at a million events).
-    for start in range(0, len(subject_ids), VERIFY_CHUNK):
-        chunk = subject_ids[start : start + VERIFY_CHUNK]
+    for start in range(0, len(subject_ids), SUBJECTS_PER_QUERY):
+        chunk = subject_ids[start : start + SUBJECTS_PER_QUERY]
         _verify_subjects(ledger, projector, chunk, report, progress)
     report.checked["subjects"] = len(subject_ids)
     annual = AnnualResults(ledger)

@@ -32,13 +32,7 @@ def read_feed(
     poller that stores `next` never misses or applies a change twice.
     """
     wait_for_position(ledger, min_position, projections, seconds=config.read_wait_seconds)
-    table = projections.active_table("feed")
-    with projections.store.transaction(write=False) as cur:
-        cur.execute(
-            f"SELECT * FROM {table} WHERE position > %s ORDER BY position LIMIT %s",  # noqa: S608
-            (after, limit),
-        )
-        rows = cur.fetchall()
+    rows = projections.feed_after(after, limit)
     items = [FeedItem.model_validate(r) for r in rows]
     reads.record("feed", [item.uscc for item in items], count=len(items))
     return FeedPage(items=items, next=items[-1].position if items else after)

@@ -54,29 +54,7 @@ def worklist(
     The read is audited with every subject on the page; an export is built from such pages."""
     catalogue().field(field, field_name="field")
     wait_for_position(ledger, min_position, projections, seconds=config.read_wait_seconds)
-    table = projections.active_table("supervision")
-    where, params = ["field = %s"], [field]
-    if tier is not None:
-        where.append("tier = %s")
-        params.append(tier)
-    if grade is not None:
-        where.append("grade = %s")
-        params.append(grade)
-    if after is not None:
-        where.append("uscc > %s")
-        params.append(after)
-    with projections.store.transaction(write=False) as cur:
-        cur.execute(
-            f"SELECT tier, COUNT(*) AS n FROM {table} WHERE field = %s GROUP BY tier",  # noqa: S608
-            (field,),
-        )
-        counts = {r["tier"]: int(r["n"]) for r in cur.fetchall()}
-        cur.execute(
-            f"SELECT * FROM {table} WHERE {' AND '.join(where)} "  # noqa: S608
-            "ORDER BY uscc LIMIT %s",
-            (*params, limit),
-        )
-        rows = cur.fetchall()
+    counts, rows = projections.worklist(field, tier=tier, grade=grade, after=after, limit=limit)
     items = [WorklistItem.model_validate(r) for r in rows]
     reads.record("worklist", [item.uscc for item in items])
     return Worklist(

@@ -15,7 +15,7 @@ from credit_ledger.parallel import default_workers
 from credit_ledger.settings import get_settings
 from ledger.domain.dates import parse_date, parse_instant
 from ledger.domain.errors import InvalidInput
-from ledger.store.stores import StoreURLError, store_fault
+from ledger.store.stores import StoreURLError, process_local, store_fault
 
 app = typer.Typer(
     help="credit-ledger: an event-sourced public credit ledger for city credit platforms.",
@@ -66,7 +66,7 @@ def progress_bar(label: str) -> Progress:
 def worker_count(workers: int | None, *, most: int | None = None) -> int:
     """The processes asked for, or by default one per core (at most `most`)."""
     # An in-memory SQLite store exists only inside its process: workers would each get their own.
-    if store_env(get_settings().database_url).get("SQLITE_DBNAME") == ":memory:":
+    if process_local(store_env(get_settings().database_url)):
         if workers and workers > 1:
             raise fail("--workers: an in-memory store cannot be shared between processes")
         return 1

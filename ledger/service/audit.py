@@ -16,6 +16,7 @@ from eventsourcing.utils import EnvType
 
 from ledger.domain.text import optional_text
 from ledger.store.codec import DateAsISO
+from ledger.store.log import read_log
 
 #: The longest purpose a caller may state (the API's query parameter has the same bound).
 MAX_PURPOSE = 200
@@ -206,24 +207,18 @@ class QueryAudit(Application[UUID]):
         """
         found: list[tuple[int, GradeRead.Recorded]] = []
         position = after
-        examined = 0
-        while len(found) < limit and examined < scan:
-            page = self.recorder.select_notifications(
-                start=position, limit=min(500, scan - examined), inclusive_of_start=False
-            )
-            if not page:
+        if limit <= 0:
+            return found, position
+        for notification in read_log(self.recorder, start=after, page_size=500, limit=scan):
+            position = notification.id
+            event = self.mapper.to_domain_event(notification)
+            if not isinstance(event, GradeRead.Recorded):
+                continue
+            if uscc is not None and uscc not in event.subjects:
+                continue
+            if token_id is not None and event.token_id != token_id:
+                continue
+            found.append((notification.id, event))
+            if len(found) >= limit:
                 break
-            for notification in page:
-                position = notification.id
-                examined += 1
-                event = self.mapper.to_domain_event(notification)
-                if not isinstance(event, GradeRead.Recorded):
-                    continue
-                if uscc is not None and uscc not in event.subjects:
-                    continue
-                if token_id is not None and event.token_id != token_id:
-                    continue
-                found.append((notification.id, event))
-                if len(found) >= limit:
-                    break
         return found, position

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar, cast
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -148,6 +148,12 @@ def persistence_env(database_url: str, *, wait_seconds: int) -> dict[str, str]:
     raise StoreURLError(
         f"unsupported database URL scheme '{parts.scheme}': use sqlite:///PATH or postgresql://…"
     )
+
+
+def process_local(env: Mapping[str, str]) -> bool:
+    """Whether a store of this environment exists only inside the process that opens it (an
+    in-memory SQLite database), so that no other process can share it."""
+    return env.get("SQLITE_DBNAME") == ":memory:"
 
 
 def audit_env(database_url: str, *, wait_seconds: int) -> dict[str, str]:

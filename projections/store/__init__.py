@@ -14,6 +14,9 @@ import orjson
 from ledger.service.application import CreditLedger
 from ledger.store.stores import backend_of
 
+#: The most subject ids one read-model query binds (under SQLite's oldest parameter limit).
+SUBJECTS_PER_QUERY = 900
+
 # What a read-model column cannot hold as it is: NUL (PostgreSQL text refuses it), lone
 # surrogates (no UTF-8 encoding exists, so neither driver can send them), and the backslash
 # that introduces the escapes, so that every escaped value reads back to exactly one original.

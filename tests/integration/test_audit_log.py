@@ -128,3 +128,27 @@ def test_a_failed_commit_fails_every_read_it_held_and_records_none_of_them(
         assert all(isinstance(e, GradeRead.Recorded) for e in stored)
     finally:
         audit.close()
+
+
+def test_a_search_stops_at_its_limit_or_its_scan_and_says_where_to_continue(
+    store_url: str,
+) -> None:
+    audit = open_audit(store_url)
+    try:
+        positions = [_read(audit, n % 3) for n in range(9)]
+        # Every third read is tok_1's: a limit stops at the match, mid-page.
+        found, cursor = audit.reads(token_id="tok_1", limit=2)
+        assert [p for p, _ in found] == [positions[1], positions[4]]
+        assert cursor == positions[4]
+        # A scan examines that many records after the cursor, matching or not.
+        found, cursor = audit.reads(after=cursor, token_id="tok_1", scan=2)
+        assert found == []
+        assert cursor == positions[6]
+        found, cursor = audit.reads(after=cursor, token_id="tok_1", scan=2)
+        assert [p for p, _ in found] == [positions[7]]
+        assert cursor == positions[8]
+        assert audit.reads(after=cursor) == ([], cursor)
+        assert audit.reads(limit=0) == ([], 0)
+        assert audit.reads(after=positions[2], scan=0) == ([], positions[2])
+    finally:
+        audit.close()

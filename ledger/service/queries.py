@@ -1,0 +1,128 @@
+"""The ledger's reads: a subject's state, history and evaluation, listings from the log."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from eventsourcing.domain import DomainEventProtocol
+
+from ledger.domain.dates import known_by_now, require_date
+from ledger.domain.errors import NotFound
+from ledger.domain.fold import fold, step
+from ledger.domain.rules.grade import Evaluation, evaluate_history
+from ledger.domain.rules.supervision import Supervision, supervise
+from ledger.domain.state import ObjectionState, RepairState, SubjectState
+from ledger.domain.subject import SUBJECT_EVENT_TOPICS, Subject
+from ledger.domain.values import china_date, normalize_uscc, subject_id_for
+from ledger.store.log import read_log
+
+if TYPE_CHECKING:
+    from ledger.service.parts import LedgerParts
+else:
+    LedgerParts = object
+
+
+class Queries(LedgerParts):
+    """Reads of the ledger: folded states, histories, evaluations and listings."""
+
+    def today(self) -> date:
+        """Today's date in China Standard Time, by the ledger's clock."""
+        return china_date(self.clock())
+
+    def subject(self, uscc: str) -> SubjectState:
+        """The subject's current state, folded from its whole stream."""
+        return fold(self.history(uscc))  # type: ignore[arg-type]
+
+    def _scan(self, topics: Sequence[str]) -> Iterator[Any]:
+        for notification in read_log(self.recorder, topics=topics, page_size=5000):
+            yield self.mapper.to_domain_event(notification)
+
+    def uscc_of(self, subject_id: UUID) -> str:
+        """The credit code of a subject stream (from its registration event)."""
+        first = next(iter(self.events.get(subject_id, lte=1)), None)
+        if first is None:
+            raise NotFound(f"no subject stream {subject_id}", field="subject_id")
+        return str(first.uscc)  # type: ignore[attr-defined]
+
+    def subject_registrations(self) -> Iterator[Any]:
+        """Every subject's registration event, in ledger order (the population of the ledger)."""
+        return self._scan([Subject.Registered.TOPIC])
+
+    def _partial_states(self, topics: Sequence[str]) -> dict[UUID, SubjectState]:
+        """Per-subject states folded from only the events with these topics (for listings)."""
+        states: dict[Any, SubjectState] = {}
+        for event in self._scan(topics):
+            step(states.setdefault(event.originator_id, SubjectState()), event)
+        return states
+
+    def objections(self) -> list[tuple[UUID, ObjectionState]]:
+        """Every objection with its subject's stream id (see `uscc_of`)."""
+        topics = [Subject.ObjectionFiled.TOPIC, Subject.ObjectionResolved.TOPIC]
+        return [
+            (sid, objection)
+            for sid, state in self._partial_states(topics).items()
+            for objection in state.objections.values()
+        ]
+
+    def repairs(self) -> list[tuple[UUID, RepairState]]:
+        """Every repair request with its subject's stream id (see `uscc_of`)."""
+        topics = [
+            Subject.RepairRequested.TOPIC,
+            Subject.RepairDecided.TOPIC,
+            Subject.RepairRevoked.TOPIC,
+        ]
+        return [
+            (sid, repair)
+            for sid, state in self._partial_states(topics).items()
+            for repair in state.repairs.values()
+        ]
+
+    def history(self, uscc: str) -> list[DomainEventProtocol[UUID]]:
+        """Every stored event of a subject in stream order (no aggregate replay on this path)."""
+        code = normalize_uscc(uscc)
+        events = list(self.events.get(subject_id_for(code)))
+        if not events:
+            raise NotFound(f"no subject with credit code {code}", field="uscc")
+        return events
+
+    def evaluate(
+        self, uscc: str, *, as_of: date | None = None, known_at: datetime | None = None
+    ) -> Evaluation:
+        """The explained evaluation at valid date D (default: today, CST) as known at K (now)."""
+        now = self.clock()
+        k = known_by_now(known_at, "known_at", now=now) if known_at is not None else now
+        d = require_date(as_of, "as_of") if as_of is not None else china_date(now)
+        return evaluate_history(self.history(uscc), d, k, self.models)  # type: ignore[arg-type]
+
+    def supervision(
+        self,
+        uscc: str,
+        *,
+        field: str,
+        as_of: date | None = None,
+        known_at: datetime | None = None,
+    ) -> Supervision:
+        """A subject's supervision tier in a field at D as known at K (DOMAIN §6)."""
+        self._field(field, "field")
+        now = self.clock()
+        k = known_by_now(known_at, "known_at", now=now) if known_at is not None else now
+        d = require_date(as_of, "as_of") if as_of is not None else china_date(now)
+        state = fold(self.history(uscc), k)  # type: ignore[arg-type]
+        if not state.registered:
+            raise NotFound(f"subject not known at {k.isoformat()}", field="known_at")
+        return supervise(state, field, d, k, self.models, self.policies)
+
+    def states_at(self, position: int) -> dict[Any, SubjectState]:
+        """Every subject's state from the events at or before a ledger position."""
+        states: dict[Any, SubjectState] = {}
+        notifications = read_log(
+            self.recorder, topics=SUBJECT_EVENT_TOPICS, stop=position, page_size=1000
+        )
+        for notification in notifications:
+            event = self.mapper.to_domain_event(notification)
+            state = states.setdefault(notification.originator_id, SubjectState())
+            step(state, event)  # type: ignore[arg-type]
+        return states
