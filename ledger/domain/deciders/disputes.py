@@ -33,7 +33,8 @@ from ledger.domain.deciders.base import (
 )
 from ledger.domain.errors import Conflict, InvalidInput
 from ledger.domain.rules.authority import Correct, InField, PutOnList, RecordIndicator
-from ledger.domain.rules.repair import handling_due, require_repairable
+from ledger.domain.rules.queues import handling_due
+from ledger.domain.rules.repair import require_repairable
 from ledger.domain.state import ObjectionState, SubjectState
 from ledger.domain.text import natural_key
 from ledger.domain.values import Actor, ObjectionOutcome, normalize_uscc

@@ -1,5 +1,4 @@
-"""Credit repair and objections: when a deduction fact becomes repairable, and when a department
-must have answered an objection or a repair request (DOMAIN §5–§6)."""
+"""Credit repair: when a deduction fact becomes repairable, and which facts may be (DOMAIN §6)."""
 
 from __future__ import annotations
 
@@ -11,15 +10,6 @@ from ledger.domain.model import EvaluationModel
 from ledger.domain.rules.grade import fact_counts_at
 from ledger.domain.state import FactState
 from ledger.domain.values import add_months
-from ledger.domain.workdays import DueDate, add_working_days
-
-#: Working days a department has to handle an objection or a repair request (DOMAIN §5).
-HANDLING_WORKING_DAYS = 10
-
-
-def handling_due(received_on: date) -> DueDate:
-    """When an objection or repair request received on a day must be handled by."""
-    return add_working_days(received_on, HANDLING_WORKING_DAYS)
 
 
 def repair_eligible_on(fact: FactState, model: EvaluationModel) -> date | None:
