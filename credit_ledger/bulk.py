@@ -369,7 +369,7 @@ def _apply_batch(
     ids = {subject_id_for(code) for _, raw in lines if (code := _uscc_hint(raw)) is not None}
     missing = ids - existing_streams(ledger, sorted(ids))
     before = ledger.max_position()
-    with ledger.batch(missing):
+    with ledger.unit_of_work.batch(missing):
         outcomes = [_apply_line(ledger, number, raw, clock) for number, raw in lines]
     # Counted from the log, so commands that store outside the batch (pools) count too.
     report.events += ledger.max_position() - before

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
@@ -24,6 +23,7 @@ from ledger.domain.access import TOKEN_PREFIX, AccessToken, hash_secret, token_s
 from ledger.domain.catalog import catalogue
 from ledger.domain.commands import Command
 from ledger.domain.dates import known_by_now, require_date
+from ledger.domain.deciders.base import authorize_under, text
 from ledger.domain.errors import (
     Forbidden,
     InvalidInput,
@@ -32,7 +32,6 @@ from ledger.domain.errors import (
 from ledger.domain.fold import fold, step
 from ledger.domain.inspections import InspectionDraw, InspectorPool, pool_id_for
 from ledger.domain.model import ModelRegistry, default_models
-from ledger.domain.rules import authority
 from ledger.domain.rules.authority import Act, InField
 from ledger.domain.rules.grade import (
     Evaluation,
@@ -48,7 +47,7 @@ from ledger.domain.rules.supervision import (
 )
 from ledger.domain.state import ObjectionState, RepairState, SubjectState
 from ledger.domain.subject import SUBJECT_EVENT_TOPICS, Subject
-from ledger.domain.text import natural_key, optional_text
+from ledger.domain.text import natural_key
 from ledger.domain.values import (
     Actor,
     Role,
@@ -58,7 +57,7 @@ from ledger.domain.values import (
     subject_id_for,
 )
 from ledger.service.handlers import Written, handle
-from ledger.service.unit_of_work import Batch, UnitOfWork
+from ledger.service.unit_of_work import UnitOfWork
 from ledger.store.codec import DateAsISO
 
 __all__ = ["CreditLedger", "Written", "system_clock"]
@@ -100,11 +99,8 @@ def system_clock() -> datetime:
     return datetime.now(UTC)
 
 
-def _text(value: str | None, field_name: str, *, required: bool = True) -> str | None:
-    """Every text argument of every command passes the one text rule (DOMAIN §8)."""
-    if value is None and required:
-        raise InvalidInput(f"{field_name} is required", field=field_name, rule="non-empty text")
-    return optional_text(value, field_name)
+# Every text argument of every command passes the one text rule (DOMAIN §8).
+_text = text
 
 
 def _date(value: Any, field_name: str) -> date:
@@ -165,10 +161,6 @@ class CreditLedger(Application[UUID]):
         """Carry out one command: the one way anything is written about a subject."""
         return handle(self, command)
 
-    def batch(self, missing: set[UUID] | None = None) -> AbstractContextManager[Batch]:
-        """Decide many commands in memory and store them in one save (see `UnitOfWork.batch`)."""
-        return self.unit_of_work.batch(missing)
-
     def subject_code_of(self, kind: str, item_id: UUID) -> str:
         """The credit code of the subject an objection or repair belongs to (NotFound if none)."""
         uscc = self.unit_of_work.locate(kind, item_id)
@@ -180,10 +172,8 @@ class CreditLedger(Application[UUID]):
         return self.catalogue.field(code, field_name=field_name).code
 
     def _authorize(self, actor: Actor, act: Act, on: date | None) -> None:
-        """Ask the one authority rule, under the model version in force on the act's date
-        (the latest version when the act has no date)."""
-        model = self.models.models[-1] if on is None else self.models.in_force(on).model
-        authority.require(actor, act, model)
+        """Ask the one authority rule under the model in force on the act's date."""
+        authorize_under(self.models, actor, act, on)
 
     def register_inspectors(
         self, field: str, *, inspectors: Sequence[str], actor: Actor

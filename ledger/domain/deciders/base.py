@@ -127,9 +127,14 @@ def known_indicator(ctx: Context, code: str, on: date, field_name: str = "indica
 
 
 def authorize(ctx: Context, actor: Actor, act: Act, on: date | None) -> None:
+    """Ask the one authority rule about an act on a day (see `authorize_under`)."""
+    authorize_under(ctx.models, actor, act, on)
+
+
+def authorize_under(models: ModelRegistry, actor: Actor, act: Act, on: date | None) -> None:
     """Ask the one authority rule, under the model version in force on the act's date
     (the latest version when the act has no date)."""
-    model = ctx.models.models[-1] if on is None else ctx.models.in_force(on).model
+    model = models.models[-1] if on is None else models.in_force(on).model
     authority.require(actor, act, model)
 
 
