@@ -280,25 +280,31 @@ def fact_state(indicator: str, decided_on: date, **extra: object) -> FactState:
 
 def test_only_a_deduction_that_still_counts_is_repairable() -> None:
     model = MODELS.models[-1]
-    require_repairable(
-        fact_state("penalty.general", date(2024, 3, 1)), FACT, date(2024, 6, 1), model
+    general = fact_state("penalty.general", date(2024, 3, 1))
+    require_repairable(general, FACT, date(2024, 6, 1), model)
+    with pytest.raises(NotEligible) as early:
+        require_repairable(general, FACT, date(2024, 5, 31), model)
+    assert (early.value.field, early.value.eligible_on) == ("requested_on", date(2024, 6, 1))
+    assert early.value.message == (
+        f"fact {FACT} may be repaired from 2024-06-01 (minimum publication period of its severity)"
     )
-    with pytest.raises(NotEligible):
-        require_repairable(
-            fact_state("penalty.general", date(2024, 3, 1)), FACT, date(2024, 5, 31), model
-        )
     with pytest.raises(InvalidInput) as bonus:
         require_repairable(
             fact_state("honor.national", date(2024, 3, 1)), FACT, date(2024, 6, 1), model
         )
-    assert (bonus.value.field, bonus.value.rule) == (
+    assert (bonus.value.field, bonus.value.rule, bonus.value.message) == (
         "target_id",
         "credit repair applies to deduction facts",
+        f"fact {FACT} (honor.national) is a bonus; only deductions are repaired",
     )
     ended = fact_state("penalty.general", date(2024, 3, 1), ended_on=date(2024, 4, 1))
     with pytest.raises(InvalidInput) as gone:
         require_repairable(ended, FACT, date(2024, 6, 1), model)
-    assert gone.value.rule == "only a fact that still counts can be repaired"
+    assert (gone.value.field, gone.value.rule) == (
+        "target_id",
+        "only a fact that still counts can be repaired",
+    )
+    assert gone.value.message.startswith(f"fact {FACT} does not count on 2024-06-01: ")
 
 
 def test_registering_again_with_the_same_details_is_a_no_op_and_with_others_a_conflict() -> None:
