@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ledger.domain import commands
-from ledger.domain.deciders import disputes, facts, fields
+from ledger.domain.deciders import facts, fields, objections, repairs
 from ledger.domain.deciders.base import Change, Context, Decision
 from ledger.domain.state import SubjectState
 
@@ -24,11 +24,11 @@ DECIDERS: dict[type[Any], Callable[[SubjectState, Any, Context], Decision]] = {
     commands.RevokeFact: facts.revoke_fact,
     commands.ListSubject: facts.list_subject,
     commands.DelistSubject: facts.delist_subject,
-    commands.FileObjection: disputes.file_objection,
-    commands.ResolveObjection: disputes.resolve_objection,
-    commands.RequestRepair: disputes.request_repair,
-    commands.DecideRepair: disputes.decide_repair,
-    commands.RevokeRepair: disputes.revoke_repair,
+    commands.FileObjection: objections.file_objection,
+    commands.ResolveObjection: objections.resolve_objection,
+    commands.RequestRepair: repairs.request_repair,
+    commands.DecideRepair: repairs.decide_repair,
+    commands.RevokeRepair: repairs.revoke_repair,
     commands.RecordIndustryEvaluation: fields.record_industry_evaluation,
     commands.JoinField: fields.join_field,
     commands.LeaveField: fields.leave_field,
