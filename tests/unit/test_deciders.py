@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from uuid import UUID
 
@@ -14,6 +15,7 @@ from ledger.domain.commands import (
     EndFact,
     FileObjection,
     JoinField,
+    ListSubject,
     RecordFact,
     RegisterSubject,
     RequestRepair,
@@ -21,13 +23,31 @@ from ledger.domain.commands import (
     RevokeFact,
 )
 from ledger.domain.deciders import Context, Decision, decide
-from ledger.domain.errors import Conflict, Forbidden, InvalidInput, NotEligible, NotFound
+from ledger.domain.deciders.base import (
+    choice,
+    fact_of,
+    known_indicator,
+    listing_of,
+    not_before_established,
+    repair_of,
+    target_of,
+    text,
+)
+from ledger.domain.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    LedgerError,
+    NotEligible,
+    NotFound,
+)
 from ledger.domain.model import default_models
 from ledger.domain.rules.queues import HANDLING_WORKING_DAYS, handling_due
 from ledger.domain.rules.repair import require_repairable
 from ledger.domain.rules.supervision import default_policies
 from ledger.domain.state import FactState, SubjectState
 from ledger.domain.subject import Subject
+from ledger.domain.values import DelistReason
 from tests.support import ADMIN, PLATFORM, SYSTEM, recorder, uscc
 
 CODE = uscc(1)
@@ -327,3 +347,106 @@ def test_joining_a_field_again_is_a_no_op() -> None:
     assert [c.event for c in decide(subject.state, other, context()).changes] == [
         events.JoinedField
     ]
+
+
+# -- the checks every decider shares -------------------------------------------------------------
+
+
+def refusal(check: Callable[[], object]) -> tuple[type[Exception], str, str | None, str | None]:
+    """What a check refuses with: the error's kind, message, field and rule."""
+    with pytest.raises(LedgerError) as refused:
+        check()
+    error = refused.value
+    return type(error), error.message, error.field, error.rule
+
+
+def test_a_required_text_is_refused_when_absent_and_an_optional_one_passes() -> None:
+    assert refusal(lambda: text(None, "reason")) == (
+        InvalidInput,
+        "reason is required",
+        "reason",
+        "non-empty text",
+    )
+    assert text(None, "note", required=False) is None
+    assert text(" 现场 ", "note") == "现场"
+
+
+def test_a_choice_outside_its_enumeration_lists_the_allowed_values() -> None:
+    assert choice("expired", DelistReason, "reason") == "expired"
+    assert refusal(lambda: choice("lost", DelistReason, "reason")) == (
+        InvalidInput,
+        "'lost' is not one of: expired, repaired, revoked",
+        "reason",
+        "enumeration",
+    )
+
+
+def test_an_unknown_indicator_is_refused_under_the_field_it_came_in() -> None:
+    known_indicator(context(), "penalty.general", date(2024, 1, 1))
+    kind, message, field, _ = refusal(
+        lambda: known_indicator(context(), "penalty.invented", date(2024, 1, 1))
+    )
+    assert (kind, field) == (InvalidInput, "indicator")
+    assert "penalty.invented" in message
+    assert refusal(
+        lambda: known_indicator(
+            context(), "penalty.invented", date(2024, 1, 1), "correction.indicator"
+        )
+    )[2] == ("correction.indicator")
+
+
+def test_nothing_is_recorded_before_the_subject_was_established() -> None:
+    state = SubjectState(established_on=date(2020, 1, 1))
+    not_before_established(state, date(2020, 1, 1), "decided_on")
+    not_before_established(SubjectState(), date(1950, 1, 1), "decided_on")
+    assert refusal(lambda: not_before_established(state, date(2019, 12, 31), "listed_on")) == (
+        InvalidInput,
+        "listed_on 2019-12-31 is before the subject was established (2020-01-01)",
+        "listed_on",
+        "no record before established_on",
+    )
+
+
+def test_items_a_subject_does_not_hold_are_not_found_by_their_own_field() -> None:
+    state = with_penalty().state
+    missing = UUID(int=404)
+    assert refusal(lambda: fact_of(state, missing))[1:3] == (
+        f"no fact {missing} on subject {CODE}",
+        "fact_id",
+    )
+    assert refusal(lambda: listing_of(state, missing)) == (
+        NotFound,
+        f"no listing {missing} on subject {CODE}",
+        "listing_id",
+        None,
+    )
+    assert refusal(lambda: repair_of(state, missing)) == (
+        NotFound,
+        f"no repair {missing}",
+        "repair_id",
+        None,
+    )
+    assert refusal(lambda: target_of(state, missing)) == (
+        NotFound,
+        f"no fact or listing {missing} on subject {CODE}",
+        "target_id",
+        None,
+    )
+    assert target_of(state, FACT) == ("fact", date(2024, 3, 1), "food")
+
+
+def test_a_listing_is_a_target_starting_on_its_listing_date() -> None:
+    subject = registered()
+    listed = ListSubject(
+        uscc=CODE,
+        list_type="serious_illegal_dishonest",
+        listed_on=date(2024, 2, 1),
+        domain="food",
+        document_no="L1",
+        authority="市场监管局",
+        actor=ADMIN,
+    )
+    decision = decide(subject.state, listed, context(new_id=3))
+    subject.apply(decision)
+    assert listing_of(subject.state, UUID(int=3)).authority == "市场监管局"
+    assert target_of(subject.state, UUID(int=3)) == ("listing", date(2024, 2, 1), "food")
