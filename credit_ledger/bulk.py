@@ -20,33 +20,15 @@ from uuid import UUID
 import orjson
 
 from credit_ledger.demo import DemoSummary, pool_actions, subject_actions
+from ledger.domain.commands import COMMANDS
 from ledger.domain.dates import parse_date
 from ledger.domain.errors import InvalidInput, LedgerError
 from ledger.domain.values import SYSTEM_ACTOR, Actor, Role, normalize_uscc, subject_id_for
-from ledger.service.application import BatchPoisoned, CreditLedger
+from ledger.service.application import CreditLedger
 from ledger.store.stores import existing_streams
 from projections.runner import partition_of
 from projections.store.checkpoints import ImportCheckpoints
 
-COMMANDS = frozenset(
-    {
-        "register_subject",
-        "record_fact",
-        "end_fact",
-        "revoke_fact",
-        "list_subject",
-        "delist_subject",
-        "file_objection",
-        "resolve_objection",
-        "request_repair",
-        "decide_repair",
-        "revoke_repair",
-        "record_industry_evaluation",
-        "register_inspectors",
-        "join_field",
-        "leave_field",
-    }
-)
 DATES = frozenset(
     {
         "decided_on",
@@ -324,11 +306,7 @@ def _apply_batch(
     ids = {subject_id_for(code) for _, raw in lines if (code := _uscc_hint(raw)) is not None}
     missing = ids - existing_streams(ledger, sorted(ids))
     before = ledger.max_position()
-    try:
-        with ledger.batch(missing):
-            outcomes = [_apply_line(ledger, number, raw, clock) for number, raw in lines]
-    except BatchPoisoned:
-        # Command by command, each stored on its own, as the API would.
+    with ledger.unit_of_work.batch(missing):
         outcomes = [_apply_line(ledger, number, raw, clock) for number, raw in lines]
     # Counted from the log, so commands that store outside the batch (pools) count too.
     report.events += ledger.max_position() - before
@@ -371,9 +349,9 @@ def _apply_line(
         return number, raw, f"malformed: {exc}", False
     clock.now = at
     try:
-        written = getattr(ledger, command)(**kwargs)
+        written = ledger.handle(COMMANDS[command](**kwargs))
     except LedgerError as exc:
         return number, raw, f"{exc.field or 'input'}: {exc.message}", False
     except TypeError as exc:
         return number, raw, f"malformed: arguments do not fit {command}: {exc}", False
-    return number, raw, None, bool(getattr(written, "created", False))
+    return number, raw, None, written.created

@@ -19,6 +19,7 @@ from uuid import UUID
 from stdnum.cn import uscc as stdnum_uscc
 
 from ledger.domain.catalog import catalogue
+from ledger.domain.commands import COMMANDS
 from ledger.domain.errors import LedgerError
 from ledger.domain.values import CST, SYSTEM_ACTOR, Actor, Role, add_months
 from ledger.service.application import CreditLedger
@@ -148,7 +149,7 @@ class Action:
 
     def run(self, app: CreditLedger) -> Any:
         """Apply the command through the ledger's write path."""
-        return getattr(app, self.command)(**self.kwargs)
+        return app.handle(COMMANDS[self.command](**self.kwargs))
 
 
 @dataclass

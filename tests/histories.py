@@ -1,4 +1,4 @@
-"""Random subject histories for property tests, built on the `Subject` aggregate in memory."""
+"""Random subject histories for property tests: the deciders' decisions on a `Subject` in memory."""
 
 from __future__ import annotations
 
@@ -9,9 +9,33 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from ledger.domain.catalog import catalogue
+from ledger.domain.commands import (
+    DecideRepair,
+    DelistSubject,
+    EndFact,
+    FileObjection,
+    ListSubject,
+    RecordFact,
+    RegisterSubject,
+    RequestRepair,
+    ResolveObjection,
+    RevokeFact,
+    RevokeRepair,
+)
+from ledger.domain.deciders import Context, Decision, decide
+from ledger.domain.deciders.base import target_of
 from ledger.domain.errors import LedgerError
+from ledger.domain.model import default_models
+from ledger.domain.rules.supervision import default_policies
+from ledger.domain.state import SubjectState
 from ledger.domain.subject import Subject
 from ledger.domain.values import SYSTEM_ACTOR
+
+ACTOR = SYSTEM_ACTOR
+MODELS = default_models()
+CATALOGUE = catalogue()
+POLICIES = default_policies()
 
 BASE = date(2020, 1, 1)
 INDICATORS = [
@@ -92,22 +116,12 @@ class Built:
 
 
 def build(code: str, ops: list[tuple[int, tuple[Any, ...]]]) -> Built:
-    """Apply the operations to a new subject; operations the stream's rules refuse are skipped."""
-    at = datetime(2020, 1, 1, tzinfo=UTC)
-    subject = Subject.register(
-        uscc=code,
-        name="x",
-        kind="enterprise",
-        fields=["food"],
-        established_on=None,
-        actor=SYSTEM_ACTOR,
-        source_document=None,
-        at=at,
-    )
-    facts: list[uuid.UUID] = []
-    listings: list[uuid.UUID] = []
-    objections: list[uuid.UUID] = []
-    repairs: list[uuid.UUID] = []
+    """Apply the operations to a new subject through the deciders; refused operations are skipped.
+
+    Record time starts after every valid date the operations use, so what they refuse are the
+    stream's own rules (order of dates, one pending objection, repair eligibility, …).
+    """
+    at = datetime(2028, 1, 1, tzinfo=UTC)
     counter = 0
 
     def new_id() -> uuid.UUID:
@@ -115,80 +129,99 @@ def build(code: str, ops: list[tuple[int, tuple[Any, ...]]]) -> Built:
         counter += 1
         return uuid.UUID(int=counter, version=4)
 
+    def decided(command: Any) -> Decision:
+        context = Context(
+            now=at, models=MODELS, catalogue=CATALOGUE, policies=POLICIES, new_id=new_id()
+        )
+        return decide(subject.state, command, context)
+
+    subject = Subject.start(
+        decide(
+            SubjectState(),
+            RegisterSubject(uscc=code, name="x", kind="enterprise", fields=["food"], actor=ACTOR),
+            Context(now=at, models=MODELS, catalogue=CATALOGUE, policies=POLICIES, new_id=new_id()),
+        )
+    )
+    facts: list[uuid.UUID] = []
+    listings: list[uuid.UUID] = []
+    objections: list[uuid.UUID] = []
+    repairs: list[uuid.UUID] = []
+
     def pick(items: list[uuid.UUID], i: int) -> uuid.UUID | None:
         return items[i % len(items)] if items else None
 
-    common = {"actor": SYSTEM_ACTOR, "source_document": None}
     for hours, (kind, *args) in ops:
         at += timedelta(hours=hours, microseconds=1)
         try:
             if kind == "fact":
                 indicator, offset, until = args
-                decided = BASE + timedelta(days=offset)
-                fid = new_id()
-                subject.record_fact(
-                    fact_id=fid,
-                    indicator=indicator,
-                    decided_on=decided,
-                    domain="food",
-                    document_no=str(fid),
-                    description=None,
-                    effective_until=decided + timedelta(days=until) if until else None,
-                    actor=SYSTEM_ACTOR,
-                    at=at,
+                decided_on = BASE + timedelta(days=offset)
+                document = str(new_id())
+                decision = decided(
+                    RecordFact(
+                        uscc=code,
+                        indicator=indicator,
+                        decided_on=decided_on,
+                        domain="food",
+                        document_no=document,
+                        effective_until=decided_on + timedelta(days=until) if until else None,
+                        actor=ACTOR,
+                    )
                 )
-                facts.append(fid)
+                facts.append(decision.id)
             elif kind == "end" and (fid := pick(facts, args[0])):
                 start = subject.state.facts[fid].decided_on
-                subject.end_fact(
-                    fact_id=fid,
-                    ended_on=start + timedelta(days=args[1]),
-                    reason="r",
-                    at=at,
-                    **common,
-                )  # type: ignore[arg-type]
-            elif kind == "revoke" and (fid := pick(facts, args[0])):
-                subject.revoke_fact(fact_id=fid, reason="r", at=at, **common)  # type: ignore[arg-type]
-            elif kind == "list":
-                lid = new_id()
-                subject.add_listing(
-                    listing_id=lid,
-                    list_type=args[0],
-                    listed_on=BASE + timedelta(days=args[1]),
-                    domain="food",
-                    document_no=str(lid),
-                    authority="a",
-                    actor=SYSTEM_ACTOR,
-                    at=at,
+                decision = decided(
+                    EndFact(
+                        uscc=code,
+                        fact_id=fid,
+                        ended_on=start + timedelta(days=args[1]),
+                        reason="r",
+                        actor=ACTOR,
+                    )
                 )
-                listings.append(lid)
+            elif kind == "revoke" and (fid := pick(facts, args[0])):
+                decision = decided(RevokeFact(uscc=code, fact_id=fid, reason="r", actor=ACTOR))
+            elif kind == "list":
+                decision = decided(
+                    ListSubject(
+                        uscc=code,
+                        list_type=args[0],
+                        listed_on=BASE + timedelta(days=args[1]),
+                        domain="food",
+                        document_no=str(new_id()),
+                        authority="a",
+                        actor=ACTOR,
+                    )
+                )
+                listings.append(decision.id)
             elif kind == "delist" and (lid := pick(listings, args[0])):
                 start = subject.state.listings[lid].listed_on
-                subject.delist(
-                    listing_id=lid,
-                    delisted_on=start + timedelta(days=args[1]),
-                    reason=args[2],
-                    at=at,
-                    **common,
-                )  # type: ignore[arg-type]
+                decision = decided(
+                    DelistSubject(
+                        uscc=code,
+                        listing_id=lid,
+                        delisted_on=start + timedelta(days=args[1]),
+                        reason=args[2],
+                        actor=ACTOR,
+                    )
+                )
             elif kind == "object":
                 pool = listings if args[1] and listings else facts
                 if (target := pick(pool, args[0])) is None:
                     continue
-                start = subject.target(target)[1]
-                oid = new_id()
-                filed = start + timedelta(days=args[2])
-                _, created = subject.file_objection(
-                    objection_id=oid,
-                    target_id=target,
-                    filed_on=filed,
-                    grounds="g",
-                    due_on=filed + timedelta(days=14),
-                    at=at,
-                    **common,
-                )  # type: ignore[arg-type]
-                if created:
-                    objections.append(oid)
+                start = target_of(subject.state, target)[1]
+                decision = decided(
+                    FileObjection(
+                        uscc=code,
+                        target_id=target,
+                        filed_on=start + timedelta(days=args[2]),
+                        grounds="g",
+                        actor=ACTOR,
+                    )
+                )
+                if decision.created:
+                    objections.append(decision.id)
             elif kind == "resolve" and (oid := pick(objections, args[0])):
                 outcome, how, indicator, offset = args[1:]
                 filed = subject.state.objections[oid].filed_on
@@ -200,49 +233,52 @@ def build(code: str, ops: list[tuple[int, tuple[Any, ...]]]) -> Built:
                         corr["indicator"] = indicator
                     else:
                         corr["decided_on"] = BASE + timedelta(days=offset)
-                subject.resolve_objection(
-                    objection_id=oid,
-                    outcome=outcome,
-                    resolved_on=filed + timedelta(days=5),
-                    note=None,
-                    at=at,
-                    **corr,
-                    **common,
-                )  # type: ignore[arg-type]
+                decision = decided(
+                    ResolveObjection(
+                        objection_id=oid,
+                        outcome=outcome,
+                        resolved_on=filed + timedelta(days=5),
+                        actor=ACTOR,
+                        **corr,
+                    )
+                )
             elif kind == "repair" and (fid := pick(facts, args[0])):
                 start = subject.state.facts[fid].decided_on
-                rid = new_id()
-                requested = start + timedelta(days=args[1])
-                _, created = subject.request_repair(
-                    repair_id=rid,
-                    target_id=fid,
-                    requested_on=requested,
-                    commitment="c",
-                    due_on=requested + timedelta(days=14),
-                    at=at,
-                    **common,
-                )  # type: ignore[arg-type]
-                if created:
-                    repairs.append(rid)
+                decision = decided(
+                    RequestRepair(
+                        uscc=code,
+                        target_id=fid,
+                        requested_on=start + timedelta(days=args[1]),
+                        commitment="c",
+                        actor=ACTOR,
+                    )
+                )
+                if decision.created:
+                    repairs.append(decision.id)
             elif kind == "decide" and (rid := pick(repairs, args[0])):
                 requested = subject.state.repairs[rid].requested_on
-                subject.decide_repair(
-                    repair_id=rid,
-                    approved=args[1],
-                    decided_on=requested + timedelta(days=args[2]),
-                    reason="r",
-                    at=at,
-                    **common,
-                )  # type: ignore[arg-type]
+                decision = decided(
+                    DecideRepair(
+                        repair_id=rid,
+                        approved=args[1],
+                        decided_on=requested + timedelta(days=args[2]),
+                        reason="r",
+                        actor=ACTOR,
+                    )
+                )
             elif kind == "unrepair" and (rid := pick(repairs, args[0])):
-                decided = subject.state.repairs[rid].decided_on or BASE
-                subject.revoke_repair(
-                    repair_id=rid,
-                    revoked_on=decided + timedelta(days=args[1]),
-                    reason="r",
-                    at=at,
-                    **common,
-                )  # type: ignore[arg-type]
+                decided_on = subject.state.repairs[rid].decided_on or BASE
+                decision = decided(
+                    RevokeRepair(
+                        repair_id=rid,
+                        revoked_on=decided_on + timedelta(days=args[1]),
+                        reason="r",
+                        actor=ACTOR,
+                    )
+                )
+            else:
+                continue
         except LedgerError:
             continue
+        subject.apply(decision)
     return Built(subject, list(subject.collect_events()))

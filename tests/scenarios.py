@@ -13,6 +13,19 @@ from decimal import Decimal
 
 import pytest
 
+from ledger.domain.commands import (
+    DecideRepair,
+    DelistSubject,
+    EndFact,
+    FileObjection,
+    ListSubject,
+    RecordFact,
+    RegisterSubject,
+    RequestRepair,
+    ResolveObjection,
+    RevokeFact,
+    RevokeRepair,
+)
 from ledger.domain.errors import (
     Conflict,
     Forbidden,
@@ -38,12 +51,14 @@ def scenario(fn: Scenario) -> Scenario:
 def register(app: CreditLedger, clock: StepClock, n: int = 1, **kw: object) -> str:
     code = uscc(n)
     clock.on(date(2019, 1, 2))
-    app.register_subject(
-        uscc=code,
-        name=f"舞钢市测试{n}有限公司",
-        kind=str(kw.get("kind", "enterprise")),
-        fields=list(kw.get("fields", ["food"])),  # type: ignore[call-overload]
-        actor=SYSTEM,
+    app.handle(
+        RegisterSubject(
+            uscc=code,
+            name=f"舞钢市测试{n}有限公司",
+            kind=str(kw.get("kind", "enterprise")),
+            fields=list(kw.get("fields", ["food"])),
+            actor=SYSTEM,
+        )
     )
     return code
 
@@ -52,14 +67,16 @@ def fact(
     app: CreditLedger, clock: StepClock, code: str, indicator: str, decided_on: date, **kw: object
 ) -> str:
     clock.on(max(decided_on, clock.now.astimezone(CST).date()))
-    written = app.record_fact(
-        code,
-        indicator=indicator,
-        decided_on=decided_on,
-        domain=str(kw.pop("domain", "food")),
-        document_no=str(kw.pop("document_no", f"doc-{indicator}-{decided_on}")),
-        actor=SYSTEM,
-        **kw,  # type: ignore[arg-type]
+    written = app.handle(
+        RecordFact(
+            uscc=code,
+            indicator=indicator,
+            decided_on=decided_on,
+            domain=str(kw.pop("domain", "food")),
+            document_no=str(kw.pop("document_no", f"doc-{indicator}-{decided_on}")),
+            actor=SYSTEM,
+            **kw,
+        )
     )
     return str(written.id)
 
@@ -173,7 +190,11 @@ def until_ended_facts_count_until_ended(app: CreditLedger, clock: StepClock) -> 
     fid = fact(app, clock, code, "tax.arrears", date(2020, 6, 1), domain="taxation")
     assert score(app, code, date(2026, 6, 1)) == 75
     clock.on(date(2026, 7, 1))
-    app.end_fact(code, _uuid(fid), ended_on=date(2025, 1, 1), reason="paid", actor=SYSTEM)
+    app.handle(
+        EndFact(
+            uscc=code, fact_id=_uuid(fid), ended_on=date(2025, 1, 1), reason="paid", actor=SYSTEM
+        )
+    )
     assert score(app, code, date(2024, 12, 31)) == 75
     assert score(app, code, date(2025, 1, 1)) == 80
 
@@ -194,7 +215,9 @@ def a_revoked_fact_is_void_from_the_start_as_known_after_revocation(
     fid = fact(app, clock, code, "penalty.serious", date(2022, 1, 1))
     before = clock.on(date(2022, 2, 1))
     clock.on(date(2022, 3, 1))
-    app.revoke_fact(code, _uuid(fid), reason="administrative review", actor=SYSTEM)
+    app.handle(
+        RevokeFact(uscc=code, fact_id=_uuid(fid), reason="administrative review", actor=SYSTEM)
+    )
     assert score(app, code, date(2022, 1, 15)) == 80
     assert score(app, code, date(2022, 1, 15), known_at=before) == 65
     excluded = app.evaluate(code, as_of=date(2022, 1, 15)).excluded
@@ -208,22 +231,30 @@ def the_listing_override_grades_poor_whatever_the_score(
     code = register(app, clock)
     fact(app, clock, code, "honor.national", date(2022, 1, 1))
     clock.on(date(2022, 3, 1))
-    listing = app.list_subject(
-        code,
-        list_type="judgment_defaulter",
-        listed_on=date(2022, 3, 1),
-        domain="food",
-        document_no="(2022)豫0481执123号",
-        authority="舞钢市人民法院",
-        actor=SYSTEM,
+    listing = app.handle(
+        ListSubject(
+            uscc=code,
+            list_type="judgment_defaulter",
+            listed_on=date(2022, 3, 1),
+            domain="food",
+            document_no="(2022)豫0481执123号",
+            authority="舞钢市人民法院",
+            actor=SYSTEM,
+        )
     )
     ev = app.evaluate(code, as_of=date(2022, 3, 1))
     assert (ev.score, ev.score_grade, ev.grade, ev.listed) == (Decimal(85), "良", "差", True)
     assert score(app, code, date(2022, 2, 28)) == 85
     assert grade(app, code, date(2022, 2, 28)) == "良"
     clock.on(date(2022, 9, 1))
-    app.delist_subject(
-        code, listing.id, delisted_on=date(2022, 9, 1), reason="expired", actor=SYSTEM
+    app.handle(
+        DelistSubject(
+            uscc=code,
+            listing_id=listing.id,
+            delisted_on=date(2022, 9, 1),
+            reason="expired",
+            actor=SYSTEM,
+        )
     )
     assert grade(app, code, date(2022, 8, 31)) == "差"
     assert grade(app, code, date(2022, 9, 1)) == "良"
@@ -235,19 +266,27 @@ def a_delisting_as_revoked_voids_the_listing_from_the_start(
 ) -> None:
     code = register(app, clock)
     clock.on(date(2022, 3, 1))
-    listing = app.list_subject(
-        code,
-        list_type="major_tax_violation",
-        listed_on=date(2022, 3, 1),
-        domain="taxation",
-        document_no="税名单1",
-        authority="舞钢市税务局",
-        actor=SYSTEM,
+    listing = app.handle(
+        ListSubject(
+            uscc=code,
+            list_type="major_tax_violation",
+            listed_on=date(2022, 3, 1),
+            domain="taxation",
+            document_no="税名单1",
+            authority="舞钢市税务局",
+            actor=SYSTEM,
+        )
     )
     known_before = clock.on(date(2022, 4, 1))
     clock.on(date(2022, 5, 1))
-    app.delist_subject(
-        code, listing.id, delisted_on=date(2022, 5, 1), reason="revoked", actor=SYSTEM
+    app.handle(
+        DelistSubject(
+            uscc=code,
+            listing_id=listing.id,
+            delisted_on=date(2022, 5, 1),
+            reason="revoked",
+            actor=SYSTEM,
+        )
     )
     assert grade(app, code, date(2022, 3, 15)) == "良"
     assert grade(app, code, date(2022, 3, 15), known_at=known_before) == "差"
@@ -260,25 +299,35 @@ def an_approved_repair_stops_the_fact_from_the_decision_and_a_revoked_one_restor
     code = register(app, clock)
     fid = _uuid(fact(app, clock, code, "penalty.general", date(2023, 1, 10)))
     clock.on(date(2023, 4, 10))
-    repair = app.request_repair(
-        code,
-        target_id=fid,
-        requested_on=date(2023, 4, 10),
-        commitment="已整改，承诺守信",
-        actor=PLATFORM,
+    repair = app.handle(
+        RequestRepair(
+            uscc=code,
+            target_id=fid,
+            requested_on=date(2023, 4, 10),
+            commitment="已整改，承诺守信",
+            actor=PLATFORM,
+        )
     )
     assert repair.status == "pending"
     clock.on(date(2023, 4, 20))
-    app.decide_repair(
-        repair.id, approved=True, decided_on=date(2023, 4, 20), reason="ok", actor=SYSTEM
+    app.handle(
+        DecideRepair(
+            repair_id=repair.id,
+            approved=True,
+            decided_on=date(2023, 4, 20),
+            reason="ok",
+            actor=SYSTEM,
+        )
     )
     assert score(app, code, date(2023, 4, 19)) == 75  # not retroactive
     assert score(app, code, date(2023, 4, 20)) == 80
     (c,) = app.evaluate(code, as_of=date(2023, 4, 19)).contributions
     assert c.counts_until == date(2023, 4, 20)
     clock.on(date(2023, 6, 1))
-    app.revoke_repair(
-        repair.id, revoked_on=date(2023, 6, 1), reason="false materials", actor=SYSTEM
+    app.handle(
+        RevokeRepair(
+            repair_id=repair.id, revoked_on=date(2023, 6, 1), reason="false materials", actor=SYSTEM
+        )
     )
     assert score(app, code, date(2023, 5, 31)) == 80
     assert score(app, code, date(2023, 6, 1)) == 75
@@ -297,27 +346,57 @@ def repair_eligibility_follows_the_minimum_publication_period(
     clock.on(date(2024, 3, 1))
     before = app.max_position()
     with pytest.raises(NotEligible) as refused:
-        app.request_repair(
-            code, target_id=general, requested_on=date(2023, 4, 29), commitment="c", actor=PLATFORM
+        app.handle(
+            RequestRepair(
+                uscc=code,
+                target_id=general,
+                requested_on=date(2023, 4, 29),
+                commitment="c",
+                actor=PLATFORM,
+            )
         )
     assert refused.value.eligible_on == date(2023, 4, 30)  # 31 Jan + 3 months, clamped
     assert refused.value.field == "requested_on"
     with pytest.raises(NotEligible) as refused:
-        app.request_repair(
-            code, target_id=serious, requested_on=date(2024, 1, 30), commitment="c", actor=PLATFORM
+        app.handle(
+            RequestRepair(
+                uscc=code,
+                target_id=serious,
+                requested_on=date(2024, 1, 30),
+                commitment="c",
+                actor=PLATFORM,
+            )
         )
     assert refused.value.eligible_on == date(2024, 1, 31)
     with pytest.raises(InvalidInput) as refused_bonus:
-        app.request_repair(
-            code, target_id=bonus, requested_on=date(2023, 6, 1), commitment="c", actor=PLATFORM
+        app.handle(
+            RequestRepair(
+                uscc=code,
+                target_id=bonus,
+                requested_on=date(2023, 6, 1),
+                commitment="c",
+                actor=PLATFORM,
+            )
         )
     assert refused_bonus.value.field == "target_id"
     assert app.max_position() == before
-    assert app.request_repair(
-        code, target_id=general, requested_on=date(2023, 4, 30), commitment="c", actor=PLATFORM
+    assert app.handle(
+        RequestRepair(
+            uscc=code,
+            target_id=general,
+            requested_on=date(2023, 4, 30),
+            commitment="c",
+            actor=PLATFORM,
+        )
     ).created
-    assert app.request_repair(
-        code, target_id=minor, requested_on=date(2023, 1, 31), commitment="c", actor=PLATFORM
+    assert app.handle(
+        RequestRepair(
+            uscc=code,
+            target_id=minor,
+            requested_on=date(2023, 1, 31),
+            commitment="c",
+            actor=PLATFORM,
+        )
     ).created
 
 
@@ -328,8 +407,10 @@ def an_objection_flags_the_fact_and_falls_due_in_ten_working_days(
     code = register(app, clock)
     fid = _uuid(fact(app, clock, code, "penalty.general", date(2023, 9, 20)))
     clock.on(date(2023, 9, 27))
-    objection = app.file_objection(
-        code, target_id=fid, filed_on=date(2023, 9, 27), grounds="not us", actor=PLATFORM
+    objection = app.handle(
+        FileObjection(
+            uscc=code, target_id=fid, filed_on=date(2023, 9, 27), grounds="not us", actor=PLATFORM
+        )
     )
     # 28 Sep, then the National Day holiday, then the adjusted working weekend of 7–8 October.
     assert objection.due_on == date(2023, 10, 17)
@@ -339,8 +420,13 @@ def an_objection_flags_the_fact_and_falls_due_in_ten_working_days(
     (c,) = app.evaluate(code, as_of=date(2023, 9, 26)).contributions
     assert not c.under_objection
     clock.on(date(2023, 10, 10))
-    app.resolve_objection(
-        objection.id, outcome="rejected", resolved_on=date(2023, 10, 10), actor=SYSTEM
+    app.handle(
+        ResolveObjection(
+            objection_id=objection.id,
+            outcome="rejected",
+            resolved_on=date(2023, 10, 10),
+            actor=SYSTEM,
+        )
     )
     (c,) = app.evaluate(code, as_of=date(2023, 10, 10)).contributions
     assert not c.under_objection
@@ -356,24 +442,36 @@ def an_objection_correction_applies_over_the_whole_valid_time_from_its_record_ti
     changed = _uuid(fact(app, clock, code, "penalty.general", date(2023, 3, 1), document_no="g"))
     published = datetime(2023, 10, 31, 23, 59, 59, tzinfo=CST)
     clock.on(date(2023, 11, 5))
-    o1 = app.file_objection(
-        code, target_id=voided, filed_on=date(2023, 11, 5), grounds="g", actor=PLATFORM
+    o1 = app.handle(
+        FileObjection(
+            uscc=code, target_id=voided, filed_on=date(2023, 11, 5), grounds="g", actor=PLATFORM
+        )
     )
-    o2 = app.file_objection(
-        code, target_id=changed, filed_on=date(2023, 11, 5), grounds="g", actor=PLATFORM
+    o2 = app.handle(
+        FileObjection(
+            uscc=code, target_id=changed, filed_on=date(2023, 11, 5), grounds="g", actor=PLATFORM
+        )
     )
     before_resolution = clock.on(date(2023, 11, 6))
     clock.on(date(2023, 11, 10))
-    app.resolve_objection(
-        o1.id, outcome="corrected", resolved_on=date(2023, 11, 10), void=True, actor=SYSTEM
+    app.handle(
+        ResolveObjection(
+            objection_id=o1.id,
+            outcome="corrected",
+            resolved_on=date(2023, 11, 10),
+            void=True,
+            actor=SYSTEM,
+        )
     )
-    app.resolve_objection(
-        o2.id,
-        outcome="corrected",
-        resolved_on=date(2023, 11, 10),
-        indicator="penalty.minor",
-        decided_on=date(2023, 9, 1),
-        actor=SYSTEM,
+    app.handle(
+        ResolveObjection(
+            objection_id=o2.id,
+            outcome="corrected",
+            resolved_on=date(2023, 11, 10),
+            indicator="penalty.minor",
+            decided_on=date(2023, 9, 1),
+            actor=SYSTEM,
+        )
     )
     # As published on 31 October 2023: both facts as first recorded.
     assert score(app, code, date(2023, 10, 31), known_at=published) == 60
@@ -389,22 +487,30 @@ def an_objection_correction_applies_over_the_whole_valid_time_from_its_record_ti
 def a_listing_can_be_voided_by_an_objection(app: CreditLedger, clock: StepClock) -> None:
     code = register(app, clock)
     clock.on(date(2023, 3, 1))
-    listing = app.list_subject(
-        code,
-        list_type="other_joint_punishment",
-        listed_on=date(2023, 3, 1),
-        domain="food",
-        document_no="L1",
-        authority="信用办",
-        actor=SYSTEM,
+    listing = app.handle(
+        ListSubject(
+            uscc=code,
+            list_type="other_joint_punishment",
+            listed_on=date(2023, 3, 1),
+            domain="food",
+            document_no="L1",
+            authority="信用办",
+            actor=SYSTEM,
+        )
     )
     clock.on(date(2023, 3, 5))
-    o = app.file_objection(
-        code, target_id=listing.id, filed_on=date(2023, 3, 5), grounds="g", actor=PLATFORM
+    o = app.handle(
+        FileObjection(
+            uscc=code, target_id=listing.id, filed_on=date(2023, 3, 5), grounds="g", actor=PLATFORM
+        )
     )
     assert app.evaluate(code, as_of=date(2023, 3, 6)).listings[0].under_objection
     clock.on(date(2023, 3, 9))
-    app.resolve_objection(o.id, outcome="corrected", resolved_on=date(2023, 3, 9), actor=SYSTEM)
+    app.handle(
+        ResolveObjection(
+            objection_id=o.id, outcome="corrected", resolved_on=date(2023, 3, 9), actor=SYSTEM
+        )
+    )
     assert grade(app, code, date(2023, 3, 2)) == "良"
 
 
@@ -415,8 +521,10 @@ def bad_input_is_refused_naming_the_field_and_writes_nothing(
     code = register(app, clock)
     fid = _uuid(fact(app, clock, code, "penalty.general", date(2023, 3, 1)))
     clock.on(date(2023, 6, 1))
-    objection = app.file_objection(
-        code, target_id=fid, filed_on=date(2023, 4, 1), grounds="g", actor=PLATFORM
+    objection = app.handle(
+        FileObjection(
+            uscc=code, target_id=fid, filed_on=date(2023, 4, 1), grounds="g", actor=PLATFORM
+        )
     )
     before = app.max_position()
     bad_code = code[:-1] + ("0" if code[-1] != "0" else "1")
@@ -424,204 +532,265 @@ def bad_input_is_refused_naming_the_field_and_writes_nothing(
         (
             InvalidInput,
             "uscc",
-            lambda: app.register_subject(uscc=bad_code, name="x", kind="enterprise", actor=SYSTEM),
+            lambda: app.handle(
+                RegisterSubject(uscc=bad_code, name="x", kind="enterprise", actor=SYSTEM)
+            ),
         ),
         (
             InvalidInput,
             "uscc",
-            lambda: app.register_subject(
-                uscc="91410481", name="x", kind="enterprise", actor=SYSTEM
+            lambda: app.handle(
+                RegisterSubject(uscc="91410481", name="x", kind="enterprise", actor=SYSTEM)
             ),
         ),
         (
             InvalidInput,
             "kind",
-            lambda: app.register_subject(uscc=uscc(99), name="x", kind="person", actor=SYSTEM),
+            lambda: app.handle(
+                RegisterSubject(uscc=uscc(99), name="x", kind="person", actor=SYSTEM)
+            ),
         ),
         (
             InvalidInput,
             "fields",
-            lambda: app.register_subject(
-                uscc=uscc(99), name="x", kind="enterprise", fields=["fishing"], actor=SYSTEM
+            lambda: app.handle(
+                RegisterSubject(
+                    uscc=uscc(99), name="x", kind="enterprise", fields=["fishing"], actor=SYSTEM
+                )
             ),
         ),
         (
             InvalidInput,
             "indicator",
-            lambda: app.record_fact(
-                code,
-                indicator="penalty.huge",
-                decided_on=date(2023, 3, 2),
-                domain="food",
-                document_no="d2",
-                actor=SYSTEM,
+            lambda: app.handle(
+                RecordFact(
+                    uscc=code,
+                    indicator="penalty.huge",
+                    decided_on=date(2023, 3, 2),
+                    domain="food",
+                    document_no="d2",
+                    actor=SYSTEM,
+                )
             ),
         ),
         (
             InvalidInput,
             "domain",
-            lambda: app.record_fact(
-                code,
-                indicator="penalty.minor",
-                decided_on=date(2023, 3, 2),
-                domain="fishing",
-                document_no="d2",
-                actor=SYSTEM,
+            lambda: app.handle(
+                RecordFact(
+                    uscc=code,
+                    indicator="penalty.minor",
+                    decided_on=date(2023, 3, 2),
+                    domain="fishing",
+                    document_no="d2",
+                    actor=SYSTEM,
+                )
             ),
         ),
         (
             InvalidInput,
             "decided_on",
-            lambda: app.record_fact(
-                code,
-                indicator="penalty.minor",
-                decided_on=date(2023, 6, 2),
-                domain="food",
-                document_no="d3",
-                actor=SYSTEM,
+            lambda: app.handle(
+                RecordFact(
+                    uscc=code,
+                    indicator="penalty.minor",
+                    decided_on=date(2023, 6, 2),
+                    domain="food",
+                    document_no="d3",
+                    actor=SYSTEM,
+                )
             ),
         ),
         (
             InvalidInput,
             "effective_until",
-            lambda: app.record_fact(
-                code,
-                indicator="penalty.minor",
-                decided_on=date(2023, 3, 2),
-                domain="food",
-                document_no="d4",
-                effective_until=date(2023, 3, 2),
-                actor=SYSTEM,
+            lambda: app.handle(
+                RecordFact(
+                    uscc=code,
+                    indicator="penalty.minor",
+                    decided_on=date(2023, 3, 2),
+                    domain="food",
+                    document_no="d4",
+                    effective_until=date(2023, 3, 2),
+                    actor=SYSTEM,
+                )
             ),
         ),
         (
             InvalidInput,
             "ended_on",
-            lambda: app.end_fact(code, fid, ended_on=date(2023, 2, 28), reason="r", actor=SYSTEM),
+            lambda: app.handle(
+                EndFact(
+                    uscc=code, fact_id=fid, ended_on=date(2023, 2, 28), reason="r", actor=SYSTEM
+                )
+            ),
         ),
         (
             InvalidInput,
             "document_no",
-            lambda: app.record_fact(
-                code,
-                indicator="penalty.minor",
-                decided_on=date(2023, 3, 2),
-                domain="food",
-                document_no="  ",
-                actor=SYSTEM,
+            lambda: app.handle(
+                RecordFact(
+                    uscc=code,
+                    indicator="penalty.minor",
+                    decided_on=date(2023, 3, 2),
+                    domain="food",
+                    document_no="  ",
+                    actor=SYSTEM,
+                )
             ),
         ),
         (
             Conflict,
             "document_no",
-            lambda: app.record_fact(
-                code,
-                indicator="penalty.serious",
-                decided_on=date(2023, 3, 1),
-                domain="food",
-                document_no="doc-penalty.general-2023-03-01",
-                actor=SYSTEM,
+            lambda: app.handle(
+                RecordFact(
+                    uscc=code,
+                    indicator="penalty.serious",
+                    decided_on=date(2023, 3, 1),
+                    domain="food",
+                    document_no="doc-penalty.general-2023-03-01",
+                    actor=SYSTEM,
+                )
             ),
         ),
         (
             NotFound,
             "uscc",
-            lambda: app.record_fact(
-                uscc(98),
-                indicator="penalty.minor",
-                decided_on=date(2023, 3, 2),
-                domain="food",
-                document_no="d5",
-                actor=SYSTEM,
+            lambda: app.handle(
+                RecordFact(
+                    uscc=uscc(98),
+                    indicator="penalty.minor",
+                    decided_on=date(2023, 3, 2),
+                    domain="food",
+                    document_no="d5",
+                    actor=SYSTEM,
+                )
             ),
         ),
         (
             NotFound,
             "fact_id",
-            lambda: app.end_fact(
-                code,
-                _uuid("00000000-0000-4000-8000-000000000000"),
-                ended_on=date(2023, 4, 1),
-                reason="r",
-                actor=SYSTEM,
+            lambda: app.handle(
+                EndFact(
+                    uscc=code,
+                    fact_id=_uuid("00000000-0000-4000-8000-000000000000"),
+                    ended_on=date(2023, 4, 1),
+                    reason="r",
+                    actor=SYSTEM,
+                )
             ),
         ),
         (
             Forbidden,
             "domain",
-            lambda: app.record_fact(
-                code,
-                indicator="penalty.minor",
-                decided_on=date(2023, 3, 2),
-                domain="food",
-                document_no="d6",
-                actor=recorder("taxation"),
+            lambda: app.handle(
+                RecordFact(
+                    uscc=code,
+                    indicator="penalty.minor",
+                    decided_on=date(2023, 3, 2),
+                    domain="food",
+                    document_no="d6",
+                    actor=recorder("taxation"),
+                )
             ),
         ),
         (
             Forbidden,
             "target's field",
-            lambda: app.resolve_objection(
-                objection.id,
-                outcome="rejected",
-                resolved_on=date(2023, 4, 2),
-                actor=recorder("drugs"),
+            lambda: app.handle(
+                ResolveObjection(
+                    objection_id=objection.id,
+                    outcome="rejected",
+                    resolved_on=date(2023, 4, 2),
+                    actor=recorder("drugs"),
+                )
             ),
         ),
         (
             InvalidInput,
             "resolved_on",
-            lambda: app.resolve_objection(
-                objection.id, outcome="rejected", resolved_on=date(2023, 3, 31), actor=SYSTEM
+            lambda: app.handle(
+                ResolveObjection(
+                    objection_id=objection.id,
+                    outcome="rejected",
+                    resolved_on=date(2023, 3, 31),
+                    actor=SYSTEM,
+                )
             ),
         ),
         (
             InvalidInput,
             "correction",
-            lambda: app.resolve_objection(
-                objection.id, outcome="corrected", resolved_on=date(2023, 4, 2), actor=SYSTEM
+            lambda: app.handle(
+                ResolveObjection(
+                    objection_id=objection.id,
+                    outcome="corrected",
+                    resolved_on=date(2023, 4, 2),
+                    actor=SYSTEM,
+                )
             ),
         ),
         (
             InvalidInput,
             "correction",
-            lambda: app.resolve_objection(
-                objection.id,
-                outcome="rejected",
-                resolved_on=date(2023, 4, 2),
-                void=True,
-                actor=SYSTEM,
+            lambda: app.handle(
+                ResolveObjection(
+                    objection_id=objection.id,
+                    outcome="rejected",
+                    resolved_on=date(2023, 4, 2),
+                    void=True,
+                    actor=SYSTEM,
+                )
             ),
         ),
         (
             InvalidInput,
             "outcome",
-            lambda: app.resolve_objection(
-                objection.id, outcome="maybe", resolved_on=date(2023, 4, 2), actor=SYSTEM
+            lambda: app.handle(
+                ResolveObjection(
+                    objection_id=objection.id,
+                    outcome="maybe",
+                    resolved_on=date(2023, 4, 2),
+                    actor=SYSTEM,
+                )
             ),
         ),
         (
             NotFound,
             "objection_id",
-            lambda: app.resolve_objection(
-                _uuid("00000000-0000-4000-8000-000000000001"),
-                outcome="rejected",
-                resolved_on=date(2023, 4, 2),
-                actor=SYSTEM,
+            lambda: app.handle(
+                ResolveObjection(
+                    objection_id=_uuid("00000000-0000-4000-8000-000000000001"),
+                    outcome="rejected",
+                    resolved_on=date(2023, 4, 2),
+                    actor=SYSTEM,
+                )
             ),
         ),
         (
             Forbidden,
             "role",
-            lambda: app.file_objection(
-                code, target_id=fid, filed_on=date(2023, 4, 1), grounds="g", actor=recorder("food")
+            lambda: app.handle(
+                FileObjection(
+                    uscc=code,
+                    target_id=fid,
+                    filed_on=date(2023, 4, 1),
+                    grounds="g",
+                    actor=recorder("food"),
+                )
             ),
         ),
         (
             Conflict,
             "target_id",
-            lambda: app.file_objection(
-                code, target_id=fid, filed_on=date(2023, 4, 3), grounds="other", actor=PLATFORM
+            lambda: app.handle(
+                FileObjection(
+                    uscc=code,
+                    target_id=fid,
+                    filed_on=date(2023, 4, 3),
+                    grounds="other",
+                    actor=PLATFORM,
+                )
             ),
         ),
     ]
@@ -637,33 +806,39 @@ def bad_input_is_refused_naming_the_field_and_writes_nothing(
 def writes_are_idempotent_on_the_document_number(app: CreditLedger, clock: StepClock) -> None:
     code = register(app, clock)
     clock.on(date(2023, 3, 2))
-    first = app.record_fact(
-        code,
-        indicator="penalty.minor",
-        decided_on=date(2023, 3, 1),
-        domain="food",
-        document_no="舞市监罚〔2023〕7号",
-        actor=SYSTEM,
+    first = app.handle(
+        RecordFact(
+            uscc=code,
+            indicator="penalty.minor",
+            decided_on=date(2023, 3, 1),
+            domain="food",
+            document_no="舞市监罚〔2023〕7号",
+            actor=SYSTEM,
+        )
     )
-    again = app.record_fact(
-        code,
-        indicator="penalty.minor",
-        decided_on=date(2023, 3, 1),
-        domain="food",
-        document_no="舞市监罚〔2023〕7号",
-        actor=SYSTEM,
+    again = app.handle(
+        RecordFact(
+            uscc=code,
+            indicator="penalty.minor",
+            decided_on=date(2023, 3, 1),
+            domain="food",
+            document_no="舞市监罚〔2023〕7号",
+            actor=SYSTEM,
+        )
     )
     assert first.created
     assert not again.created
     assert again.id == first.id
     assert again.position == first.position
     assert len(app.history(code)) == 2
-    same = app.register_subject(
-        uscc=code, name="舞钢市测试1有限公司", kind="enterprise", fields=["food"], actor=SYSTEM
+    same = app.handle(
+        RegisterSubject(
+            uscc=code, name="舞钢市测试1有限公司", kind="enterprise", fields=["food"], actor=SYSTEM
+        )
     )
     assert not same.created
     with pytest.raises(Conflict):
-        app.register_subject(uscc=code, name="other", kind="enterprise", actor=SYSTEM)
+        app.handle(RegisterSubject(uscc=code, name="other", kind="enterprise", actor=SYSTEM))
 
 
 @scenario
@@ -672,13 +847,15 @@ def stored_events_carry_explicit_topics_provenance_and_record_time(
 ) -> None:
     code = register(app, clock)
     at = clock.on(date(2023, 3, 2))
-    app.record_fact(
-        code,
-        indicator="penalty.minor",
-        decided_on=date(2023, 3, 1),
-        domain="food",
-        document_no="D-1",
-        actor=recorder("food"),
+    app.handle(
+        RecordFact(
+            uscc=code,
+            indicator="penalty.minor",
+            decided_on=date(2023, 3, 1),
+            domain="food",
+            document_no="D-1",
+            actor=recorder("food"),
+        )
     )
     notifications = app.notification_log.select(start=1, limit=10)
     topics = [n.topic for n in notifications]

@@ -18,6 +18,7 @@ from api.schemas import (
     ResultIn,
     ResultOut,
 )
+from ledger.domain.commands import RecordInspectionResult
 from ledger.domain.inspections import InspectionDraw
 from ledger.domain.values import normalize_uscc
 
@@ -67,15 +68,17 @@ def record_result(
     draw_id: UUID, body: ResultIn, actor: Recorder, ledger: Ledger, response: Response
 ) -> ResultOut:
     """Record a drawn subject's inspection: `passed`, or a `finding` recorded as a credit fact."""
-    written = ledger.record_inspection_result(
-        draw_id,
-        uscc=body.uscc,
-        outcome=body.outcome,
-        inspected_on=body.inspected_on,
-        indicator=body.indicator,
-        document_no=body.document_no,
-        note=body.note,
-        actor=actor,
+    written = ledger.handle(
+        RecordInspectionResult(
+            draw_id=draw_id,
+            uscc=body.uscc,
+            outcome=body.outcome,
+            inspected_on=body.inspected_on,
+            indicator=body.indicator,
+            document_no=body.document_no,
+            note=body.note,
+            actor=actor,
+        )
     )
     if not written.created:
         response.status_code = 200

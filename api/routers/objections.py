@@ -17,6 +17,7 @@ from api.schemas import (
     Resolved,
     ResolveIn,
 )
+from ledger.domain.commands import ResolveObjection
 from ledger.domain.rules.queues import objection_status
 
 router = APIRouter(prefix="/v1/objections", tags=["objections"], responses=PROBLEM_RESPONSES)
@@ -28,16 +29,18 @@ def resolve_objection(
 ) -> Resolved:
     """Resolve an objection; `corrected` with a correction voids or changes the record."""
     correction = body.correction
-    written = ledger.resolve_objection(
-        objection_id,
-        outcome=body.outcome,
-        resolved_on=body.resolved_on,
-        note=body.note,
-        void=correction.void if correction else False,
-        indicator=correction.indicator if correction else None,
-        decided_on=correction.decided_on if correction else None,
-        actor=actor,
-        source_document=body.source_document,
+    written = ledger.handle(
+        ResolveObjection(
+            objection_id=objection_id,
+            outcome=body.outcome,
+            resolved_on=body.resolved_on,
+            note=body.note,
+            void=correction.void if correction else False,
+            indicator=correction.indicator if correction else None,
+            decided_on=correction.decided_on if correction else None,
+            actor=actor,
+            source_document=body.source_document,
+        )
     )
     return Resolved(
         objection_id=objection_id,

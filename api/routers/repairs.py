@@ -18,6 +18,7 @@ from api.schemas import (
     RepairStatus,
     RevokeRepairIn,
 )
+from ledger.domain.commands import DecideRepair, RevokeRepair
 from ledger.domain.rules.queues import repair_status
 
 router = APIRouter(prefix="/v1/repairs", tags=["repairs"], responses=PROBLEM_RESPONSES)
@@ -26,13 +27,15 @@ router = APIRouter(prefix="/v1/repairs", tags=["repairs"], responses=PROBLEM_RES
 @router.post("/{repair_id}/decide", response_model=Decided)
 def decide_repair(repair_id: UUID, body: DecideIn, actor: Recorder, ledger: Ledger) -> Decided:
     """Approve (the fact stops counting from `decided_on`) or reject a repair request."""
-    written = ledger.decide_repair(
-        repair_id,
-        approved=body.approved,
-        decided_on=body.decided_on,
-        reason=body.reason,
-        actor=actor,
-        source_document=body.source_document,
+    written = ledger.handle(
+        DecideRepair(
+            repair_id=repair_id,
+            approved=body.approved,
+            decided_on=body.decided_on,
+            reason=body.reason,
+            actor=actor,
+            source_document=body.source_document,
+        )
     )
     return Decided(
         repair_id=repair_id,
@@ -47,12 +50,14 @@ def revoke_repair(
     repair_id: UUID, body: RevokeRepairIn, actor: Recorder, ledger: Ledger
 ) -> Decided:
     """Revoke an approval made on false materials: the fact counts again from `revoked_on`."""
-    written = ledger.revoke_repair(
-        repair_id,
-        revoked_on=body.revoked_on,
-        reason=body.reason,
-        actor=actor,
-        source_document=body.source_document,
+    written = ledger.handle(
+        RevokeRepair(
+            repair_id=repair_id,
+            revoked_on=body.revoked_on,
+            reason=body.reason,
+            actor=actor,
+            source_document=body.source_document,
+        )
     )
     return Decided(
         repair_id=repair_id,

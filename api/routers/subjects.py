@@ -49,6 +49,19 @@ from api.schemas import (
     SubjectOut,
     SupervisionOut,
 )
+from ledger.domain.commands import (
+    DelistSubject,
+    EndFact,
+    FileObjection,
+    JoinField,
+    LeaveField,
+    ListSubject,
+    RecordFact,
+    RecordIndustryEvaluation,
+    RegisterSubject,
+    RequestRepair,
+    RevokeFact,
+)
 from ledger.domain.rules.queues import subject_counts
 from ledger.domain.values import normalize_uscc, subject_id_for
 from ledger.service.application import Written
@@ -71,14 +84,16 @@ def register_subject(
     body: SubjectIn, actor: Recorder, ledger: Ledger, response: Response
 ) -> SubjectCreated:
     """Register a subject (idempotent: the same details again answer 200)."""
-    written = ledger.register_subject(
-        uscc=body.uscc,
-        name=body.name,
-        kind=body.kind,
-        fields=body.fields,
-        established_on=body.established_on,
-        actor=actor,
-        source_document=body.source_document,
+    written = ledger.handle(
+        RegisterSubject(
+            uscc=body.uscc,
+            name=body.name,
+            kind=body.kind,
+            fields=body.fields,
+            established_on=body.established_on,
+            actor=actor,
+            source_document=body.source_document,
+        )
     )
     _created(response, written)
     return SubjectCreated(
@@ -105,15 +120,17 @@ def record_fact(
     uscc: str, body: FactIn, actor: Recorder, ledger: Ledger, response: Response
 ) -> FactCreated:
     """Record a credit fact in one of the recorder's own fields."""
-    written = ledger.record_fact(
-        uscc,
-        indicator=body.indicator,
-        decided_on=body.decided_on,
-        domain=body.domain,
-        document_no=body.document_no,
-        description=body.description,
-        effective_until=body.effective_until,
-        actor=actor,
+    written = ledger.handle(
+        RecordFact(
+            uscc=uscc,
+            indicator=body.indicator,
+            decided_on=body.decided_on,
+            domain=body.domain,
+            document_no=body.document_no,
+            description=body.description,
+            effective_until=body.effective_until,
+            actor=actor,
+        )
     )
     _created(response, written)
     return FactCreated(fact_id=written.id, position=_position(written))
@@ -122,13 +139,15 @@ def record_fact(
 @router.post("/{uscc}/facts/{fact_id}/end", response_model=Changed)
 def end_fact(uscc: str, fact_id: UUID, body: FactEndIn, actor: Recorder, ledger: Ledger) -> Changed:
     """End a fact from `ended_on` (arrears paid, anomaly removed)."""
-    written = ledger.end_fact(
-        uscc,
-        fact_id,
-        ended_on=body.ended_on,
-        reason=body.reason,
-        actor=actor,
-        source_document=body.source_document,
+    written = ledger.handle(
+        EndFact(
+            uscc=uscc,
+            fact_id=fact_id,
+            ended_on=body.ended_on,
+            reason=body.reason,
+            actor=actor,
+            source_document=body.source_document,
+        )
     )
     return Changed(id=fact_id, changed=written.created, position=_position(written))
 
@@ -138,8 +157,14 @@ def revoke_fact(
     uscc: str, fact_id: UUID, body: FactRevokeIn, actor: Recorder, ledger: Ledger
 ) -> Changed:
     """Revoke a fact: void from the start."""
-    written = ledger.revoke_fact(
-        uscc, fact_id, reason=body.reason, actor=actor, source_document=body.source_document
+    written = ledger.handle(
+        RevokeFact(
+            uscc=uscc,
+            fact_id=fact_id,
+            reason=body.reason,
+            actor=actor,
+            source_document=body.source_document,
+        )
     )
     return Changed(id=fact_id, changed=written.created, position=_position(written))
 
@@ -149,14 +174,16 @@ def list_subject(
     uscc: str, body: ListingIn, actor: Recorder, ledger: Ledger, response: Response
 ) -> ListingCreated:
     """Put the subject on a joint dishonesty list (graded 差 while listed)."""
-    written = ledger.list_subject(
-        uscc,
-        list_type=body.list_type,
-        listed_on=body.listed_on,
-        domain=body.domain,
-        document_no=body.document_no,
-        authority=body.authority,
-        actor=actor,
+    written = ledger.handle(
+        ListSubject(
+            uscc=uscc,
+            list_type=body.list_type,
+            listed_on=body.listed_on,
+            domain=body.domain,
+            document_no=body.document_no,
+            authority=body.authority,
+            actor=actor,
+        )
     )
     _created(response, written)
     return ListingCreated(listing_id=written.id, position=_position(written))
@@ -167,13 +194,15 @@ def delist_subject(
     uscc: str, listing_id: UUID, body: DelistIn, actor: Recorder, ledger: Ledger
 ) -> Changed:
     """Remove a listing; reason `revoked` voids it from the start."""
-    written = ledger.delist_subject(
-        uscc,
-        listing_id,
-        delisted_on=body.delisted_on,
-        reason=body.reason,
-        actor=actor,
-        source_document=body.source_document,
+    written = ledger.handle(
+        DelistSubject(
+            uscc=uscc,
+            listing_id=listing_id,
+            delisted_on=body.delisted_on,
+            reason=body.reason,
+            actor=actor,
+            source_document=body.source_document,
+        )
     )
     return Changed(id=listing_id, changed=written.created, position=_position(written))
 
@@ -183,13 +212,15 @@ def file_objection(
     uscc: str, body: ObjectionIn, actor: Filer, ledger: Ledger, response: Response
 ) -> ObjectionCreated:
     """File an objection to a fact or listing; due in 10 working days."""
-    written = ledger.file_objection(
-        uscc,
-        target_id=body.target_id,
-        filed_on=body.filed_on,
-        grounds=body.grounds,
-        actor=actor,
-        source_document=body.source_document,
+    written = ledger.handle(
+        FileObjection(
+            uscc=uscc,
+            target_id=body.target_id,
+            filed_on=body.filed_on,
+            grounds=body.grounds,
+            actor=actor,
+            source_document=body.source_document,
+        )
     )
     _created(response, written)
     assert written.due_on is not None
@@ -207,13 +238,15 @@ def request_repair(
     uscc: str, body: RepairIn, actor: Filer, ledger: Ledger, response: Response
 ) -> RepairCreated:
     """Request credit repair of a deduction fact (422 with `eligible_on` when too early)."""
-    written = ledger.request_repair(
-        uscc,
-        target_id=body.target_id,
-        requested_on=body.requested_on,
-        commitment=body.commitment,
-        actor=actor,
-        source_document=body.source_document,
+    written = ledger.handle(
+        RequestRepair(
+            uscc=uscc,
+            target_id=body.target_id,
+            requested_on=body.requested_on,
+            commitment=body.commitment,
+            actor=actor,
+            source_document=body.source_document,
+        )
     )
     _created(response, written)
     assert written.due_on is not None
@@ -240,15 +273,17 @@ def record_industry_evaluation(
     """Record a field's industry evaluation: a 100-point score or the field's native grade.
 
     The answer carries the grade the score maps to, so it is audited like any grade read."""
-    written = ledger.record_industry_evaluation(
-        uscc,
-        domain=body.domain,
-        evaluated_on=body.evaluated_on,
-        model=body.model,
-        score=body.score,
-        native_grade=body.native_grade,
-        document_no=body.document_no,
-        actor=actor,
+    written = ledger.handle(
+        RecordIndustryEvaluation(
+            uscc=uscc,
+            domain=body.domain,
+            evaluated_on=body.evaluated_on,
+            model=body.model,
+            score=body.score,
+            native_grade=body.native_grade,
+            document_no=body.document_no,
+            actor=actor,
+        )
     )
     _created(response, written)
     reads.record(
@@ -303,7 +338,9 @@ def get_supervision(
 @router.post("/{uscc}/fields", response_model=Changed)
 def join_field(uscc: str, body: JoinFieldIn, actor: Recorder, ledger: Ledger) -> Changed:
     """Bring the subject under one of the recorder's fields from `joined_on`."""
-    written = ledger.join_field(uscc, field=body.field, joined_on=body.joined_on, actor=actor)
+    written = ledger.handle(
+        JoinField(uscc=uscc, field=body.field, joined_on=body.joined_on, actor=actor)
+    )
     return Changed(id=written.id, changed=written.created, position=written.position or 0)
 
 
@@ -312,7 +349,7 @@ def leave_field(
     uscc: str, field: str, body: LeaveFieldIn, actor: Recorder, ledger: Ledger
 ) -> Changed:
     """Take the subject out of a field from `left_on`."""
-    written = ledger.leave_field(uscc, field=field, left_on=body.left_on, actor=actor)
+    written = ledger.handle(LeaveField(uscc=uscc, field=field, left_on=body.left_on, actor=actor))
     return Changed(id=written.id, changed=written.created, position=written.position or 0)
 
 

@@ -11,15 +11,16 @@ from uuid import UUID, uuid4
 from eventsourcing.application import AggregateNotFoundError
 
 from ledger.domain.dates import require_date
+from ledger.domain.deciders.base import text
 from ledger.domain.errors import InvalidInput, NotFound
 from ledger.domain.inspections import InspectionDraw, InspectorPool, pool_id_for
 from ledger.domain.rules.authority import InField
 from ledger.domain.rules.supervision import Draw, Supervision, draw, in_field, supervise
 from ledger.domain.text import natural_key, optional_text
 from ledger.domain.values import Actor
+from ledger.service.handlers import Written
 
 if TYPE_CHECKING:
-    from ledger.service.application import Written
     from ledger.service.parts import LedgerParts
 else:
     LedgerParts = object
@@ -40,17 +41,13 @@ class Draws(LedgerParts):
         self, field: str, *, inspectors: Sequence[str], actor: Actor
     ) -> Written:
         """Register (or replace) a field's inspector pool for double-random draws."""
-        # Deferred: the command results and the text argument rule live with the commands in
-        # `application`, which imports this module to build `CreditLedger`.
-        from ledger.service.application import Written, _text
-
         actor.require("record")
         self._field(field, "field")
         self._authorize(actor, InField(field, "field"), None)
         # Names are natural keys: full-width and half-width spellings are one inspector.
         by_key: dict[str, str] = {}
         for given in inspectors:
-            name = str(_text(given, "inspectors"))
+            name = str(text(given, "inspectors"))
             by_key.setdefault(natural_key(name), name)
         names = sorted(by_key.values())
         if len(names) < 2:

@@ -12,6 +12,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 
 from ledger.domain.access import TOKEN_PREFIX, AccessToken, hash_secret, token_stream_id
+from ledger.domain.deciders.base import text
 from ledger.domain.errors import Forbidden, InvalidInput, NotFound
 from ledger.domain.text import optional_text
 from ledger.domain.values import Actor, Role
@@ -124,13 +125,9 @@ class Tokens(LedgerParts):
 
     def revoke_token(self, token_id: str, *, actor: Actor, reason: str = "revoked") -> bool:
         """Revoke a token by its public id; returns whether it was active."""
-        # Deferred: the text argument rule lives with the commands in `application`, which
-        # imports this module to build `CreditLedger`.
-        from ledger.service.application import _text
-
         if actor.role not in (Role.ADMIN, Role.SYSTEM):
             raise Forbidden("only an admin revokes tokens", field="role", rule="admin only")
-        reason = str(_text(reason, "reason"))
+        reason = str(text(reason, "reason"))
         topics = [AccessToken.Issued.TOPIC]
         for notification in read_log(self.recorder, topics=topics, page_size=500):
             event = self.mapper.to_domain_event(notification)

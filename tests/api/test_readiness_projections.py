@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from credit_ledger.bootstrap import open_ledger
+from ledger.domain.commands import RegisterSubject
 from ledger.service.application import CreditLedger
 from projections.runner import Projector
 from projections.store import unescape_text
@@ -132,8 +133,10 @@ def test_readyz_of_a_served_process_names_a_projection_its_external_worker_fails
     ledger = open_ledger(store_url)
     worker_log = tmp_path / "project.log"
     try:
-        ledger.register_subject(
-            uscc=uscc(104), name="某公司", kind="enterprise", fields=["food"], actor=SYSTEM
+        ledger.handle(
+            RegisterSubject(
+                uscc=uscc(104), name="某公司", kind="enterprise", fields=["food"], actor=SYSTEM
+            )
         )
         with serving(CLI, env, tmp_path) as (base, _), worker_log.open("wb") as sink:
             metrics = f"http://127.0.0.1:{(port := free_port())}/metrics"
@@ -152,8 +155,10 @@ def test_readyz_of_a_served_process_names_a_projection_its_external_worker_fails
                 projector = Projector(ledger)
                 table = moved_away(projector, "feed")
                 try:
-                    ledger.register_subject(
-                        uscc=uscc(105), name="某公司", kind="enterprise", actor=SYSTEM
+                    ledger.handle(
+                        RegisterSubject(
+                            uscc=uscc(105), name="某公司", kind="enterprise", actor=SYSTEM
+                        )
                     )
                     refused = eventually(lambda: (r := readyz()).status_code == 503 and r)
                     assert refused.headers["content-type"] == "application/problem+json"

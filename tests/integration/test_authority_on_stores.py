@@ -8,6 +8,16 @@ from typing import Any
 
 import pytest
 
+from ledger.domain.commands import (
+    DelistSubject,
+    FileObjection,
+    JoinField,
+    ListSubject,
+    RecordFact,
+    RecordInspectionResult,
+    RegisterSubject,
+    ResolveObjection,
+)
 from ledger.domain.errors import Forbidden, NotFound
 from ledger.service.application import CreditLedger
 from tests.support import ADMIN, PLATFORM, SYSTEM, StepClock, recorder, uscc
@@ -38,8 +48,10 @@ def _registered(app: CreditLedger) -> bool:
 
 def food_subject(app: CreditLedger, clock: StepClock) -> None:
     clock.on(date(2024, 3, 1))
-    app.register_subject(
-        uscc=CODE, name="舞钢市食品厂", kind="enterprise", fields=["food"], actor=SYSTEM
+    app.handle(
+        RegisterSubject(
+            uscc=CODE, name="舞钢市食品厂", kind="enterprise", fields=["food"], actor=SYSTEM
+        )
     )
 
 
@@ -54,7 +66,7 @@ def test_a_food_recorder_cannot_award_a_tax_a_level(
         "document_no": "A1",
     }
     in_own = refused_writing_nothing(
-        app, lambda: app.record_fact(CODE, domain="food", actor=FOOD, **award)
+        app, lambda: app.handle(RecordFact(uscc=CODE, domain="food", actor=FOOD, **award))
     )
     assert (in_own.field, in_own.rule) == (
         "indicator",
@@ -62,12 +74,12 @@ def test_a_food_recorder_cannot_award_a_tax_a_level(
         "admins always may (model PCCE-2021)",
     )
     in_tax = refused_writing_nothing(
-        app, lambda: app.record_fact(CODE, domain="taxation", actor=FOOD, **award)
+        app, lambda: app.handle(RecordFact(uscc=CODE, domain="taxation", actor=FOOD, **award))
     )
     assert in_tax.field == "domain"
     assert app.evaluate(CODE, as_of=date(2024, 3, 1)).score == 80
     # The taxation field awards it, in its own domain.
-    assert app.record_fact(CODE, domain="taxation", actor=TAX, **award).created
+    assert app.handle(RecordFact(uscc=CODE, domain="taxation", actor=TAX, **award)).created
     assert app.evaluate(CODE, as_of=date(2024, 3, 1)).score == 85
 
 
@@ -83,12 +95,12 @@ def test_a_food_recorder_cannot_list_a_major_tax_violation(
         "authority": "税务局",
     }
     refused = refused_writing_nothing(
-        app, lambda: app.list_subject(CODE, domain="food", actor=FOOD, **listing)
+        app, lambda: app.handle(ListSubject(uscc=CODE, domain="food", actor=FOOD, **listing))
     )
     assert refused.field == "list_type"
     assert "recorders of taxation" in str(refused.rule)
     assert app.evaluate(CODE, as_of=date(2024, 3, 1)).listed is False
-    assert app.list_subject(CODE, domain="taxation", actor=TAX, **listing).created
+    assert app.handle(ListSubject(uscc=CODE, domain="taxation", actor=TAX, **listing)).created
     assert app.evaluate(CODE, as_of=date(2024, 3, 1)).listed is True
 
 
@@ -104,22 +116,36 @@ def test_the_courts_list_is_imported_by_an_admin_and_delisted_by_none_but_an_adm
         "document_no": "(2024)豫0481执1号",
         "authority": "舞钢市人民法院",
     }
-    refused = refused_writing_nothing(app, lambda: app.list_subject(CODE, actor=FOOD, **listing))
+    refused = refused_writing_nothing(
+        app, lambda: app.handle(ListSubject(uscc=CODE, actor=FOOD, **listing))
+    )
     assert (refused.field, refused.rule) == (
         "list_type",
         "list 'judgment_defaulter' may be recorded by admins only; admins always may "
         "(model PCCE-2021)",
     )
-    listed = app.list_subject(CODE, actor=ADMIN, **listing)
+    listed = app.handle(ListSubject(uscc=CODE, actor=ADMIN, **listing))
     delist = refused_writing_nothing(
         app,
-        lambda: app.delist_subject(
-            CODE, listed.id, delisted_on=date(2024, 3, 1), reason="repaired", actor=FOOD
+        lambda: app.handle(
+            DelistSubject(
+                uscc=CODE,
+                listing_id=listed.id,
+                delisted_on=date(2024, 3, 1),
+                reason="repaired",
+                actor=FOOD,
+            )
         ),
     )
     assert delist.field == "listing_id"
-    assert app.delist_subject(
-        CODE, listed.id, delisted_on=date(2024, 3, 1), reason="repaired", actor=ADMIN
+    assert app.handle(
+        DelistSubject(
+            uscc=CODE,
+            listing_id=listed.id,
+            delisted_on=date(2024, 3, 1),
+            reason="repaired",
+            actor=ADMIN,
+        )
     ).created
 
 
@@ -130,18 +156,23 @@ def test_a_food_recorder_cannot_enrol_a_subject_into_taxation(
     clock.on(date(2024, 3, 1))
     subject: dict[str, Any] = {"uscc": CODE, "name": "舞钢市食品厂", "kind": "enterprise"}
     refused = refused_writing_nothing(
-        app, lambda: app.register_subject(fields=["food", "taxation"], actor=FOOD, **subject)
+        app, lambda: app.handle(RegisterSubject(fields=["food", "taxation"], actor=FOOD, **subject))
     )
     assert (refused.field, refused.rule) == ("fields", "a recorder writes only in its own fields")
     assert "'taxation'" in refused.message
     assert not _registered(app)
     # Registering into its own fields, or into none, is fine; joining taxation later is not.
-    assert app.register_subject(fields=[], actor=FOOD, **subject).created
+    assert app.handle(RegisterSubject(fields=[], actor=FOOD, **subject)).created
     joined = refused_writing_nothing(
-        app, lambda: app.join_field(CODE, field="taxation", joined_on=date(2024, 3, 1), actor=FOOD)
+        app,
+        lambda: app.handle(
+            JoinField(uscc=CODE, field="taxation", joined_on=date(2024, 3, 1), actor=FOOD)
+        ),
     )
     assert joined.field == "field"
-    assert app.join_field(CODE, field="food", joined_on=date(2024, 3, 1), actor=FOOD).created
+    assert app.handle(
+        JoinField(uscc=CODE, field="food", joined_on=date(2024, 3, 1), actor=FOOD)
+    ).created
     assert app.subject(CODE).fields == ["food"]
 
 
@@ -150,26 +181,36 @@ def test_a_food_recorder_cannot_correct_its_own_penalty_into_a_national_honour(
 ) -> None:
     app = stored_ledger
     food_subject(app, clock)
-    fact = app.record_fact(
-        CODE,
-        indicator="penalty.general",
-        decided_on=date(2024, 2, 1),
-        domain="food",
-        document_no="舞市监罚〔2024〕1号",
-        actor=FOOD,
+    fact = app.handle(
+        RecordFact(
+            uscc=CODE,
+            indicator="penalty.general",
+            decided_on=date(2024, 2, 1),
+            domain="food",
+            document_no="舞市监罚〔2024〕1号",
+            actor=FOOD,
+        )
     )
-    objection = app.file_objection(
-        CODE, target_id=fact.id, filed_on=date(2024, 3, 1), grounds="认定错误", actor=PLATFORM
+    objection = app.handle(
+        FileObjection(
+            uscc=CODE,
+            target_id=fact.id,
+            filed_on=date(2024, 3, 1),
+            grounds="认定错误",
+            actor=PLATFORM,
+        )
     )
     clock.on(date(2024, 3, 5))
 
     def correct(indicator: str) -> Callable[[], Any]:
-        return lambda: app.resolve_objection(
-            objection.id,
-            outcome="corrected",
-            resolved_on=date(2024, 3, 5),
-            indicator=indicator,
-            actor=FOOD,
+        return lambda: app.handle(
+            ResolveObjection(
+                objection_id=objection.id,
+                outcome="corrected",
+                resolved_on=date(2024, 3, 5),
+                indicator=indicator,
+                actor=FOOD,
+            )
         )
 
     for honour in ("honor.national", "commitment.kept"):
@@ -185,12 +226,14 @@ def test_a_food_recorder_cannot_correct_its_own_penalty_into_a_national_honour(
     # Not even an admin changes a deduction into a bonus.
     refused_writing_nothing(
         app,
-        lambda: app.resolve_objection(
-            objection.id,
-            outcome="corrected",
-            resolved_on=date(2024, 3, 5),
-            indicator="honor.national",
-            actor=ADMIN,
+        lambda: app.handle(
+            ResolveObjection(
+                objection_id=objection.id,
+                outcome="corrected",
+                resolved_on=date(2024, 3, 5),
+                indicator="honor.national",
+                actor=ADMIN,
+            )
         ),
     )
     state = app.subject(CODE)
@@ -198,12 +241,14 @@ def test_a_food_recorder_cannot_correct_its_own_penalty_into_a_national_honour(
     assert state.facts[fact.id].indicator == "penalty.general"
     assert app.evaluate(CODE, as_of=date(2024, 3, 5)).score == 75
     # A correction within the kind and the resolver's authority goes through.
-    app.resolve_objection(
-        objection.id,
-        outcome="corrected",
-        resolved_on=date(2024, 3, 5),
-        indicator="penalty.minor",
-        actor=FOOD,
+    app.handle(
+        ResolveObjection(
+            objection_id=objection.id,
+            outcome="corrected",
+            resolved_on=date(2024, 3, 5),
+            indicator="penalty.minor",
+            actor=FOOD,
+        )
     )
     assert app.evaluate(CODE, as_of=date(2024, 3, 5)).score == 79
 
@@ -214,38 +259,56 @@ def test_voiding_a_fact_the_resolver_could_not_have_recorded_is_refused(
     app = stored_ledger
     food_subject(app, clock)
     # An admin recorded a tax arrears in the food domain; the food recorder may not void it.
-    fact = app.record_fact(
-        CODE,
-        indicator="tax.arrears",
-        decided_on=date(2024, 2, 1),
-        domain="food",
-        document_no="T1",
-        actor=ADMIN,
+    fact = app.handle(
+        RecordFact(
+            uscc=CODE,
+            indicator="tax.arrears",
+            decided_on=date(2024, 2, 1),
+            domain="food",
+            document_no="T1",
+            actor=ADMIN,
+        )
     )
-    objection = app.file_objection(
-        CODE, target_id=fact.id, filed_on=date(2024, 3, 1), grounds="已缴清", actor=PLATFORM
+    objection = app.handle(
+        FileObjection(
+            uscc=CODE,
+            target_id=fact.id,
+            filed_on=date(2024, 3, 1),
+            grounds="已缴清",
+            actor=PLATFORM,
+        )
     )
     refused = refused_writing_nothing(
         app,
-        lambda: app.resolve_objection(
-            objection.id, outcome="corrected", resolved_on=date(2024, 3, 1), void=True, actor=FOOD
+        lambda: app.handle(
+            ResolveObjection(
+                objection_id=objection.id,
+                outcome="corrected",
+                resolved_on=date(2024, 3, 1),
+                void=True,
+                actor=FOOD,
+            )
         ),
     )
     assert refused.field == "correction.void"
     redate = refused_writing_nothing(
         app,
-        lambda: app.resolve_objection(
-            objection.id,
-            outcome="corrected",
-            resolved_on=date(2024, 3, 1),
-            decided_on=date(2024, 2, 15),
-            actor=FOOD,
+        lambda: app.handle(
+            ResolveObjection(
+                objection_id=objection.id,
+                outcome="corrected",
+                resolved_on=date(2024, 3, 1),
+                decided_on=date(2024, 2, 15),
+                actor=FOOD,
+            )
         ),
     )
     assert redate.field == "correction.decided_on"
     # Rejecting it stays the recording field's business.
-    assert app.resolve_objection(
-        objection.id, outcome="rejected", resolved_on=date(2024, 3, 1), actor=FOOD
+    assert app.handle(
+        ResolveObjection(
+            objection_id=objection.id, outcome="rejected", resolved_on=date(2024, 3, 1), actor=FOOD
+        )
     ).created
 
 
@@ -261,14 +324,22 @@ def test_an_inspection_finding_records_only_what_the_field_may_record(
     finding: dict[str, Any] = {"uscc": CODE, "outcome": "finding", "inspected_on": date(2024, 6, 2)}
     refused = refused_writing_nothing(
         app,
-        lambda: app.record_inspection_result(
-            made.id, indicator="business.anomaly", document_no="F1", actor=FOOD, **finding
+        lambda: app.handle(
+            RecordInspectionResult(
+                draw_id=made.id,
+                indicator="business.anomaly",
+                document_no="F1",
+                actor=FOOD,
+                **finding,
+            )
         ),
     )
     assert (refused.field, "recorders of market_entities" in str(refused.rule)) == (
         "indicator",
         True,
     )
-    assert app.record_inspection_result(
-        made.id, indicator="penalty.minor", document_no="F1", actor=FOOD, **finding
+    assert app.handle(
+        RecordInspectionResult(
+            draw_id=made.id, indicator="penalty.minor", document_no="F1", actor=FOOD, **finding
+        )
     ).created

@@ -17,6 +17,21 @@ import pytest
 from stdnum.cn import uscc as stdnum_uscc
 
 from credit_ledger.bulk import import_file
+from ledger.domain.commands import (
+    DecideRepair,
+    DelistSubject,
+    EndFact,
+    FileObjection,
+    LeaveField,
+    ListSubject,
+    RecordFact,
+    RecordIndustryEvaluation,
+    RecordInspectionResult,
+    RegisterSubject,
+    RequestRepair,
+    ResolveObjection,
+    RevokeFact,
+)
 from ledger.domain.errors import InvalidInput
 from ledger.domain.subject import Subject
 from ledger.domain.values import SYSTEM_ACTOR, subject_id_for
@@ -35,20 +50,28 @@ def code_of(start: str) -> str:
 
 def registered(ledger: CreditLedger, clock: StepClock, code: str = CODE) -> None:
     clock.on(date(2023, 1, 2))
-    ledger.register_subject(
-        uscc=code, name="舞钢市某某食品有限公司", kind="enterprise", fields=["food"], actor=ADMIN
+    ledger.handle(
+        RegisterSubject(
+            uscc=code,
+            name="舞钢市某某食品有限公司",
+            kind="enterprise",
+            fields=["food"],
+            actor=ADMIN,
+        )
     )
 
 
 def penalty(ledger: CreditLedger, document_no: str = DOC, **extra: Any) -> Any:
-    return ledger.record_fact(
-        CODE,
-        indicator="penalty.general",
-        decided_on=date(2023, 3, 1),
-        domain="food",
-        document_no=document_no,
-        actor=ADMIN,
-        **extra,
+    return ledger.handle(
+        RecordFact(
+            uscc=CODE,
+            indicator="penalty.general",
+            decided_on=date(2023, 3, 1),
+            domain="food",
+            document_no=document_no,
+            actor=ADMIN,
+            **extra,
+        )
     )
 
 
@@ -71,8 +94,8 @@ def test_a_name_with_nul_is_refused_naming_the_field_and_the_code_point(
     clock.on(date(2023, 1, 2))
     refusal = refused(
         stored_ledger,
-        lambda: stored_ledger.register_subject(
-            uscc=CODE, name="舞钢\x00公司", kind="enterprise", actor=ADMIN
+        lambda: stored_ledger.handle(
+            RegisterSubject(uscc=CODE, name="舞钢\x00公司", kind="enterprise", actor=ADMIN)
         ),
         "name",
     )
@@ -113,8 +136,8 @@ def test_names_of_invisible_characters_bidi_overrides_and_controls_are_refused(
     clock.on(date(2023, 1, 2))
     refused(
         stored_ledger,
-        lambda: stored_ledger.register_subject(
-            uscc=CODE, name=name, kind="enterprise", actor=ADMIN
+        lambda: stored_ledger.handle(
+            RegisterSubject(uscc=CODE, name=name, kind="enterprise", actor=ADMIN)
         ),
         "name",
     )
@@ -141,8 +164,8 @@ def test_valid_credit_codes_of_letter_authorities_are_registered(
     clock.on(date(2023, 1, 2))
     for start in ("N2410481", "Y1410481", "A1110000", "N1410481"):
         code = code_of(start)
-        written = stored_ledger.register_subject(
-            uscc=code, name=f"{start}组织", kind="social_organization", actor=ADMIN
+        written = stored_ledger.handle(
+            RegisterSubject(uscc=code, name=f"{start}组织", kind="social_organization", actor=ADMIN)
         )
         assert written.created
         assert stored_ledger.subject(code).uscc == code
@@ -158,13 +181,15 @@ def test_a_decision_before_1949_10_01_is_refused(
     registered(stored_ledger, clock)
     refused(
         stored_ledger,
-        lambda: stored_ledger.record_fact(
-            CODE,
-            indicator="penalty.general",
-            decided_on=day,
-            domain="food",
-            document_no="d",
-            actor=ADMIN,
+        lambda: stored_ledger.handle(
+            RecordFact(
+                uscc=CODE,
+                indicator="penalty.general",
+                decided_on=day,
+                domain="food",
+                document_no="d",
+                actor=ADMIN,
+            )
         ),
         field,
     )
@@ -177,37 +202,55 @@ def test_the_same_objection_filed_again_after_its_resolution_returns_the_origina
     clock.on(date(2023, 3, 2))
     fact = penalty(stored_ledger)
     clock.on(date(2023, 3, 6))
-    filed = stored_ledger.file_objection(
-        CODE, target_id=fact.id, filed_on=date(2023, 3, 6), grounds="处罚决定已撤销", actor=PLATFORM
+    filed = stored_ledger.handle(
+        FileObjection(
+            uscc=CODE,
+            target_id=fact.id,
+            filed_on=date(2023, 3, 6),
+            grounds="处罚决定已撤销",
+            actor=PLATFORM,
+        )
     )
     clock.on(date(2023, 3, 10))
-    stored_ledger.resolve_objection(
-        filed.id, outcome="rejected", resolved_on=date(2023, 3, 10), actor=ADMIN
+    stored_ledger.handle(
+        ResolveObjection(
+            objection_id=filed.id, outcome="rejected", resolved_on=date(2023, 3, 10), actor=ADMIN
+        )
     )
     position = stored_ledger.max_position()
     clock.on(date(2023, 3, 20))
-    again = stored_ledger.file_objection(
-        CODE, target_id=fact.id, filed_on=date(2023, 3, 6), grounds="处罚决定已撤销", actor=PLATFORM
+    again = stored_ledger.handle(
+        FileObjection(
+            uscc=CODE,
+            target_id=fact.id,
+            filed_on=date(2023, 3, 6),
+            grounds="处罚决定已撤销",
+            actor=PLATFORM,
+        )
     )
     assert (again.id, again.created, again.status) == (filed.id, False, "resolved")
     assert stored_ledger.max_position() == position
     assert len(stored_ledger.subject(CODE).objections) == 1
     # Grounds compare by NFKC: a full-width spelling is the same filing.
-    wide = stored_ledger.file_objection(
-        CODE,
-        target_id=fact.id,
-        filed_on=date(2023, 3, 6),
-        grounds=" 处罚决定已撤销 ",
-        actor=PLATFORM,
+    wide = stored_ledger.handle(
+        FileObjection(
+            uscc=CODE,
+            target_id=fact.id,
+            filed_on=date(2023, 3, 6),
+            grounds=" 处罚决定已撤销 ",
+            actor=PLATFORM,
+        )
     )
     assert (wide.id, wide.created) == (filed.id, False)
     # Another filing date is a new objection, allowed once the first is resolved.
-    other = stored_ledger.file_objection(
-        CODE,
-        target_id=fact.id,
-        filed_on=date(2023, 3, 20),
-        grounds="处罚决定已撤销",
-        actor=PLATFORM,
+    other = stored_ledger.handle(
+        FileObjection(
+            uscc=CODE,
+            target_id=fact.id,
+            filed_on=date(2023, 3, 20),
+            grounds="处罚决定已撤销",
+            actor=PLATFORM,
+        )
     )
     assert other.created
     assert other.id != filed.id
@@ -219,11 +262,23 @@ def test_objection_grounds_in_full_width_are_the_same_pending_objection(
     registered(stored_ledger, clock)
     clock.on(date(2023, 3, 2))
     fact = penalty(stored_ledger)
-    filed = stored_ledger.file_objection(
-        CODE, target_id=fact.id, filed_on=date(2023, 3, 2), grounds="文号ＡＢ１有误", actor=PLATFORM
+    filed = stored_ledger.handle(
+        FileObjection(
+            uscc=CODE,
+            target_id=fact.id,
+            filed_on=date(2023, 3, 2),
+            grounds="文号ＡＢ１有误",
+            actor=PLATFORM,
+        )
     )
-    again = stored_ledger.file_objection(
-        CODE, target_id=fact.id, filed_on=date(2023, 3, 2), grounds="文号AB1有误", actor=PLATFORM
+    again = stored_ledger.handle(
+        FileObjection(
+            uscc=CODE,
+            target_id=fact.id,
+            filed_on=date(2023, 3, 2),
+            grounds="文号AB1有误",
+            actor=PLATFORM,
+        )
     )
     assert (again.id, again.created, again.status) == (filed.id, False, "pending")
 
@@ -237,65 +292,80 @@ def test_every_text_argument_of_every_command_passes_the_text_rule(
     registered(stored_ledger, clock)
     clock.on(date(2023, 3, 2))
     fact = penalty(stored_ledger).id
-    listing = stored_ledger.list_subject(
-        CODE,
-        list_type="serious_illegal_dishonest",
-        listed_on=date(2023, 3, 2),
-        domain="food",
-        document_no="L1",
-        authority="舞钢市市场监督管理局",
-        actor=ADMIN,
+    listing = stored_ledger.handle(
+        ListSubject(
+            uscc=CODE,
+            list_type="serious_illegal_dishonest",
+            listed_on=date(2023, 3, 2),
+            domain="food",
+            document_no="L1",
+            authority="舞钢市市场监督管理局",
+            actor=ADMIN,
+        )
     ).id
     clock.on(date(2024, 6, 3))
-    repairable = stored_ledger.record_fact(
-        CODE,
-        indicator="penalty.minor",
-        decided_on=date(2024, 6, 3),
-        domain="food",
-        document_no="M1",
-        actor=ADMIN,
+    repairable = stored_ledger.handle(
+        RecordFact(
+            uscc=CODE,
+            indicator="penalty.minor",
+            decided_on=date(2024, 6, 3),
+            domain="food",
+            document_no="M1",
+            actor=ADMIN,
+        )
     ).id
-    objection = stored_ledger.file_objection(
-        CODE, target_id=fact, filed_on=date(2024, 6, 3), grounds="g", actor=PLATFORM
+    objection = stored_ledger.handle(
+        FileObjection(
+            uscc=CODE, target_id=fact, filed_on=date(2024, 6, 3), grounds="g", actor=PLATFORM
+        )
     ).id
-    repair = stored_ledger.request_repair(
-        CODE, target_id=repairable, requested_on=date(2024, 6, 3), commitment="c", actor=PLATFORM
+    repair = stored_ledger.handle(
+        RequestRepair(
+            uscc=CODE,
+            target_id=repairable,
+            requested_on=date(2024, 6, 3),
+            commitment="c",
+            actor=PLATFORM,
+        )
     ).id
     bad = "x\u202ey"
     day = date(2024, 6, 3)
     commands: list[tuple[str, Callable[[], object]]] = [
-        ("name", lambda: stored_ledger.register_subject(
-            uscc=uscc(32), name=bad, kind="enterprise", actor=ADMIN)),
-        ("source_document", lambda: stored_ledger.register_subject(
-            uscc=uscc(32), name="n", kind="enterprise", actor=ADMIN, source_document=bad)),
+        ("name", lambda: stored_ledger.handle(RegisterSubject(
+            uscc=uscc(32), name=bad, kind="enterprise", actor=ADMIN))),
+        ("source_document", lambda: stored_ledger.handle(RegisterSubject(
+            uscc=uscc(32), name="n", kind="enterprise", actor=ADMIN, source_document=bad))),
         ("document_no", lambda: penalty(stored_ledger, bad)),
         ("description", lambda: penalty(stored_ledger, "D2", description=bad)),
-        ("reason", lambda: stored_ledger.end_fact(
-            CODE, fact, ended_on=day, reason=bad, actor=ADMIN)),
-        ("source_document", lambda: stored_ledger.end_fact(
-            CODE, fact, ended_on=day, reason="r", actor=ADMIN, source_document=bad)),
-        ("reason", lambda: stored_ledger.revoke_fact(CODE, fact, reason=bad, actor=ADMIN)),
-        ("authority", lambda: stored_ledger.list_subject(
-            CODE, list_type="serious_illegal_dishonest", listed_on=day, domain="food",
-            document_no="L2", authority=bad, actor=ADMIN)),
-        ("document_no", lambda: stored_ledger.list_subject(
-            CODE, list_type="serious_illegal_dishonest", listed_on=day, domain="food",
-            document_no=bad, authority="a", actor=ADMIN)),
-        ("source_document", lambda: stored_ledger.delist_subject(
-            CODE, listing, delisted_on=day, reason="expired", actor=ADMIN, source_document=bad)),
-        ("grounds", lambda: stored_ledger.file_objection(
-            CODE, target_id=listing, filed_on=day, grounds=bad, actor=PLATFORM)),
-        ("note", lambda: stored_ledger.resolve_objection(
-            objection, outcome="rejected", resolved_on=day, actor=ADMIN, note=bad)),
-        ("commitment", lambda: stored_ledger.request_repair(
-            CODE, target_id=repairable, requested_on=day, commitment=bad, actor=PLATFORM)),
-        ("reason", lambda: stored_ledger.decide_repair(
-            repair, approved=True, decided_on=day, reason=bad, actor=ADMIN)),
-        ("model", lambda: stored_ledger.record_industry_evaluation(
-            CODE, domain="food", evaluated_on=day, model=bad, score="90", actor=ADMIN)),
-        ("document_no", lambda: stored_ledger.record_industry_evaluation(
-            CODE, domain="food", evaluated_on=day, model="m", score="90", document_no=bad,
-            actor=ADMIN)),
+        ("reason", lambda: stored_ledger.handle(EndFact(
+            uscc=CODE, fact_id=fact, ended_on=day, reason=bad, actor=ADMIN))),
+        ("source_document", lambda: stored_ledger.handle(EndFact(
+            uscc=CODE, fact_id=fact, ended_on=day, reason="r", actor=ADMIN,
+            source_document=bad))),
+        ("reason", lambda: stored_ledger.handle(RevokeFact(
+            uscc=CODE, fact_id=fact, reason=bad, actor=ADMIN))),
+        ("authority", lambda: stored_ledger.handle(ListSubject(
+            uscc=CODE, list_type="serious_illegal_dishonest", listed_on=day, domain="food",
+            document_no="L2", authority=bad, actor=ADMIN))),
+        ("document_no", lambda: stored_ledger.handle(ListSubject(
+            uscc=CODE, list_type="serious_illegal_dishonest", listed_on=day, domain="food",
+            document_no=bad, authority="a", actor=ADMIN))),
+        ("source_document", lambda: stored_ledger.handle(DelistSubject(
+            uscc=CODE, listing_id=listing, delisted_on=day, reason="expired", actor=ADMIN,
+            source_document=bad))),
+        ("grounds", lambda: stored_ledger.handle(FileObjection(
+            uscc=CODE, target_id=listing, filed_on=day, grounds=bad, actor=PLATFORM))),
+        ("note", lambda: stored_ledger.handle(ResolveObjection(
+            objection_id=objection, outcome="rejected", resolved_on=day, actor=ADMIN, note=bad))),
+        ("commitment", lambda: stored_ledger.handle(RequestRepair(
+            uscc=CODE, target_id=repairable, requested_on=day, commitment=bad, actor=PLATFORM))),
+        ("reason", lambda: stored_ledger.handle(DecideRepair(
+            repair_id=repair, approved=True, decided_on=day, reason=bad, actor=ADMIN))),
+        ("model", lambda: stored_ledger.handle(RecordIndustryEvaluation(
+            uscc=CODE, domain="food", evaluated_on=day, model=bad, score="90", actor=ADMIN))),
+        ("document_no", lambda: stored_ledger.handle(RecordIndustryEvaluation(
+            uscc=CODE, domain="food", evaluated_on=day, model="m", score="90", document_no=bad,
+            actor=ADMIN))),
         ("inspectors", lambda: stored_ledger.register_inspectors(
             "food", inspectors=["张三", bad], actor=ADMIN)),
         ("seed", lambda: stored_ledger.make_draw(
@@ -317,15 +387,17 @@ def test_an_inspection_finding_stores_its_document_number_and_note_cleaned(
     assert [s["uscc"] for s in drawn.selected] == [CODE]
 
     def finding(document_no: str, note: str) -> Any:
-        return stored_ledger.record_inspection_result(
-            drawn.id,
-            uscc=CODE,
-            outcome="finding",
-            inspected_on=date(2023, 3, 2),
-            indicator="penalty.minor",
-            document_no=document_no,
-            note=note,
-            actor=ADMIN,
+        return stored_ledger.handle(
+            RecordInspectionResult(
+                draw_id=drawn.id,
+                uscc=CODE,
+                outcome="finding",
+                inspected_on=date(2023, 3, 2),
+                indicator="penalty.minor",
+                document_no=document_no,
+                note=note,
+                actor=ADMIN,
+            )
         )
 
     refused(stored_ledger, lambda: finding("I1", "bad\x00note"), "note")
@@ -356,31 +428,39 @@ def test_dates_of_things_that_happened_are_not_after_today(
     registered(stored_ledger, clock)
     clock.on(date(2023, 3, 2))
     fact = penalty(stored_ledger).id
-    listing = stored_ledger.list_subject(
-        CODE,
-        list_type="serious_illegal_dishonest",
-        listed_on=date(2023, 3, 2),
-        domain="food",
-        document_no="L1",
-        authority="a",
-        actor=ADMIN,
+    listing = stored_ledger.handle(
+        ListSubject(
+            uscc=CODE,
+            list_type="serious_illegal_dishonest",
+            listed_on=date(2023, 3, 2),
+            domain="food",
+            document_no="L1",
+            authority="a",
+            actor=ADMIN,
+        )
     ).id
     later = date(2023, 3, 3)
     refused(
         stored_ledger,
-        lambda: stored_ledger.end_fact(CODE, fact, ended_on=later, reason="r", actor=ADMIN),
+        lambda: stored_ledger.handle(
+            EndFact(uscc=CODE, fact_id=fact, ended_on=later, reason="r", actor=ADMIN)
+        ),
         "ended_on",
     )
     refused(
         stored_ledger,
-        lambda: stored_ledger.delist_subject(
-            CODE, listing, delisted_on=later, reason="expired", actor=ADMIN
+        lambda: stored_ledger.handle(
+            DelistSubject(
+                uscc=CODE, listing_id=listing, delisted_on=later, reason="expired", actor=ADMIN
+            )
         ),
         "delisted_on",
     )
     refused(
         stored_ledger,
-        lambda: stored_ledger.leave_field(CODE, field="food", left_on=later, actor=ADMIN),
+        lambda: stored_ledger.handle(
+            LeaveField(uscc=CODE, field="food", left_on=later, actor=ADMIN)
+        ),
         "left_on",
     )
     # effective_until may lie in the future, up to the last representable day.
@@ -411,15 +491,17 @@ def test_streams_stored_before_the_rule_still_fold_the_same(
     # What an older version stored (on both stores: events are JSON, so a NUL is escaped): a NUL
     # in a name, and two facts whose document numbers are one natural key.
     at = clock.on(date(2023, 3, 2))
-    subject = Subject.register(
+    subject = Subject._create(
+        Subject.Registered,
         uscc=CODE,
         name="旧\x00名",
         kind="enterprise",
         fields=["food"],
         established_on=None,
-        actor=ADMIN,
+        timestamp=at,
+        actor_id=ADMIN.actor_id,
+        department=ADMIN.department,
         source_document=None,
-        at=at,
     )
     ids = []
     for n, document_no in enumerate(["罚〔２０２３〕１号", "罚〔2023〕1号"]):
@@ -447,13 +529,15 @@ def test_streams_stored_before_the_rule_still_fold_the_same(
     evaluation = stored_ledger.evaluate(CODE, as_of=date(2023, 6, 1))
     assert evaluation.score == 70
     clock.on(date(2023, 3, 3))
-    again = stored_ledger.record_fact(
-        CODE,
-        indicator="penalty.general",
-        decided_on=date(2023, 3, 1),
-        domain="food",
-        document_no="罚〔2023〕1号",
-        actor=ADMIN,
+    again = stored_ledger.handle(
+        RecordFact(
+            uscc=CODE,
+            indicator="penalty.general",
+            decided_on=date(2023, 3, 1),
+            domain="food",
+            document_no="罚〔2023〕1号",
+            actor=ADMIN,
+        )
     )
     assert (again.id, again.created) == (ids[0], False)
 
@@ -504,7 +588,7 @@ def test_the_command_line_refuses_known_at_after_now_and_a_date_not_written_yyyy
     from credit_ledger.bootstrap import open_ledger
 
     ledger = open_ledger(store_url)
-    ledger.register_subject(uscc=CODE, name="舞钢公司", kind="enterprise", actor=ADMIN)
+    ledger.handle(RegisterSubject(uscc=CODE, name="舞钢公司", kind="enterprise", actor=ADMIN))
     ledger.close()
     future = (datetime.now().astimezone() + timedelta(days=2)).isoformat(timespec="seconds")
     shown = run(store_url, "evaluate", CODE, "--known-at", future)
@@ -528,8 +612,10 @@ def test_a_seed_in_full_width_draws_the_same_sample_and_old_draws_still_verify(
     clock.on(date(2023, 1, 2))
     codes = [uscc(40 + n) for n in range(12)]
     for code in codes:
-        stored_ledger.register_subject(
-            uscc=code, name=f"企业{code[-4:]}", kind="enterprise", fields=["food"], actor=ADMIN
+        stored_ledger.handle(
+            RegisterSubject(
+                uscc=code, name=f"企业{code[-4:]}", kind="enterprise", fields=["food"], actor=ADMIN
+            )
         )
     stored_ledger.register_inspectors("food", inspectors=["张三", "李四", "王五"], actor=ADMIN)
     day = date(2023, 1, 2)

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from credit_ledger.bootstrap import open_ledger
+from ledger.domain.commands import RecordFact, RegisterSubject
 from ledger.service.application import CreditLedger
 from tests.support import SYSTEM, postgres_schema, uscc
 
@@ -42,7 +43,9 @@ def test_concurrent_writers_to_one_subject_keep_every_event(
 ) -> None:
     first, second = two_ledgers
     code = uscc(77)
-    first.register_subject(uscc=code, name="n", kind="enterprise", fields=["food"], actor=SYSTEM)
+    first.handle(
+        RegisterSubject(uscc=code, name="n", kind="enterprise", fields=["food"], actor=SYSTEM)
+    )
     start = threading.Barrier(2)
     failures: list[BaseException] = []
 
@@ -50,13 +53,15 @@ def test_concurrent_writers_to_one_subject_keep_every_event(
         start.wait()
         try:
             for i in range(WRITES):
-                app.record_fact(
-                    code,
-                    indicator="penalty.minor",
-                    decided_on=date(2024, 1, 1),
-                    domain="food",
-                    document_no=f"{prefix}-{i}",
-                    actor=SYSTEM,
+                app.handle(
+                    RecordFact(
+                        uscc=code,
+                        indicator="penalty.minor",
+                        decided_on=date(2024, 1, 1),
+                        domain="food",
+                        document_no=f"{prefix}-{i}",
+                        actor=SYSTEM,
+                    )
                 )
         except BaseException as exc:  # reported below, with the thread's context
             failures.append(exc)

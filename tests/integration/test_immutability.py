@@ -10,6 +10,7 @@ import psycopg
 import pytest
 
 from credit_ledger.bootstrap import open_ledger
+from ledger.domain.commands import RecordFact, RegisterSubject
 from ledger.service.application import CreditLedger
 from ledger.store.chain import verify_chain
 from tests.support import PG_URL, SYSTEM, postgres_schema, uscc
@@ -17,16 +18,20 @@ from tests.support import PG_URL, SYSTEM, postgres_schema, uscc
 
 def _fill(app: CreditLedger) -> None:
     for n in range(3):
-        app.register_subject(
-            uscc=uscc(n), name=f"n{n}", kind="enterprise", fields=["food"], actor=SYSTEM
+        app.handle(
+            RegisterSubject(
+                uscc=uscc(n), name=f"n{n}", kind="enterprise", fields=["food"], actor=SYSTEM
+            )
         )
-        app.record_fact(
-            uscc(n),
-            indicator="penalty.minor",
-            decided_on=date(2024, 1, 1),
-            domain="food",
-            document_no=f"d{n}",
-            actor=SYSTEM,
+        app.handle(
+            RecordFact(
+                uscc=uscc(n),
+                indicator="penalty.minor",
+                decided_on=date(2024, 1, 1),
+                domain="food",
+                document_no=f"d{n}",
+                actor=SYSTEM,
+            )
         )
 
 

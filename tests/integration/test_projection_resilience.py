@@ -22,6 +22,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from credit_ledger.bootstrap import open_audit, open_ledger
+from ledger.domain.commands import RecordFact, RegisterSubject
 from ledger.domain.subject import Subject
 from ledger.service.application import CreditLedger
 from projections.annual import AnnualResults
@@ -85,17 +86,20 @@ def register_as_an_older_version(
 ) -> int:
     """A subject in `food` with a penalty, written as an older version wrote them."""
     at = datetime(2023, 3, 1, 2, tzinfo=UTC)
-    subject = Subject.register(
+    provenance = {"actor_id": SYSTEM.actor_id, "department": SYSTEM.department}
+    subject = Subject._create(
+        Subject.Registered,
         uscc=code,
         name=name,
         kind="enterprise",
         fields=["food"],
         established_on=None,
-        actor=SYSTEM,
+        timestamp=at,
         source_document=None,
-        at=at,
+        **provenance,
     )
-    subject.record_fact(
+    subject.trigger_event(
+        Subject.FactRecorded,
         fact_id=uuid4(),
         indicator="penalty.general",
         decided_on=date(2023, 2, 20),
@@ -103,8 +107,9 @@ def register_as_an_older_version(
         document_no=document_no,
         description=description,
         effective_until=None,
-        actor=SYSTEM,
-        at=at,
+        timestamp=at,
+        source_document=document_no,
+        **provenance,
     )
     return store_as_an_older_version(ledger, subject, swap)
 
@@ -137,13 +142,15 @@ def failures_counted(projection: str) -> float:
 
 
 def record_penalty(ledger: CreditLedger, code: str, document_no: str) -> int:
-    written = ledger.record_fact(
-        code,
-        indicator="penalty.general",
-        decided_on=date(2024, 5, 1),
-        domain="food",
-        document_no=document_no,
-        actor=SYSTEM,
+    written = ledger.handle(
+        RecordFact(
+            uscc=code,
+            indicator="penalty.general",
+            decided_on=date(2024, 5, 1),
+            domain="food",
+            document_no=document_no,
+            actor=SYSTEM,
+        )
     )
     assert written.position is not None
     return written.position
@@ -216,8 +223,8 @@ def test_a_lone_surrogate_an_older_encoder_stored_is_projected_and_verified(
 
 def test_a_backslash_in_a_name_reads_back_exactly(ledger: CreditLedger) -> None:
     name = "某\\u0000公司"  # a real backslash: not an escape
-    ledger.register_subject(
-        uscc=uscc(3), name=name, kind="enterprise", fields=["food"], actor=SYSTEM
+    ledger.handle(
+        RegisterSubject(uscc=uscc(3), name=name, kind="enterprise", fields=["food"], actor=SYSTEM)
     )
     projector = Projector(ledger)
     projector.run_once()
@@ -275,8 +282,8 @@ def test_one_failing_read_model_is_named_and_does_not_hold_the_others_back(
     ledger: CreditLedger,
 ) -> None:
     code = uscc(8)
-    ledger.register_subject(
-        uscc=code, name="某公司", kind="enterprise", fields=["food"], actor=SYSTEM
+    ledger.handle(
+        RegisterSubject(uscc=code, name="某公司", kind="enterprise", fields=["food"], actor=SYSTEM)
     )
     projector = Projector(ledger)
     projector.run_once()
@@ -310,8 +317,10 @@ def test_one_failing_read_model_is_named_and_does_not_hold_the_others_back(
 def test_a_failure_another_process_stored_is_cleared_by_the_next_success(
     ledger: CreditLedger,
 ) -> None:
-    ledger.register_subject(
-        uscc=uscc(9), name="某公司", kind="enterprise", fields=["food"], actor=SYSTEM
+    ledger.handle(
+        RegisterSubject(
+            uscc=uscc(9), name="某公司", kind="enterprise", fields=["food"], actor=SYSTEM
+        )
     )
     worker = Projector(ledger)
     with table_moved_away(worker, "supervision"), pytest.raises(ProjectionFailed):
@@ -326,8 +335,8 @@ def test_a_failing_background_projector_waits_longer_before_each_retry_then_reco
     ledger: CreditLedger,
 ) -> None:
     code = uscc(10)
-    ledger.register_subject(
-        uscc=code, name="某公司", kind="enterprise", fields=["food"], actor=SYSTEM
+    ledger.handle(
+        RegisterSubject(uscc=code, name="某公司", kind="enterprise", fields=["food"], actor=SYSTEM)
     )
     attempts: list[float] = []
 
@@ -369,8 +378,10 @@ def test_a_failing_background_projector_waits_longer_before_each_retry_then_reco
 def test_project_once_exits_1_naming_the_failing_projection_without_a_traceback(
     ledger: CreditLedger, store_url: str
 ) -> None:
-    ledger.register_subject(
-        uscc=uscc(11), name="某公司", kind="enterprise", fields=["food"], actor=SYSTEM
+    ledger.handle(
+        RegisterSubject(
+            uscc=uscc(11), name="某公司", kind="enterprise", fields=["food"], actor=SYSTEM
+        )
     )
     projector = Projector(ledger)
     with table_moved_away(projector, "feed"):
@@ -386,8 +397,10 @@ def test_project_once_exits_1_naming_the_failing_projection_without_a_traceback(
 def test_verify_exits_1_naming_a_read_model_it_cannot_bring_up_to_date(
     ledger: CreditLedger, store_url: str
 ) -> None:
-    ledger.register_subject(
-        uscc=uscc(12), name="某公司", kind="enterprise", fields=["food"], actor=SYSTEM
+    ledger.handle(
+        RegisterSubject(
+            uscc=uscc(12), name="某公司", kind="enterprise", fields=["food"], actor=SYSTEM
+        )
     )
     projector = Projector(ledger)
     with table_moved_away(projector, "supervision"):
@@ -405,8 +418,10 @@ def test_a_batch_waiting_on_a_locked_table_fails_after_its_lock_wait_and_then_re
     with postgres_schema() as url:
         ledger = open_ledger(url, clock=clock)
         try:
-            ledger.register_subject(
-                uscc=uscc(13), name="某公司", kind="enterprise", fields=["food"], actor=SYSTEM
+            ledger.handle(
+                RegisterSubject(
+                    uscc=uscc(13), name="某公司", kind="enterprise", fields=["food"], actor=SYSTEM
+                )
             )
             projector = Projector(ledger, lock_wait=0.5)
             table = projector.store.table(projector.tables("feed").active)  # type: ignore[union-attr]

@@ -9,6 +9,15 @@ from uuid import uuid4
 
 import pytest
 
+from ledger.domain.commands import (
+    DecideRepair,
+    FileObjection,
+    ListSubject,
+    RecordFact,
+    RegisterSubject,
+    RequestRepair,
+    ResolveObjection,
+)
 from ledger.domain.rules.grade import evaluate_history
 from ledger.domain.subject import SUBJECT_EVENT_TOPICS
 from ledger.domain.values import CST, china_date
@@ -29,54 +38,70 @@ def populate(app: CreditLedger, clock: StepClock, subjects: int = 8) -> None:
     for n in range(subjects):
         code = uscc(200 + n)
         clock.on(date(2023, 1, 2 + n))
-        app.register_subject(
-            uscc=code, name=f"n{n}", kind="enterprise", fields=["food"], actor=SYSTEM
+        app.handle(
+            RegisterSubject(
+                uscc=code, name=f"n{n}", kind="enterprise", fields=["food"], actor=SYSTEM
+            )
         )
     for n in range(subjects):
         code = uscc(200 + n)
         clock.on(date(2023, 2, 1 + n))
-        fact = app.record_fact(
-            code,
-            indicator=["penalty.general", "penalty.serious", "honor.municipal", "wage.arrears"][
-                n % 4
-            ],
-            decided_on=date(2023, 2, 1 + n),
-            domain="food" if n % 4 != 3 else "labour_employment",
-            document_no=f"a{n}",
-            actor=SYSTEM,
+        fact = app.handle(
+            RecordFact(
+                uscc=code,
+                indicator=["penalty.general", "penalty.serious", "honor.municipal", "wage.arrears"][
+                    n % 4
+                ],
+                decided_on=date(2023, 2, 1 + n),
+                domain="food" if n % 4 != 3 else "labour_employment",
+                document_no=f"a{n}",
+                actor=SYSTEM,
+            )
         )
         if n % 3 == 0:
             clock.on(date(2023, 3, 1 + n))
-            app.list_subject(
-                code,
-                list_type="other_joint_punishment",
-                listed_on=date(2023, 3, 1 + n),
-                domain="food",
-                document_no=f"l{n}",
-                authority="a",
-                actor=SYSTEM,
+            app.handle(
+                ListSubject(
+                    uscc=code,
+                    list_type="other_joint_punishment",
+                    listed_on=date(2023, 3, 1 + n),
+                    domain="food",
+                    document_no=f"l{n}",
+                    authority="a",
+                    actor=SYSTEM,
+                )
             )
         if n % 4 == 1:
             clock.on(date(2023, 4, 1 + n))
-            objection = app.file_objection(
-                code, target_id=fact.id, filed_on=date(2023, 4, 1 + n), grounds="g", actor=PLATFORM
+            objection = app.handle(
+                FileObjection(
+                    uscc=code,
+                    target_id=fact.id,
+                    filed_on=date(2023, 4, 1 + n),
+                    grounds="g",
+                    actor=PLATFORM,
+                )
             )
             clock.on(date(2023, 4, 10 + n))
-            app.resolve_objection(
-                objection.id,
-                outcome="corrected",
-                resolved_on=date(2023, 4, 10 + n),
-                indicator="penalty.minor",
-                actor=SYSTEM,
+            app.handle(
+                ResolveObjection(
+                    objection_id=objection.id,
+                    outcome="corrected",
+                    resolved_on=date(2023, 4, 10 + n),
+                    indicator="penalty.minor",
+                    actor=SYSTEM,
+                )
             )
         clock.on(date(2023, 6, 1 + n))
-        app.record_fact(
-            code,
-            indicator="commitment.kept",
-            decided_on=date(2023, 6, 1 + n),
-            domain="food",
-            document_no=f"c{n}",
-            actor=SYSTEM,
+        app.handle(
+            RecordFact(
+                uscc=code,
+                indicator="commitment.kept",
+                decided_on=date(2023, 6, 1 + n),
+                domain="food",
+                document_no=f"c{n}",
+                actor=SYSTEM,
+            )
         )
 
 
@@ -138,7 +163,9 @@ def test_a_rebuild_equals_the_incremental_projection(
     projector.run_once(batch=2)
     populate_more = uscc(999)
     clock.on(date(2024, 1, 5))
-    stored_ledger.register_subject(uscc=populate_more, name="late", kind="enterprise", actor=SYSTEM)
+    stored_ledger.handle(
+        RegisterSubject(uscc=populate_more, name="late", kind="enterprise", actor=SYSTEM)
+    )
     projector.run_once(batch=2)
     for projection in ("current_grades", "feed"):
         incremental = projector.rows(projection)
@@ -290,65 +317,91 @@ def annual_story(app: CreditLedger, clock: StepClock) -> dict[str, str]:
     }
     clock.on(date(2023, 1, 3))
     for code in codes.values():
-        app.register_subject(uscc=code, name="n", kind="enterprise", fields=["food"], actor=SYSTEM)
+        app.handle(
+            RegisterSubject(uscc=code, name="n", kind="enterprise", fields=["food"], actor=SYSTEM)
+        )
     clock.on(date(2023, 3, 2))
-    serious = app.record_fact(
-        codes["correction"],
-        indicator="penalty.serious",
-        decided_on=date(2023, 3, 1),
-        domain="food",
-        document_no="s",
-        actor=SYSTEM,
+    serious = app.handle(
+        RecordFact(
+            uscc=codes["correction"],
+            indicator="penalty.serious",
+            decided_on=date(2023, 3, 1),
+            domain="food",
+            document_no="s",
+            actor=SYSTEM,
+        )
     )
-    general = app.record_fact(
-        codes["repair"],
-        indicator="penalty.general",
-        decided_on=date(2023, 1, 10),
-        domain="food",
-        document_no="g",
-        actor=SYSTEM,
+    general = app.handle(
+        RecordFact(
+            uscc=codes["repair"],
+            indicator="penalty.general",
+            decided_on=date(2023, 1, 10),
+            domain="food",
+            document_no="g",
+            actor=SYSTEM,
+        )
     )
-    app.record_fact(
-        codes["calm"],
-        indicator="penalty.minor",
-        decided_on=date(2023, 3, 1),
-        domain="food",
-        document_no="m",
-        actor=SYSTEM,
+    app.handle(
+        RecordFact(
+            uscc=codes["calm"],
+            indicator="penalty.minor",
+            decided_on=date(2023, 3, 1),
+            domain="food",
+            document_no="m",
+            actor=SYSTEM,
+        )
     )
     clock.on(date(2023, 4, 15))
-    repair = app.request_repair(
-        codes["repair"],
-        target_id=general.id,
-        requested_on=date(2023, 4, 15),
-        commitment="c",
-        actor=PLATFORM,
+    repair = app.handle(
+        RequestRepair(
+            uscc=codes["repair"],
+            target_id=general.id,
+            requested_on=date(2023, 4, 15),
+            commitment="c",
+            actor=PLATFORM,
+        )
     )
     # After publication: an objection upheld, a backdated fact, a May repair entered late.
     clock.on(date(2023, 11, 2))
-    objection = app.file_objection(
-        codes["correction"],
-        target_id=serious.id,
-        filed_on=date(2023, 11, 2),
-        grounds="g",
-        actor=PLATFORM,
+    objection = app.handle(
+        FileObjection(
+            uscc=codes["correction"],
+            target_id=serious.id,
+            filed_on=date(2023, 11, 2),
+            grounds="g",
+            actor=PLATFORM,
+        )
     )
     clock.on(date(2023, 11, 10))
-    app.resolve_objection(
-        objection.id, outcome="corrected", resolved_on=date(2023, 11, 10), void=True, actor=SYSTEM
+    app.handle(
+        ResolveObjection(
+            objection_id=objection.id,
+            outcome="corrected",
+            resolved_on=date(2023, 11, 10),
+            void=True,
+            actor=SYSTEM,
+        )
     )
     clock.on(date(2023, 12, 1))
-    app.record_fact(
-        codes["backdated"],
-        indicator="wage.arrears",
-        decided_on=date(2023, 9, 1),
-        domain="labour_employment",
-        document_no="w",
-        actor=SYSTEM,
+    app.handle(
+        RecordFact(
+            uscc=codes["backdated"],
+            indicator="wage.arrears",
+            decided_on=date(2023, 9, 1),
+            domain="labour_employment",
+            document_no="w",
+            actor=SYSTEM,
+        )
     )
     clock.on(date(2023, 12, 5))
-    app.decide_repair(
-        repair.id, approved=True, decided_on=date(2023, 5, 1), reason="r", actor=SYSTEM
+    app.handle(
+        DecideRepair(
+            repair_id=repair.id,
+            approved=True,
+            decided_on=date(2023, 5, 1),
+            reason="r",
+            actor=SYSTEM,
+        )
     )
     clock.on(date(2024, 2, 1))
     return codes
@@ -398,13 +451,15 @@ def test_the_published_year_is_reproducible_and_a_changed_materialised_row_is_fo
     }
     # Much later, more corrections arrive; the published year stays exactly as it was.
     clock.on(date(2025, 3, 1))
-    stored_ledger.record_fact(
-        codes["calm"],
-        indicator="penalty.serious",
-        decided_on=date(2023, 6, 1),
-        domain="food",
-        document_no="late",
-        actor=SYSTEM,
+    stored_ledger.handle(
+        RecordFact(
+            uscc=codes["calm"],
+            indicator="penalty.serious",
+            decided_on=date(2023, 6, 1),
+            domain="food",
+            document_no="late",
+            actor=SYSTEM,
+        )
     )
     # Before a new build, the summary restates the subject written to since from its stream.
     since_build = annual.summary(2023)

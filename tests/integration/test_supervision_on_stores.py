@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from datetime import date
 
+from ledger.domain.commands import (
+    ListSubject,
+    RecordFact,
+    RecordIndustryEvaluation,
+    RecordInspectionResult,
+    RegisterSubject,
+)
 from ledger.service.application import CreditLedger
 from projections.runner import Projector
 from tests.support import SYSTEM, StepClock, recorder, uscc
@@ -16,30 +23,36 @@ def food_field(app: CreditLedger, clock: StepClock, size: int = 30) -> list[str]
     clock.on(date(2024, 1, 2))
     for n in range(size):
         code = uscc(700 + n)
-        app.register_subject(
-            uscc=code, name=f"f{n}", kind="enterprise", fields=["food"], actor=SYSTEM
+        app.handle(
+            RegisterSubject(
+                uscc=code, name=f"f{n}", kind="enterprise", fields=["food"], actor=SYSTEM
+            )
         )
         codes.append(code)
     clock.on(date(2024, 2, 1))
     for n, code in enumerate(codes):
         indicator = ["penalty.serious", "penalty.general", "tax.a_level", "commitment.kept"][n % 4]
-        app.record_fact(
-            code,
-            indicator=indicator,
-            decided_on=date(2024, 2, 1),
-            domain="taxation" if indicator.startswith("tax") else "food",
-            document_no=f"d{n}",
-            actor=SYSTEM,
+        app.handle(
+            RecordFact(
+                uscc=code,
+                indicator=indicator,
+                decided_on=date(2024, 2, 1),
+                domain="taxation" if indicator.startswith("tax") else "food",
+                document_no=f"d{n}",
+                actor=SYSTEM,
+            )
         )
         if n % 10 == 0:
-            app.list_subject(
-                code,
-                list_type="serious_illegal_dishonest",
-                listed_on=date(2024, 2, 1),
-                domain="food",
-                document_no=f"l{n}",
-                authority="市监局",
-                actor=SYSTEM,
+            app.handle(
+                ListSubject(
+                    uscc=code,
+                    list_type="serious_illegal_dishonest",
+                    listed_on=date(2024, 2, 1),
+                    domain="food",
+                    document_no=f"l{n}",
+                    authority="市监局",
+                    actor=SYSTEM,
+                )
             )
     app.register_inspectors("food", inspectors=["甲", "乙", "丙", "丁"], actor=FOOD)
     return codes
@@ -59,16 +72,20 @@ def test_a_draw_is_re_verified_from_the_ledger_even_after_later_writes(
     assert stored_ledger.verify_draw(made.id) == []
     # Later writes (a new subject in the field, a new penalty) do not change what was drawn.
     clock.on(date(2025, 6, 3))
-    stored_ledger.register_subject(
-        uscc=uscc(799), name="late", kind="enterprise", fields=["food"], actor=SYSTEM
+    stored_ledger.handle(
+        RegisterSubject(
+            uscc=uscc(799), name="late", kind="enterprise", fields=["food"], actor=SYSTEM
+        )
     )
-    stored_ledger.record_fact(
-        codes[2],
-        indicator="penalty.serious",
-        decided_on=date(2025, 6, 3),
-        domain="food",
-        document_no="later",
-        actor=SYSTEM,
+    stored_ledger.handle(
+        RecordFact(
+            uscc=codes[2],
+            indicator="penalty.serious",
+            decided_on=date(2025, 6, 3),
+            domain="food",
+            document_no="later",
+            actor=SYSTEM,
+        )
     )
     assert stored_ledger.verify_draw(made.id) == []
     again = stored_ledger.get_draw(made.id)
@@ -86,23 +103,37 @@ def test_results_are_recorded_once_and_a_finding_becomes_a_fact_and_a_feed_item(
     first, second = made.selected[0]["uscc"], made.selected[1]["uscc"]
     clock.on(date(2025, 6, 10))
     before = stored_ledger.evaluate(second, as_of=date(2025, 6, 10)).score
-    passed = stored_ledger.record_inspection_result(
-        made.id, uscc=first, outcome="passed", inspected_on=date(2025, 6, 10), actor=FOOD
+    passed = stored_ledger.handle(
+        RecordInspectionResult(
+            draw_id=made.id,
+            uscc=first,
+            outcome="passed",
+            inspected_on=date(2025, 6, 10),
+            actor=FOOD,
+        )
     )
-    finding = stored_ledger.record_inspection_result(
-        made.id,
-        uscc=second,
-        outcome="finding",
-        inspected_on=date(2025, 6, 10),
-        actor=FOOD,
-        indicator="penalty.general",
-        document_no="舞市监罚〔2025〕99号",
-        note="冷库温度不达标",
+    finding = stored_ledger.handle(
+        RecordInspectionResult(
+            draw_id=made.id,
+            uscc=second,
+            outcome="finding",
+            inspected_on=date(2025, 6, 10),
+            actor=FOOD,
+            indicator="penalty.general",
+            document_no="舞市监罚〔2025〕99号",
+            note="冷库温度不达标",
+        )
     )
     assert passed.created
     assert finding.created
-    again = stored_ledger.record_inspection_result(
-        made.id, uscc=first, outcome="passed", inspected_on=date(2025, 6, 10), actor=FOOD
+    again = stored_ledger.handle(
+        RecordInspectionResult(
+            draw_id=made.id,
+            uscc=first,
+            outcome="passed",
+            inspected_on=date(2025, 6, 10),
+            actor=FOOD,
+        )
     )
     assert not again.created
     after = stored_ledger.evaluate(second, as_of=date(2025, 6, 10))
@@ -121,13 +152,15 @@ def test_worklists_follow_tiers_and_lapse_when_facts_stop_counting(
 ) -> None:
     codes = food_field(stored_ledger, clock, size=12)
     clock.on(date(2024, 3, 1))
-    stored_ledger.record_industry_evaluation(
-        codes[1],
-        domain="food",
-        evaluated_on=date(2024, 3, 1),
-        score="92",
-        model="food-2024",
-        actor=FOOD,
+    stored_ledger.handle(
+        RecordIndustryEvaluation(
+            uscc=codes[1],
+            domain="food",
+            evaluated_on=date(2024, 3, 1),
+            score="92",
+            model="food-2024",
+            actor=FOOD,
+        )
     )
     today = [date(2024, 6, 1)]
     projector = Projector(stored_ledger, today=lambda: today[0])

@@ -13,6 +13,7 @@ import pytest
 
 from credit_ledger.demo import DemoSummary, subject_actions
 from ledger.domain.catalog import catalogue
+from ledger.domain.commands import RecordFact, RegisterSubject
 from ledger.domain.errors import Forbidden
 from ledger.domain.model import EvaluationModel, ModelRegistry, default_models
 from ledger.domain.rules.authority import (
@@ -346,17 +347,19 @@ def test_authority_follows_the_model_version_in_force_at_the_fact_s_date() -> No
         models=ModelRegistry([*default_models().models, later]),
     )
     code = uscc(7)
-    app.register_subject(uscc=code, name="n", kind="enterprise", actor=SYSTEM_ACTOR)
+    app.handle(RegisterSubject(uscc=code, name="n", kind="enterprise", actor=SYSTEM_ACTOR))
     clock.on(date(2025, 3, 1))
     kept: dict[str, Any] = {
         "indicator": "commitment.kept",
         "domain": "food",
         "actor": recorder("food"),
     }
-    assert app.record_fact(code, decided_on=date(2024, 12, 31), document_no="c1", **kept).created
+    assert app.handle(
+        RecordFact(uscc=code, decided_on=date(2024, 12, 31), document_no="c1", **kept)
+    ).created
     position = app.max_position()
     with pytest.raises(Forbidden) as refused_2025:
-        app.record_fact(code, decided_on=date(2025, 1, 1), document_no="c2", **kept)
+        app.handle(RecordFact(uscc=code, decided_on=date(2025, 1, 1), document_no="c2", **kept))
     assert refused_2025.value.field == "indicator"
     assert app.max_position() == position
     app.close()

@@ -9,6 +9,14 @@ from decimal import Decimal
 
 import pytest
 
+from ledger.domain.commands import (
+    DelistSubject,
+    ListSubject,
+    RecordFact,
+    RecordIndustryEvaluation,
+    RecordInspectionResult,
+    RegisterSubject,
+)
 from ledger.domain.errors import Forbidden, InvalidInput
 from ledger.domain.rules.supervision import default_policies, draw
 from ledger.service.application import CreditLedger
@@ -22,7 +30,9 @@ def subject_with(
 ) -> str:
     code = uscc(500 + n)
     clock.on(date(2024, 1, 2))
-    app.register_subject(uscc=code, name=f"s{n}", kind="enterprise", fields=fields, actor=SYSTEM)
+    app.handle(
+        RegisterSubject(uscc=code, name=f"s{n}", kind="enterprise", fields=fields, actor=SYSTEM)
+    )
     for i, indicator in enumerate(facts):
         domain = (
             "taxation"
@@ -31,13 +41,15 @@ def subject_with(
             if indicator.startswith("wage")
             else "food"
         )
-        app.record_fact(
-            code,
-            indicator=indicator,
-            decided_on=date(2024, 1, 2),
-            domain=domain,
-            document_no=f"{n}-{i}",
-            actor=SYSTEM,
+        app.handle(
+            RecordFact(
+                uscc=code,
+                indicator=indicator,
+                decided_on=date(2024, 1, 2),
+                domain=domain,
+                document_no=f"{n}-{i}",
+                actor=SYSTEM,
+            )
         )
     return code
 
@@ -79,21 +91,25 @@ def test_the_industry_grade_in_force_overrides_the_public_grade_until_the_next_o
 ) -> None:
     code = subject_with(memory_ledger, clock, 2, ["penalty.serious", "penalty.serious"], ["food"])
     clock.on(date(2024, 7, 1))
-    memory_ledger.record_industry_evaluation(
-        code,
-        domain="food",
-        evaluated_on=date(2024, 3, 1),
-        score="91",
-        model="food-2024",
-        actor=SYSTEM,
+    memory_ledger.handle(
+        RecordIndustryEvaluation(
+            uscc=code,
+            domain="food",
+            evaluated_on=date(2024, 3, 1),
+            score="91",
+            model="food-2024",
+            actor=SYSTEM,
+        )
     )
-    memory_ledger.record_industry_evaluation(
-        code,
-        domain="food",
-        evaluated_on=date(2024, 6, 1),
-        score="65",
-        model="food-2024b",
-        actor=SYSTEM,
+    memory_ledger.handle(
+        RecordIndustryEvaluation(
+            uscc=code,
+            domain="food",
+            evaluated_on=date(2024, 6, 1),
+            score="65",
+            model="food-2024b",
+            actor=SYSTEM,
+        )
     )
     before = memory_ledger.supervision(code, field="food", as_of=date(2024, 2, 29))
     first = memory_ledger.supervision(code, field="food", as_of=date(2024, 5, 31))
@@ -112,17 +128,26 @@ def test_an_active_listing_makes_the_tier_intensified_whatever_the_grades_say(
 ) -> None:
     code = subject_with(memory_ledger, clock, 3, ["tax.a_level", "honor.municipal"], ["food"])
     clock.on(date(2024, 4, 1))
-    memory_ledger.record_industry_evaluation(
-        code, domain="food", evaluated_on=date(2024, 3, 1), score="95", model="m", actor=SYSTEM
+    memory_ledger.handle(
+        RecordIndustryEvaluation(
+            uscc=code,
+            domain="food",
+            evaluated_on=date(2024, 3, 1),
+            score="95",
+            model="m",
+            actor=SYSTEM,
+        )
     )
-    listing = memory_ledger.list_subject(
-        code,
-        list_type="judgment_defaulter",
-        listed_on=date(2024, 4, 1),
-        domain="food",
-        document_no="L",
-        authority="court",
-        actor=SYSTEM,
+    listing = memory_ledger.handle(
+        ListSubject(
+            uscc=code,
+            list_type="judgment_defaulter",
+            listed_on=date(2024, 4, 1),
+            domain="food",
+            document_no="L",
+            authority="court",
+            actor=SYSTEM,
+        )
     )
     sup = memory_ledger.supervision(code, field="food", as_of=date(2024, 4, 1))
     assert (sup.basis, sup.grade, sup.tier, sup.ratio) == (
@@ -132,8 +157,14 @@ def test_an_active_listing_makes_the_tier_intensified_whatever_the_grades_say(
         Decimal("0.30"),
     )
     clock.on(date(2024, 8, 1))
-    memory_ledger.delist_subject(
-        code, listing.id, delisted_on=date(2024, 8, 1), reason="repaired", actor=SYSTEM
+    memory_ledger.handle(
+        DelistSubject(
+            uscc=code,
+            listing_id=listing.id,
+            delisted_on=date(2024, 8, 1),
+            reason="repaired",
+            actor=SYSTEM,
+        )
     )
     assert memory_ledger.supervision(code, field="food", as_of=date(2024, 8, 1)).basis == "industry"
 
@@ -223,15 +254,23 @@ def test_a_recorder_of_another_field_cannot_draw_or_record_results(
     drawn = made.selected[0]["uscc"]
     assert drawn == code
     with pytest.raises(Forbidden):
-        memory_ledger.record_inspection_result(
-            made.id,
-            uscc=drawn,
-            outcome="passed",
-            inspected_on=date(2025, 6, 2),
-            actor=recorder("transport"),
+        memory_ledger.handle(
+            RecordInspectionResult(
+                draw_id=made.id,
+                uscc=drawn,
+                outcome="passed",
+                inspected_on=date(2025, 6, 2),
+                actor=recorder("transport"),
+            )
         )
     with pytest.raises(InvalidInput) as refused:
-        memory_ledger.record_inspection_result(
-            made.id, uscc=uscc(3), outcome="passed", inspected_on=date(2025, 6, 2), actor=SYSTEM
+        memory_ledger.handle(
+            RecordInspectionResult(
+                draw_id=made.id,
+                uscc=uscc(3),
+                outcome="passed",
+                inspected_on=date(2025, 6, 2),
+                actor=SYSTEM,
+            )
         )
     assert refused.value.field == "uscc"

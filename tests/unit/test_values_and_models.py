@@ -10,6 +10,7 @@ from importlib import resources
 import pytest
 
 from ledger.domain.catalog import catalogue, industry_grading
+from ledger.domain.commands import RecordFact, RegisterSubject
 from ledger.domain.errors import InvalidInput
 from ledger.domain.model import EvaluationModel, ModelRegistry, default_models
 from ledger.domain.values import add_months, china_date, end_of_china_day, normalize_uscc
@@ -135,16 +136,18 @@ def test_an_evaluation_uses_the_model_version_in_force_at_its_valid_date() -> No
         env={"PERSISTENCE_MODULE": "eventsourcing.popo"}, clock=clock, models=registry
     )
     code = uscc(3)
-    app.register_subject(uscc=code, name="n", kind="enterprise", actor=SYSTEM)
+    app.handle(RegisterSubject(uscc=code, name="n", kind="enterprise", actor=SYSTEM))
     clock.on(date(2023, 7, 2))
     for ind in ("penalty.general", "commitment.kept"):
-        app.record_fact(
-            code,
-            indicator=ind,
-            decided_on=date(2023, 7, 1),
-            domain="food",
-            document_no=ind,
-            actor=SYSTEM,
+        app.handle(
+            RecordFact(
+                uscc=code,
+                indicator=ind,
+                decided_on=date(2023, 7, 1),
+                domain="food",
+                document_no=ind,
+                actor=SYSTEM,
+            )
         )
     old = app.evaluate(code, as_of=date(2023, 12, 31))
     new = app.evaluate(code, as_of=date(2024, 1, 1))

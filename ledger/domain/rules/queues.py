@@ -1,4 +1,5 @@
-"""Objection and repair queues: an item's status on a day (overdue included) and the counts."""
+"""Objection and repair queues: when an item is due, its status on a day (overdue included), and
+the counts."""
 
 from __future__ import annotations
 
@@ -8,9 +9,18 @@ from datetime import date
 from ledger.domain.model import ModelRegistry
 from ledger.domain.rules.grade import fact_counts_at, listing_active_at
 from ledger.domain.state import ObjectionState, RepairState, SubjectState
+from ledger.domain.workdays import DueDate, add_working_days
+
+#: Working days a department has to handle an objection or a repair request (DOMAIN §5).
+HANDLING_WORKING_DAYS = 10
 
 #: The statuses a queue answers that still wait for a decision.
 OPEN = frozenset({"pending", "overdue"})
+
+
+def handling_due(received_on: date) -> DueDate:
+    """When an objection or repair request received on a day must be handled by."""
+    return add_working_days(received_on, HANDLING_WORKING_DAYS)
 
 
 def overdue(due_on: date, today: date) -> bool:

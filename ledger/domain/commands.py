@@ -1,0 +1,255 @@
+"""Commands: what a caller asks the ledger to write, one frozen value per subject command.
+
+Fields are named as the import file's arguments (`credit_ledger.bulk`); an id left out is drawn
+by the ledger when the command is handled. Every command names its acting party (`actor`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from uuid import UUID
+
+from ledger.domain.values import Actor
+
+
+@dataclass(frozen=True, kw_only=True)
+class RegisterSubject:
+    """Register a subject; the same code with the same details again is a no-op."""
+
+    uscc: str
+    name: str
+    kind: str
+    actor: Actor
+    fields: Sequence[str] = ()
+    established_on: date | None = None
+    source_document: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordFact:
+    """Record a credit fact (DOMAIN §4); idempotent on `(domain, document_no)`."""
+
+    uscc: str
+    indicator: str
+    decided_on: date
+    domain: str
+    document_no: str
+    actor: Actor
+    description: str | None = None
+    effective_until: date | None = None
+    fact_id: UUID | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class EndFact:
+    """End a fact from `ended_on` (e.g. arrears paid, anomaly removed)."""
+
+    uscc: str
+    fact_id: UUID
+    ended_on: date
+    reason: str
+    actor: Actor
+    source_document: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RevokeFact:
+    """Revoke a fact: void from the start (the decision itself was revoked)."""
+
+    uscc: str
+    fact_id: UUID
+    reason: str
+    actor: Actor
+    source_document: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ListSubject:
+    """Put a subject on a joint dishonesty list; idempotent on `(domain, document_no)`."""
+
+    uscc: str
+    list_type: str
+    listed_on: date
+    domain: str
+    document_no: str
+    authority: str
+    actor: Actor
+    listing_id: UUID | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class DelistSubject:
+    """Remove a listing (listing authority only); `revoked` voids it from the start."""
+
+    uscc: str
+    listing_id: UUID
+    delisted_on: date
+    reason: str
+    actor: Actor
+    source_document: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class FileObjection:
+    """File an objection to a fact or listing; due in 10 working days (DOMAIN §5)."""
+
+    uscc: str
+    target_id: UUID
+    filed_on: date
+    grounds: str
+    actor: Actor
+    source_document: str | None = None
+    objection_id: UUID | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ResolveObjection:
+    """Resolve an objection; `corrected` voids or changes the disputed record (DOMAIN §5)."""
+
+    objection_id: UUID
+    outcome: str
+    resolved_on: date
+    actor: Actor
+    note: str | None = None
+    void: bool = False
+    indicator: str | None = None
+    decided_on: date | None = None
+    source_document: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RequestRepair:
+    """Ask for credit repair of a deduction fact once its minimum publication period passed."""
+
+    uscc: str
+    target_id: UUID
+    requested_on: date
+    commitment: str
+    actor: Actor
+    source_document: str | None = None
+    repair_id: UUID | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class DecideRepair:
+    """Approve (the fact stops counting from `decided_on`) or reject a repair request."""
+
+    repair_id: UUID
+    approved: bool
+    decided_on: date
+    reason: str
+    actor: Actor
+    source_document: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RevokeRepair:
+    """Revoke an approved repair (false materials): the fact counts again from `revoked_on`."""
+
+    repair_id: UUID
+    revoked_on: date
+    reason: str
+    actor: Actor
+    source_document: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordIndustryEvaluation:
+    """Record a field's industry evaluation, graded A/B/C/D by the unified scale or mapping."""
+
+    uscc: str
+    domain: str
+    evaluated_on: date
+    model: str
+    actor: Actor
+    score: Decimal | str | None = None
+    native_grade: str | None = None
+    document_no: str | None = None
+    evaluation_id: UUID | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class JoinField:
+    """Bring a subject under a field's supervision from `joined_on`."""
+
+    uscc: str
+    field: str
+    joined_on: date
+    actor: Actor
+
+
+@dataclass(frozen=True, kw_only=True)
+class LeaveField:
+    """Take a subject out of a field's supervision from `left_on`."""
+
+    uscc: str
+    field: str
+    left_on: date
+    actor: Actor
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordInspectionResult:
+    """Record a drawn subject's inspection: `passed`, or a `finding` that becomes a fact."""
+
+    draw_id: UUID
+    uscc: str
+    outcome: str
+    inspected_on: date
+    actor: Actor
+    indicator: str | None = None
+    document_no: str | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RegisterInspectors:
+    """Register (or replace) a field's inspector pool for double-random draws."""
+
+    field: str
+    inspectors: Sequence[str]
+    actor: Actor
+
+
+#: A command that writes to one subject's stream.
+SubjectCommand = (
+    RegisterSubject
+    | RecordFact
+    | EndFact
+    | RevokeFact
+    | ListSubject
+    | DelistSubject
+    | FileObjection
+    | ResolveObjection
+    | RequestRepair
+    | DecideRepair
+    | RevokeRepair
+    | RecordIndustryEvaluation
+    | JoinField
+    | LeaveField
+    | RecordInspectionResult
+)
+Command = SubjectCommand | RegisterInspectors
+
+#: The import file's command names (`credit_ledger.bulk`) and the command each one is
+#: (inspection results are recorded against a draw, never imported).
+COMMANDS: dict[str, type[Command]] = {
+    "register_subject": RegisterSubject,
+    "record_fact": RecordFact,
+    "end_fact": EndFact,
+    "revoke_fact": RevokeFact,
+    "list_subject": ListSubject,
+    "delist_subject": DelistSubject,
+    "file_objection": FileObjection,
+    "resolve_objection": ResolveObjection,
+    "request_repair": RequestRepair,
+    "decide_repair": DecideRepair,
+    "revoke_repair": RevokeRepair,
+    "record_industry_evaluation": RecordIndustryEvaluation,
+    "register_inspectors": RegisterInspectors,
+    "join_field": JoinField,
+    "leave_field": LeaveField,
+}
