@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ledger.domain.access import AccessToken
+from ledger.domain.commands import RegisterSubject
 from ledger.domain.subject import SUBJECT_EVENT_TOPICS
 from ledger.service.application import CreditLedger
 from ledger.store.log import read_log, read_pages
@@ -12,8 +13,10 @@ from tests.support import ADMIN, SYSTEM, uscc
 def test_read_log_bounds_on_the_store(stored_ledger: CreditLedger) -> None:
     app = stored_ledger
     for n in range(4):
-        app.register_subject(
-            uscc=uscc(200 + n), name=f"s{n}", kind="enterprise", fields=["food"], actor=SYSTEM
+        app.handle(
+            RegisterSubject(
+                uscc=uscc(200 + n), name=f"s{n}", kind="enterprise", fields=["food"], actor=SYSTEM
+            )
         )
         app.issue_token(role="admin", actor=ADMIN)
     head = app.max_position()

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from ledger.domain.access import AccessToken
+from ledger.domain.commands import RegisterSubject
 from ledger.domain.subject import Subject
 from ledger.service.application import CreditLedger
 from ledger.store.log import read_log, read_pages
@@ -40,8 +41,14 @@ def _ledger(app: CreditLedger, subjects: int = 3, tokens: int = 2) -> None:
     # Subjects and tokens interleaved, so a topic filter leaves gaps in the positions.
     for n in range(max(subjects, tokens)):
         if n < subjects:
-            app.register_subject(
-                uscc=uscc(100 + n), name=f"s{n}", kind="enterprise", fields=["food"], actor=SYSTEM
+            app.handle(
+                RegisterSubject(
+                    uscc=uscc(100 + n),
+                    name=f"s{n}",
+                    kind="enterprise",
+                    fields=["food"],
+                    actor=SYSTEM,
+                )
             )
         if n < tokens:
             app.issue_token(role="admin", actor=ADMIN)
