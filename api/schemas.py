@@ -21,6 +21,8 @@ from pydantic import (
 from ledger.domain.dates import parse_date, parse_instant
 from ledger.domain.errors import InvalidInput
 from ledger.domain.rules.grade import NOTICE
+from ledger.domain.rules.queues import ObjectionStatus, RepairStatus
+from ledger.domain.rules.supervision import Basis, Tier
 from ledger.domain.values import CST, DelistReason, ListType, ObjectionOutcome, SubjectKind
 
 
@@ -40,17 +42,6 @@ def _iso_instant(value: Any, info: ValidationInfo) -> datetime:
     except InvalidInput as refused:
         raise ValueError(refused.message) from None
 
-
-# The values of statuses, tiers and bases the domain answers as text (ledger.domain.rules.queues,
-# the supervision policy's rows). The domain states no type for them yet, so each is stated
-# once here, for the answers and the query filters alike; tests/api checks them against the
-# domain's own values.
-ObjectionStatus = Literal["pending", "overdue", "resolved"]
-RepairStatus = Literal["pending", "overdue", "approved", "rejected", "revoked"]
-Tier = Literal["reduced", "regular", "intensified"]
-Basis = Literal["industry", "public", "listing"]
-#: The supervision letters A–D (`ledger.domain.rules.supervision.LETTERS`).
-Letter = Literal["A", "B", "C", "D"]
 
 #: A date in a request: the string YYYY-MM-DD only (DOMAIN §8).
 IsoDate = Annotated[date, BeforeValidator(_iso_date)]

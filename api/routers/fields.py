@@ -14,12 +14,11 @@ from api.schemas import (
     FieldOut,
     InspectorsIn,
     Joined,
-    Letter,
-    Tier,
     Worklist,
     WorklistItem,
 )
 from ledger.domain.catalog import catalogue
+from ledger.domain.rules.supervision import Letter, Tier
 
 router = APIRouter(prefix="/v1/fields", tags=["fields"], responses=PROBLEM_RESPONSES)
 FieldCode = Annotated[str, Path(max_length=100, description="a field code, e.g. food")]

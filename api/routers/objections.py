@@ -13,12 +13,11 @@ from api.schemas import (
     Joined,
     ObjectionList,
     ObjectionOut,
-    ObjectionStatus,
     Resolved,
     ResolveIn,
 )
 from ledger.domain.commands import ResolveObjection
-from ledger.domain.rules.queues import objection_status
+from ledger.domain.rules.queues import ObjectionStatus, objection_status
 
 router = APIRouter(prefix="/v1/objections", tags=["objections"], responses=PROBLEM_RESPONSES)
 

@@ -15,11 +15,10 @@ from api.schemas import (
     Joined,
     RepairList,
     RepairOut,
-    RepairStatus,
     RevokeRepairIn,
 )
 from ledger.domain.commands import DecideRepair, RevokeRepair
-from ledger.domain.rules.queues import repair_status
+from ledger.domain.rules.queues import RepairStatus, repair_status
 
 router = APIRouter(prefix="/v1/repairs", tags=["repairs"], responses=PROBLEM_RESPONSES)
 

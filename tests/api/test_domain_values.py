@@ -6,9 +6,13 @@ from datetime import UTC, date, datetime, timedelta
 from typing import get_args
 from uuid import uuid4
 
-from api.schemas import Letter, ObjectionStatus, RepairStatus, Tier
-from ledger.domain.rules.queues import objection_status, repair_status
-from ledger.domain.rules.supervision import LETTERS, default_policies
+from ledger.domain.rules.queues import (
+    ObjectionStatus,
+    RepairStatus,
+    objection_status,
+    repair_status,
+)
+from ledger.domain.rules.supervision import LETTERS, Letter, Tier, default_policies
 from ledger.domain.state import ObjectionState, RepairState
 
 DUE = date(2024, 3, 15)

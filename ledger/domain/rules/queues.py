@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Literal, cast
 
 from ledger.domain.model import ModelRegistry
 from ledger.domain.rules.grade import fact_counts_at, listing_active_at
@@ -13,6 +14,11 @@ from ledger.domain.workdays import DueDate, add_working_days
 
 #: Working days a department has to handle an objection or a repair request (DOMAIN §5).
 HANDLING_WORKING_DAYS = 10
+
+#: What an objection's queue answers on a day.
+ObjectionStatus = Literal["pending", "overdue", "resolved"]
+#: What a repair request's queue answers on a day.
+RepairStatus = Literal["pending", "overdue", "approved", "rejected", "revoked"]
 
 #: The statuses a queue answers that still wait for a decision.
 OPEN = frozenset({"pending", "overdue"})
@@ -28,17 +34,17 @@ def overdue(due_on: date, today: date) -> bool:
     return due_on < today
 
 
-def objection_status(objection: ObjectionState, today: date) -> str:
+def objection_status(objection: ObjectionState, today: date) -> ObjectionStatus:
     """`resolved`; or, while pending, `overdue` once past its due date, else `pending`."""
     if not objection.pending:
         return "resolved"
     return "overdue" if overdue(objection.due_on, today) else "pending"
 
 
-def repair_status(repair: RepairState, today: date) -> str:
+def repair_status(repair: RepairState, today: date) -> RepairStatus:
     """The repair's decision (`approved`, `rejected`, `revoked`); undecided, `overdue` once past
     its due date, else `pending`."""
-    status = repair.status
+    status = cast("RepairStatus", repair.status)
     return "overdue" if status == "pending" and overdue(repair.due_on, today) else status
 
 

@@ -15,7 +15,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import Any, Literal
 
 from ledger.domain.errors import InvalidInput
 from ledger.domain.model import ModelRegistry
@@ -23,6 +23,12 @@ from ledger.domain.rules.grade import Evaluation, evaluate
 from ledger.domain.state import IndustryEvaluationState, SubjectState
 
 LETTERS = ("A", "B", "C", "D")
+#: A supervision letter (a field's A–D grade, or the public grade mapped onto it).
+Letter = Literal["A", "B", "C", "D"]
+#: How often a subject is inspected, by its letter (the policy's rows name one per letter).
+Tier = Literal["reduced", "regular", "intensified"]
+#: What a tier was decided on: the field's industry grade, the public grade, or a listing.
+Basis = Literal["industry", "public", "listing"]
 
 
 @dataclass(frozen=True)
