@@ -18,7 +18,7 @@ from uuid import UUID
 
 from ledger.domain.errors import InvalidInput
 from ledger.domain.fold import fold, step
-from ledger.domain.rules.grade import Evaluation, evaluate
+from ledger.domain.rules.grade import Evaluation, evaluate, result_changed
 from ledger.domain.rules.population import in_population
 from ledger.domain.state import SubjectState
 from ledger.domain.subject import SUBJECT_EVENT_TOPICS
@@ -105,10 +105,6 @@ def all_results(
                 progress(1)
 
 
-def _key(ev: Evaluation | None) -> tuple[Any, ...] | None:
-    return None if ev is None else (ev.score, ev.grade, ev.listed)
-
-
 @dataclass(frozen=True)
 class Change:
     """A later event that changed a year's result, with the result before and after it."""
@@ -135,7 +131,7 @@ def changes_since_publication(ledger: CreditLedger, events: list[Any], year: int
             if in_population(state, as_of)
             else None
         )
-        if event.timestamp > cutoff and _key(after) != _key(current):
+        if event.timestamp > cutoff and result_changed(current, after):
             found.append(
                 Change(
                     positions.get(event.originator_version),

@@ -14,7 +14,7 @@ from uuid import UUID
 
 from ledger.domain.fold import step
 from ledger.domain.model import ModelRegistry
-from ledger.domain.rules.grade import Evaluation, evaluate, next_change_on
+from ledger.domain.rules.grade import Evaluation, evaluate, next_change_on, result_changed
 from ledger.domain.rules.supervision import (
     PolicyRegistry,
     Supervision,
@@ -59,10 +59,6 @@ class SubjectOutcome:
     state_version: int = 0
 
 
-def _key(ev: Evaluation | None) -> tuple[Any, ...] | None:
-    return None if ev is None else (ev.score, ev.grade, ev.listed)
-
-
 def outcome(
     subject_id: UUID,
     events: Sequence[Any],
@@ -95,7 +91,7 @@ def outcome(
         step(state, event)
         after = evaluate(state, as_of, event.timestamp, models)
         kind, field, detail = _published(event)
-        if kind is None and _key(after) != _key(before):
+        if kind is None and result_changed(before, after):
             kind = "grade"
         if kind is not None:
             changes.append(

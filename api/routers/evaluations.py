@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path
 from api.deps import Ledger, Reader
 from api.grade_reads import GradeReadLog
 from api.schemas import PROBLEM_RESPONSES, Joined, SubjectYearOut, YearSummaryOut
+from ledger.domain.rules.grade import result_changed
 from ledger.domain.values import normalize_uscc
 from projections.annual import (
     AnnualResults,
@@ -64,16 +65,7 @@ def subject_year(
             result,
             year=year,
             current=current,
-            restated_differs=(
-                (result.published.score, result.published.grade, result.published.listed)
-                if result.published
-                else None
-            )
-            != (
-                (result.restated.score, result.restated.grade, result.restated.listed)
-                if result.restated
-                else None
-            ),
+            restated_differs=result_changed(result.published, result.restated),
             changes=changes,
         )
     )

@@ -43,7 +43,7 @@ def resolve_objection(
     )
     return Resolved(
         objection_id=objection_id,
-        status="resolved",
+        status=str(written.status),
         outcome=body.outcome,
         changed=written.created,
         position=written.position or 0,

@@ -38,7 +38,7 @@ def decide_repair(repair_id: UUID, body: DecideIn, actor: Recorder, ledger: Ledg
     )
     return Decided(
         repair_id=repair_id,
-        status="approved" if body.approved else "rejected",
+        status=str(written.status),  # the decider's answer: approved or rejected
         changed=written.created,
         position=written.position or 0,
     )
@@ -60,7 +60,7 @@ def revoke_repair(
     )
     return Decided(
         repair_id=repair_id,
-        status="revoked",
+        status=str(written.status),
         changed=written.created,
         position=written.position or 0,
     )

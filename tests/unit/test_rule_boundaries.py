@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from importlib import resources
@@ -24,6 +24,7 @@ from ledger.domain.rules.grade import (
     evaluate_history,
     fact_counts_at,
     next_change_on,
+    result_changed,
 )
 from ledger.domain.rules.repair import repair_eligible_on
 from ledger.domain.state import (
@@ -520,3 +521,19 @@ def test_a_listing_delisted_as_revoked_never_held() -> None:
     state.listings = {revoked.listing_id: revoked}
     evaluation = evaluate(state, date(2022, 6, 1), KNOWN, MODELS)
     assert (evaluation.listed, evaluation.listings, evaluation.grade) == (False, (), "良")
+
+
+def test_a_result_changes_with_its_score_grade_or_listing_and_with_entering_the_population() -> (
+    None
+):
+    day, known = date(2023, 10, 31), datetime(2023, 11, 1, tzinfo=UTC)
+    base = evaluate(subject(fact("penalty.general", date(2023, 3, 15), 1)), day, known, MODELS)
+    same = evaluate(subject(fact("penalty.general", date(2023, 3, 15), 2)), day, known, MODELS)
+    assert not result_changed(base, same)  # another fact, the same result
+    assert not result_changed(None, None)
+    assert result_changed(None, base)
+    assert result_changed(base, None)
+    assert result_changed(base, replace(base, score=base.score + 1))
+    assert result_changed(base, replace(base, grade="差"))
+    assert result_changed(base, replace(base, listed=not base.listed))
+    assert not result_changed(base, replace(base, as_of=date(2023, 11, 1)))  # only the result

@@ -252,3 +252,15 @@ def evaluate_history(
 ) -> Evaluation:
     """state(D, K): fold the events recorded at or before K, then evaluate at D."""
     return evaluate(fold(events, known_at), as_of, known_at, models)
+
+
+def result_changed(before: Evaluation | None, after: Evaluation | None) -> bool:
+    """Whether two evaluations give a different result: score, grade or listing (None: no
+    result, e.g. outside the population). The feed, restatements and the annual answer ask this."""
+    return _result(before) != _result(after)
+
+
+def _result(evaluation: Evaluation | None) -> tuple[object, ...] | None:
+    if evaluation is None:
+        return None
+    return (evaluation.score, evaluation.grade, evaluation.listed)
