@@ -101,3 +101,11 @@ def test_subject_counts_count_facts_by_the_model_in_force_on_the_day() -> None:
     assert counts.industry_evaluations == 0
     before = subject_counts(state, date(2025, 4, 30), default_models())
     assert before.listings_active_today == 0
+
+
+def test_subject_counts_count_an_open_ended_fact_as_counting() -> None:
+    arrears = FactState(uuid4(), "tax.arrears", date(2020, 5, 1), "taxation", "4号", None, None, AT)
+    state = SubjectState(uscc="x", registered_at=AT)
+    state.facts = {arrears.fact_id: arrears}
+    counts = subject_counts(state, date(2025, 10, 31), default_models())
+    assert (counts.facts, counts.facts_counting_today) == (1, 1)

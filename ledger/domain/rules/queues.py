@@ -44,7 +44,7 @@ def objection_status(objection: ObjectionState, today: date) -> ObjectionStatus:
 def repair_status(repair: RepairState, today: date) -> RepairStatus:
     """The repair's decision (`approved`, `rejected`, `revoked`); undecided, `overdue` once past
     its due date, else `pending`."""
-    status = cast("RepairStatus", repair.status)
+    status = cast(RepairStatus, repair.status)
     return "overdue" if status == "pending" and overdue(repair.due_on, today) else status
 
 
