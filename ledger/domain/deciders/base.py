@@ -7,7 +7,7 @@ reads a store, a clock or a random source — the context brings the record time
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Container, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
@@ -16,7 +16,7 @@ from uuid import UUID
 
 from ledger.domain.catalog import Catalogue
 from ledger.domain.dates import happened_on
-from ledger.domain.errors import InvalidInput, NotFound
+from ledger.domain.errors import Conflict, InvalidInput, NotFound
 from ledger.domain.events import SubjectEvent
 from ledger.domain.inspections import InspectionDraw
 from ledger.domain.model import ModelRegistry
@@ -24,7 +24,7 @@ from ledger.domain.rules import authority
 from ledger.domain.rules.authority import Act
 from ledger.domain.rules.supervision import PolicyRegistry
 from ledger.domain.state import FactState, ListingState, ObjectionState, RepairState, SubjectState
-from ledger.domain.text import optional_text
+from ledger.domain.text import natural_key, optional_text
 from ledger.domain.values import Actor, china_date
 
 
@@ -154,6 +154,41 @@ def not_before_established(state: SubjectState, day: date, field_name: str) -> N
             field=field_name,
             rule="no record before established_on",
         )
+
+
+def recorded_once(
+    kind: str,
+    keys: Mapping[tuple[str, str], UUID],
+    ids: Container[UUID],
+    *,
+    domain: str,
+    document_no: str,
+    new_id: UUID,
+    same: Callable[[UUID], bool],
+) -> UUID | None:
+    """A document is recorded once per subject (`(domain, document_no)`, compared by NFKC).
+
+    Returns the id already holding the document when its payload is the `same` (the command is
+    then a no-op), or None for a new record. A different payload under the document, or a new
+    id already used under another document, is a Conflict.
+    """
+    existing_id = keys.get((domain, natural_key(document_no)))
+    if existing_id is not None:
+        if same(existing_id):
+            return existing_id
+        raise Conflict(
+            f"document {domain}/{document_no} is already recorded as {kind} {existing_id} "
+            "with a different payload",
+            field="document_no",
+            rule="(domain, document_no) is unique per subject",
+        )
+    if new_id in ids:
+        raise Conflict(
+            f"{kind} {new_id} already exists under another document",
+            field=f"{kind}_id",
+            rule="ids are unique",
+        )
+    return None
 
 
 def fact_of(state: SubjectState, fact_id: UUID) -> FactState:

@@ -28,13 +28,13 @@ from ledger.domain.deciders.base import (
     known_indicator,
     listing_of,
     not_before_established,
+    recorded_once,
     registered,
     text,
 )
 from ledger.domain.errors import Conflict, InvalidInput
 from ledger.domain.rules.authority import Enrol, InField, PutOnList, RecordIndicator
 from ledger.domain.state import SubjectState
-from ledger.domain.text import natural_key
 from ledger.domain.values import (
     Actor,
     DelistReason,
@@ -134,23 +134,19 @@ def new_fact(
     effective_until: date | None,
 ) -> tuple[UUID, Change | None]:
     """The fact's id and its event; the same document with the same payload again adds none."""
-    existing_id = state.fact_keys.get((domain, natural_key(document_no)))
+    existing_id = recorded_once(
+        "fact",
+        state.fact_keys,
+        state.facts,
+        domain=domain,
+        document_no=document_no,
+        new_id=fact_id,
+        same=lambda known: (
+            state.facts[known].recorded_as == (indicator, decided_on, description, effective_until)
+        ),
+    )
     if existing_id is not None:
-        existing = state.facts[existing_id]
-        if existing.recorded_as == (indicator, decided_on, description, effective_until):
-            return existing_id, None
-        raise Conflict(
-            f"document {domain}/{document_no} is already recorded as fact {existing_id} "
-            "with a different payload",
-            field="document_no",
-            rule="(domain, document_no) is unique per subject",
-        )
-    if fact_id in state.facts:
-        raise Conflict(
-            f"fact {fact_id} already exists under another document",
-            field="fact_id",
-            rule="ids are unique",
-        )
+        return existing_id, None
     not_before_established(state, decided_on, "decided_on")
     recorded = change(
         events.FactRecorded,
@@ -233,27 +229,24 @@ def list_subject(state: SubjectState, command: ListSubject, ctx: Context) -> Dec
     registered(state, code)
     happened(ctx, listed_on, "listed_on")
     listing_id = command.listing_id or ctx.new_id
-    existing_id = state.listing_keys.get((domain, natural_key(document_no)))
+    existing_id = recorded_once(
+        "listing",
+        state.listing_keys,
+        state.listings,
+        domain=domain,
+        document_no=document_no,
+        new_id=listing_id,
+        same=lambda known: (
+            (
+                state.listings[known].list_type,
+                state.listings[known].listed_on,
+                state.listings[known].authority,
+            )
+            == (command.list_type, listed_on, who)
+        ),
+    )
     if existing_id is not None:
-        existing = state.listings[existing_id]
-        if (existing.list_type, existing.listed_on, existing.authority) == (
-            command.list_type,
-            listed_on,
-            who,
-        ):
-            return Decision(existing_id)
-        raise Conflict(
-            f"document {domain}/{document_no} is already recorded as listing {existing_id} "
-            "with a different payload",
-            field="document_no",
-            rule="(domain, document_no) is unique per subject",
-        )
-    if listing_id in state.listings:
-        raise Conflict(
-            f"listing {listing_id} already exists under another document",
-            field="listing_id",
-            rule="ids are unique",
-        )
+        return Decision(existing_id)
     not_before_established(state, listed_on, "listed_on")
     listed = change(
         events.Listed,
