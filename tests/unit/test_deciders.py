@@ -29,6 +29,7 @@ from ledger.domain.deciders.base import (
     known_indicator,
     listing_of,
     not_before_established,
+    recorded_once,
     repair_of,
     target_of,
     text,
@@ -450,3 +451,34 @@ def test_a_listing_is_a_target_starting_on_its_listing_date() -> None:
     subject.apply(decision)
     assert listing_of(subject.state, UUID(int=3)).authority == "市场监管局"
     assert target_of(subject.state, UUID(int=3)) == ("listing", date(2024, 2, 1), "food")
+
+
+def test_a_document_is_recorded_once_per_subject_and_an_id_once_per_record() -> None:
+    held, other = UUID(int=1), UUID(int=2)
+    keys = {("food", "〔2025〕1号"): held}
+
+    def once(document_no: str, new_id: UUID, *, same: bool) -> UUID | None:
+        return recorded_once(
+            "fact",
+            keys,
+            {held},
+            domain="food",
+            document_no=document_no,
+            new_id=new_id,
+            same=lambda known: same,
+        )
+
+    assert once("〔２０２５〕1号", other, same=True) == held  # NFKC: the same document
+    assert once("〔2025〕2号", other, same=True) is None  # a new document, a new id
+    with pytest.raises(Conflict) as payload:
+        once("〔2025〕1号", other, same=False)
+    assert payload.value.field == "document_no"
+    assert payload.value.rule == "(domain, document_no) is unique per subject"
+    assert payload.value.message == (
+        f"document food/〔2025〕1号 is already recorded as fact {held} with a different payload"
+    )
+    with pytest.raises(Conflict) as reused:
+        once("〔2025〕3号", held, same=True)
+    assert reused.value.field == "fact_id"
+    assert reused.value.rule == "ids are unique"
+    assert reused.value.message == f"fact {held} already exists under another document"
