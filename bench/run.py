@@ -13,6 +13,8 @@ as a ratio to it, because these machines are shared and noisy:
 - the same over HTTP against `credit-ledger serve --workers 2` — requests/s, p50 and p99 with
   wrk (a C load generator, so the client does not take the server's cores), beside `/healthz`
   on the same server;
+- writes to one subject in process — commands/s (1 / the median write) at the start of its
+  stream and after ~N events, whose ratio is 1.0 when a write's cost is flat in the stream's length;
 - the peak memory of each command (summed over its processes).
 
 Usage: `python -m bench [--subjects 100000] [--stores sqlite,postgres] [--out bench/results]`.
@@ -42,7 +44,8 @@ import psycopg
 
 from bench import wrk
 from credit_ledger.bootstrap import open_ledger
-from ledger.domain.values import CST
+from ledger.domain.commands import RecordFact, RegisterSubject
+from ledger.domain.values import CST, SYSTEM_ACTOR
 from ledger.store.log import read_log, read_pages
 
 CLI = shutil.which("credit-ledger", path=str(Path(sys.executable).parent)) or "credit-ledger"
@@ -215,6 +218,61 @@ def in_process_reads(url: str, samples: int) -> dict[str, float]:
         ledger.close()
 
 
+#: A valid credit code no generated subject has: its region (350100) is not the generator's.
+WRITE_CODE = "92350100MA2Y0W8B5X"
+
+
+def one_subject_writes(url: str, events: int, window: int) -> dict[str, float]:
+    """Commands/s recording facts on one subject: its first `window` writes, and `window` writes
+    once its stream holds `events` events (flat in stream length: a ratio of 1.0).
+
+    The rate is 1 / the median write's time: on a shared machine a few writes that wait for the
+    disk or a core would otherwise decide the figure.
+    """
+    ledger = open_ledger(url)
+    try:
+        ledger.handle(
+            RegisterSubject(
+                uscc=WRITE_CODE,
+                name="bench",
+                kind="enterprise",
+                fields=["food"],
+                actor=SYSTEM_ACTOR,
+            )
+        )
+
+        def record(n: int) -> float:
+            started = time.perf_counter()
+            ledger.handle(
+                RecordFact(
+                    uscc=WRITE_CODE,
+                    indicator="penalty.minor",
+                    decided_on=date(2024, 1, 1),
+                    domain="food",
+                    document_no=f"bench-{n}",
+                    actor=SYSTEM_ACTOR,
+                )
+            )
+            return time.perf_counter() - started
+
+        def timed(first: int) -> float:
+            return percentile([record(n) for n in range(first, first + window)], 0.5)
+
+        at_start = timed(0)
+        for n in range(window, max(window, events - 1)):
+            record(n)
+        at_length = timed(max(window, events - 1))
+        return {
+            "write_start_cmd_per_s": 1 / at_start,
+            "write_long_cmd_per_s": 1 / at_length,
+            "write_start_p50_ms": at_start * 1000,
+            "write_long_p50_ms": at_length * 1000,
+            "write_long_events": events + window,
+        }
+    finally:
+        ledger.close()
+
+
 def http_reads(url: str, codes: list[str], args: argparse.Namespace) -> dict[str, float]:
     """Requests/s and p50/p99 of evaluations over HTTP (wrk), beside /healthz on the same server."""
     if not wrk.available():
@@ -300,6 +358,7 @@ def bench_store(kind: str, ndjson: Path, folder: Path, args: argparse.Namespace)
         annual = phase(url, "evaluations", "build", "--year", "2023")
         reads = in_process_reads(url, args.samples)
         http = http_reads(url, reads.pop("codes"), args)  # type: ignore[arg-type]
+        writes = one_subject_writes(url, args.write_events, args.write_window)
         return {
             "store": kind,
             "events": events,
@@ -318,6 +377,7 @@ def bench_store(kind: str, ndjson: Path, folder: Path, args: argparse.Namespace)
             "annual_peak_mb": annual["peak_rss_mb"],
             **reads,
             **http,
+            **writes,
         }
 
 
@@ -370,6 +430,13 @@ def markdown(report: dict[str, Any]) -> str:
                 r["healthz_rps"],
             ),
             (
+                f"writes to one subject with {r.get('write_long_events', 0):,} events "
+                "commands/s (in process, 1/p50)",
+                r.get("write_long_cmd_per_s", 0.0),
+                "the same writes at its start commands/s",
+                r.get("write_start_cmd_per_s", 1.0),
+            ),
+            (
                 "HTTP evaluation p50 ms",
                 r.get("http_p50_ms", 0.0),
                 "HTTP /healthz p50 ms",
@@ -413,6 +480,10 @@ def main() -> None:
     parser.add_argument("--http-connections", type=int, default=32, help="wrk connections")
     parser.add_argument("--http-workers", type=int, default=2, help="serve --workers")
     parser.add_argument("--seed", type=int, default=2021)
+    parser.add_argument(
+        "--write-events", type=int, default=500, help="stream length of the one-subject writes"
+    )
+    parser.add_argument("--write-window", type=int, default=50, help="writes timed at each end")
     parser.add_argument(
         "--rebuild-workers", type=int, default=None, help="rebuild processes (default: cores)"
     )

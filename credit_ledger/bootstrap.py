@@ -31,8 +31,11 @@ def open_ledger(
     database_url: str | None = None, *, clock: Callable[[], datetime] = system_clock
 ) -> CreditLedger:
     """The credit ledger on the configured (or the given) store, its waits bounded."""
-    app = CreditLedger(env=store_env(database_url), clock=clock)
-    return bounded(app, attempts=get_settings().store_attempts)
+    settings = get_settings()
+    app = CreditLedger(
+        env=store_env(database_url), clock=clock, cached_subjects=settings.write_cache_subjects
+    )
+    return bounded(app, attempts=settings.store_attempts)
 
 
 def open_audit(database_url: str | None = None) -> QueryAudit:

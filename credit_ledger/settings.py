@@ -63,6 +63,12 @@ class Settings(BaseSettings):
         le=30,
         description="how long /readyz waits for the store's write probe before answering 503",
     )
+    write_cache_subjects: int = Field(
+        default=4096,
+        ge=0,
+        description="subjects whose folded state a process keeps for its next write to them "
+        "(least recently used first out; 0 = fold every write's stream whole)",
+    )
     max_body_bytes: int = Field(
         default=1024 * 1024,
         ge=1024,

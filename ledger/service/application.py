@@ -32,6 +32,7 @@ from ledger.domain.values import (
     require_aware,
 )
 from ledger.service.draws import Draws
+from ledger.service.folded import DEFAULT_CAPACITY
 from ledger.service.handlers import Written, handle
 from ledger.service.queries import Queries
 from ledger.service.tokens import Tokens
@@ -58,13 +59,14 @@ class CreditLedger(Application[UUID], Queries, Draws, Tokens):
         *,
         clock: Callable[[], datetime] = system_clock,
         models: ModelRegistry | None = None,
+        cached_subjects: int = DEFAULT_CAPACITY,
     ) -> None:
         super().__init__(env)
         self.clock = clock
         self.models = models or default_models()
         self.policies = default_policies()
         self.catalogue = catalogue()
-        self.unit_of_work = UnitOfWork(self)
+        self.unit_of_work = UnitOfWork(self, cached_subjects=cached_subjects)
         #: Called with the number of events after every save (metrics hook for adapters).
         self.save_listeners: list[Callable[[int], None]] = []
 

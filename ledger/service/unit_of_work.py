@@ -1,8 +1,11 @@
 """Where decisions meet the store: load a subject, let a decider decide, append its events.
 
 One command is one transaction, retried a bounded number of times when another writer appended
-to the same stream first. A batch (bulk import) decides many commands against in-memory subjects
-and stores every new event of the batch in a single save when it ends.
+to the same stream first. A command starts from the subject as this process last stored it
+(ledger.service.folded) and folds on only the events appended since, so its cost does not grow
+with the stream's length; the store's version check still refuses a save on a stale state.
+A batch (bulk import) decides many commands against in-memory subjects and stores every new
+event of the batch in a single save when it ends.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from ledger.domain.errors import Conflict
 from ledger.domain.state import SubjectState
 from ledger.domain.subject import Locator, Subject
 from ledger.domain.values import locator_id_for, subject_id_for
+from ledger.service.folded import DEFAULT_CAPACITY, FoldedSubjects
 
 if TYPE_CHECKING:
     from ledger.service.application import CreditLedger
@@ -55,9 +59,10 @@ def _back_off(attempt: int) -> None:
 class UnitOfWork:
     """The ledger's writes: a decision per command, its events saved in one transaction."""
 
-    def __init__(self, ledger: CreditLedger) -> None:
+    def __init__(self, ledger: CreditLedger, *, cached_subjects: int = DEFAULT_CAPACITY) -> None:
         self._ledger = ledger
         self._batch: Batch | None = None
+        self.folded = FoldedSubjects(cached_subjects)
 
     @contextmanager
     def batch(self, missing: set[UUID] | None = None) -> Iterator[Batch]:
@@ -99,6 +104,21 @@ class UnitOfWork:
                 batch.aggregates[subject_id] = found
         return cast("Subject | None", found)
 
+    def _current(self, uscc: str | None) -> Subject | None:
+        """The subject at the stream's current version, owned by the caller: the cached fold
+        with the events stored since folded on, or (not cached) its whole stream folded."""
+        if uscc is None:
+            return None
+        subject_id = subject_id_for(uscc)
+        cached = self.folded.take(subject_id)
+        if cached is None:
+            return self.subject(uscc)
+        aggregate: Any = cached
+        # Each event checks it is the next version of the aggregate, as the repository does.
+        for event in self._ledger.events.get(subject_id, gt=cached.version):
+            aggregate = event.mutate(aggregate)  # type: ignore[attr-defined]
+        return cast("Subject", aggregate)
+
     def _stored(self, subject_id: UUID) -> Subject | None:
         """Rebuild a subject by folding its events directly (no per-event checks: the store
         guarantees the order), or None when it has no stream."""
@@ -119,7 +139,12 @@ class UnitOfWork:
             locator: Locator = repository.get(locator_id_for(kind, item_id))
         except AggregateNotFoundError:
             return None
-        subject: Subject = repository.get(locator.subject_id)
+        # A subject's credit code never changes, so any version of it answers; folded whole, it
+        # is kept for the write that follows.
+        subject = self.folded.take(locator.subject_id)
+        if subject is None:
+            subject = cast("Subject", repository.get(locator.subject_id))
+        self.folded.keep(subject)
         return subject.state.uscc
 
     def change(
@@ -134,16 +159,24 @@ class UnitOfWork:
             return self._change_in_batch(uscc, decide, after_last)
         ledger = self._ledger
         for attempt in range(WRITE_ATTEMPTS):
-            subject = self.subject(uscc)
-            decision = decide(*self._state_and_time(subject, after_last))
+            subject = self._current(uscc)
+            try:
+                decision = decide(*self._state_and_time(subject, after_last))
+            except BaseException:
+                # Deciders only read the state: after a refusal it is still the stored one.
+                self._give_back(subject)
+                raise
             if not decision.created:
+                self._give_back(subject)
                 return decision, ledger.max_position()
             subject = self._applied(subject, decision)
             try:
                 recordings = ledger.save(subject, *self._locators(subject, decision))
             except RecordConflictError:
+                # Its pending events were never stored, so this aggregate is not given back.
                 _back_off(attempt)
                 continue
+            self.folded.keep(subject)
             return decision, ledger._position(recordings)
         raise Conflict(
             f"subject {uscc} kept changing under {WRITE_ATTEMPTS} attempts; retry",
@@ -172,6 +205,10 @@ class UnitOfWork:
     ) -> tuple[SubjectState, datetime]:
         state = SubjectState() if subject is None else subject.state
         return state, self._ledger._now(state.last_recorded_at if after_last else None)
+
+    def _give_back(self, subject: Subject | None) -> None:
+        if subject is not None:
+            self.folded.keep(subject)
 
     @staticmethod
     def _applied(subject: Subject | None, decision: Decision) -> Subject:

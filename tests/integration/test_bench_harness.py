@@ -49,8 +49,11 @@ def test_the_benchmark_writes_json_and_a_table_with_ratios(tmp_path: Path) -> No
         "http_p50_ms",
         "healthz_p50_ms",
         "healthz_rps",
+        "write_start_cmd_per_s",
+        "write_long_cmd_per_s",
     ):
         assert store[key] > 0, key
     table = (tmp_path / "150-subjects.md").read_text()
     assert "| sqlite | bulk import events/s |" in table
+    assert "| sqlite | writes to one subject with 550 events commands/s" in table
     assert table.count("|") > 40
