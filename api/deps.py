@@ -34,25 +34,29 @@ FILERS = WRITE_ROLES["file"] - {Role.SYSTEM}
 AUDITORS = frozenset({Role.AUDITOR, Role.ADMIN})
 
 
-def get_config(request: Request) -> ServiceConfig:
+# The dependencies that only look something up are coroutines: FastAPI runs a plain function
+# in its thread pool, and a hop there and back per dependency costs more than the lookup.
+
+
+async def get_config(request: Request) -> ServiceConfig:
     """The configuration the composition root started the service with."""
     config: ServiceConfig = request.app.state.config
     return config
 
 
-def get_ledger(request: Request) -> CreditLedger:
+async def get_ledger(request: Request) -> CreditLedger:
     """The application the service was started with."""
     ledger: CreditLedger = request.app.state.ledger
     return ledger
 
 
-def get_audit(request: Request) -> QueryAudit:
+async def get_audit(request: Request) -> QueryAudit:
     """The query-audit log."""
     audit: QueryAudit = request.app.state.audit
     return audit
 
 
-def get_projector(request: Request) -> Projector:
+async def get_projector(request: Request) -> Projector:
     """The read models' projector (its runner may live in this process or another)."""
     projector: Projector = request.app.state.projector
     return projector
@@ -81,7 +85,7 @@ def get_actor(
 
 
 def _role_in(allowed: frozenset[Role], what: str):  # type: ignore[no-untyped-def]
-    def check(actor: Annotated[Actor, Depends(get_actor)]) -> Actor:
+    async def check(actor: Annotated[Actor, Depends(get_actor)]) -> Actor:
         if actor.role not in allowed:
             names = ", ".join(sorted(r.value for r in allowed))
             raise Problem(

@@ -115,7 +115,7 @@ class GradeReads:
         return position
 
 
-def grade_reads(
+async def grade_reads(
     request: Request,
     actor: Annotated[Actor, Depends(get_actor)],
     audit: Annotated[QueryAudit, Depends(get_audit)],
@@ -124,7 +124,10 @@ def grade_reads(
         Query(max_length=MAX_PURPOSE, description="why you read it: kept in the query-audit log"),
     ] = None,
 ) -> GradeReads:
-    """The grade-read recorder of this request (the guard must be installed around the app)."""
+    """The grade-read recorder of this request (the guard must be installed around the app).
+
+    A coroutine, as it only reads the request: no hop to the thread pool.
+    """
     marks = request.scope.get("state", {}).get(STATE_KEY)
     if not isinstance(marks, RequestReads):
         raise RuntimeError("GradeReadGuard is not installed: grade reads would go unchecked")

@@ -16,6 +16,7 @@ from credit_ledger.cli.common import (
     worker_count,
 )
 from credit_ledger.parallel import tune_for_batch_work
+from credit_ledger.serving import serve_workers
 from credit_ledger.settings import get_settings
 
 
@@ -195,12 +196,14 @@ def serve(
     import uvicorn
 
     settings = get_settings()
-    uvicorn.run(
-        "credit_ledger.bootstrap:service",
-        factory=True,
-        host=host or settings.host,
-        port=port or settings.port,
-        workers=workers,
-        log_level=settings.log_level,
-        access_log=False,  # the service logs each request itself, as JSON
-    )
+    options: dict[str, Any] = {
+        "host": host or settings.host,
+        "port": port or settings.port,
+        "log_level": settings.log_level,
+        "access_log": False,  # the service logs each request itself, as JSON
+    }
+    if workers > 1:
+        # Each worker on its own socket, so connections spread over them (see `serving`).
+        serve_workers(workers, **options)
+        return
+    uvicorn.run("credit_ledger.bootstrap:service", factory=True, **options)

@@ -35,7 +35,7 @@ from ledger.service.draws import Draws
 from ledger.service.folded import DEFAULT_CAPACITY
 from ledger.service.handlers import Written, handle
 from ledger.service.queries import Queries
-from ledger.service.tokens import Tokens
+from ledger.service.tokens import Tokens, VerifiedTokens
 from ledger.service.unit_of_work import UnitOfWork
 from ledger.store.codec import DateAsISO
 
@@ -67,6 +67,7 @@ class CreditLedger(Application[UUID], Queries, Draws, Tokens):
         self.policies = default_policies()
         self.catalogue = catalogue()
         self.unit_of_work = UnitOfWork(self, cached_subjects=cached_subjects)
+        self.verified_tokens = VerifiedTokens()
         #: Called with the number of events after every save (metrics hook for adapters).
         self.save_listeners: list[Callable[[int], None]] = []
 

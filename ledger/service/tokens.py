@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -22,6 +23,28 @@ if TYPE_CHECKING:
     from ledger.service.parts import LedgerParts
 else:
     LedgerParts = object
+
+
+#: The topics whose events change whom a token admits; any one stored invalidates the cache.
+TOKEN_TOPICS = (AccessToken.Issued.TOPIC, AccessToken.Revoked.TOPIC)
+
+
+class VerifiedTokens:
+    """Tokens already looked up, trusted until the log shows a token event after `seen`.
+
+    Each presentation still asks the store one question: whether any token event (issued or
+    revoked) was stored after the last one this cache has seen. Only when none was is a cached
+    answer used, so a revocation stored by another process is honoured on the next request.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        #: Log position of the last token event reflected in `actors`.
+        self.seen = 0
+        #: Bumped at every change, so a lookup that raced a change is not cached.
+        self.generation = 0
+        #: Secret hash -> the acting party, or None for a revoked token.
+        self.actors: dict[str, Actor | None] = {}
 
 
 @dataclass(frozen=True)
@@ -47,6 +70,9 @@ class IssuedToken:
 
 class Tokens(LedgerParts):
     """The access tokens of the ledger; only their hashes are stored."""
+
+    #: Set by the application: the tokens verified so far (see `VerifiedTokens`).
+    verified_tokens: VerifiedTokens
 
     def issue_token(
         self,
@@ -97,11 +123,36 @@ class Tokens(LedgerParts):
         """The acting party of a presented bearer token, or None if unknown or revoked."""
         if not secret.startswith(TOKEN_PREFIX):
             return None
+        secret_hash = hash_secret(secret)
+        cache = self.verified_tokens
+        generation = self._token_generation(cache)
+        with cache.lock:
+            if secret_hash in cache.actors:
+                return cache.actors[secret_hash]
         try:
-            token: AccessToken = self.repository.get(token_stream_id(hash_secret(secret)))
+            token: AccessToken = self.repository.get(token_stream_id(secret_hash))
         except AggregateNotFoundError:
+            # Unknown secrets are not kept: a caller guessing secrets must not fill memory.
             return None
-        return None if token.revoked else token.actor()
+        actor = None if token.revoked else token.actor()
+        with cache.lock:
+            # Read after the check of `generation`: it reflects every token event seen so far.
+            if cache.generation == generation:
+                cache.actors[secret_hash] = actor
+        return actor
+
+    def _token_generation(self, cache: VerifiedTokens) -> int:
+        # One query, normally answering nothing: the token events stored after `seen`.
+        seen = cache.seen
+        latest = seen
+        for notification in read_log(self.recorder, topics=TOKEN_TOPICS, start=seen):
+            latest = notification.id
+        with cache.lock:
+            if latest > cache.seen:
+                cache.seen = latest
+                cache.generation += 1
+                cache.actors.clear()
+            return cache.generation
 
     def tokens(self) -> list[TokenInfo]:
         """Every token ever issued, oldest first, with whether it is revoked."""
