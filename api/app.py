@@ -13,6 +13,7 @@ from api.config import ServiceConfig
 from api.console.router import router as console_router
 from api.routers import audit as audit_routes
 from api.routers import (
+    batch,
     evaluations,
     feed,
     fields,
@@ -112,6 +113,7 @@ def create_app(
         objections,
         repairs,
         evaluations,
+        batch,
         feed,
         fields,
         inspections,

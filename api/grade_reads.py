@@ -95,8 +95,12 @@ class GradeReads:
         as_of: date | None = None,
         known_at: datetime | None = None,
         count: int | None = None,
+        purpose: str | None = None,
     ) -> int:
-        """Record, before it is served, that this answer carried these subjects' grades."""
+        """Record, before it is served, that this answer carried these subjects' grades.
+
+        `purpose` is one stated in the request's body (a read by POST); without it, the
+        `purpose` query parameter's."""
         position = self.audit.record_read(
             token_id=self.actor.actor_id,
             role=self.actor.role.value,
@@ -104,7 +108,7 @@ class GradeReads:
             endpoint=endpoint,
             uscc=None,
             subjects=subjects,
-            purpose=self.purpose,
+            purpose=self.purpose if purpose is None else purpose,
             as_of=as_of,
             known_at=known_at,
             grade=grade,

@@ -76,14 +76,20 @@ def problem(
     **extra: Any,
 ) -> ProblemResponse:
     """A problem+json response."""
-    body = {
+    return ProblemResponse(
+        problem_body(status, detail, kind=kind, **extra), status_code=status, headers=headers
+    )
+
+
+def problem_body(status: int, detail: str, *, kind: str, **extra: Any) -> dict[str, Any]:
+    """The RFC 9457 body: an answer's, or one item's of a batch answer."""
+    return {
         "type": f"urn:credit-ledger:problem:{kind}",
         "title": TITLES.get(status, "Error"),
         "status": status,
         "detail": detail,
         **extra,
     }
-    return ProblemResponse(body, status_code=status, headers=headers)
 
 
 def _loc(loc: tuple[Any, ...] | list[Any]) -> list[str | int]:

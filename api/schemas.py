@@ -24,6 +24,8 @@ from ledger.domain.rules.grade import NOTICE
 from ledger.domain.rules.queues import ObjectionStatus, RepairStatus
 from ledger.domain.rules.supervision import Basis, Tier
 from ledger.domain.values import CST, DelistReason, ListType, ObjectionOutcome, SubjectKind
+from ledger.service.audit import MAX_PURPOSE
+from ledger.service.queries import MAX_BATCH
 
 
 def _iso_date(value: Any, info: ValidationInfo) -> date:
@@ -654,6 +656,42 @@ class ProblemOut(BaseModel):
     errors: list[ProblemError] | None = None
     rule: str | None = None
     eligible_on: date | None = None
+
+
+class BatchEvaluationIn(Body):
+    uscc: list[str] = Field(
+        description=f"1 to {MAX_BATCH:,} credit codes (a list of bidders), answered in this "
+        "order; any malformed one refuses the request (422 naming its index)",
+        # Documented here, enforced by the ledger's rule: 422 naming the field and the rule.
+        json_schema_extra={"minItems": 1, "maxItems": MAX_BATCH},
+    )
+    as_of: IsoDate | None = Field(default=None, description="valid date (default today, CST)")
+    known_at: IsoInstant | None = Field(
+        default=None, description="record-time instant with offset (default now)"
+    )
+    purpose: str = Field(
+        min_length=1,
+        max_length=MAX_PURPOSE,
+        description="why the department reads these grades: kept in the query-audit log",
+    )
+    min_position: int | None = Field(default=None, ge=0, le=2**62)
+
+
+# One requested position of a batch read: its evaluation, or the problem the single read answers.
+class BatchItemOut(BaseModel):
+    index: int = Field(description="the code's position in the request")
+    uscc: str
+    status: Literal["ok", "not_found"]
+    evaluation: EvaluationOut | None = None
+    problem: ProblemOut | None = None
+
+
+class BatchEvaluationOut(BaseModel):
+    as_of: date
+    known_at: CstInstant
+    count: int = Field(description="items answered: one per requested code, duplicates too")
+    found: int = Field(description="items that carry an evaluation")
+    items: list[BatchItemOut]
 
 
 def _problem(description: str) -> dict[str, Any]:

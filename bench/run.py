@@ -10,6 +10,8 @@ as a ratio to it, because these machines are shared and noisy:
 - annual 31-October evaluation of every subject — seconds and events/s;
 - one subject's evaluation with as_of/known_at in process — p50/p99, beside the raw read of the
   same subject's events;
+- the batch read of up to 1,000 codes in process — ms per subject, beside the same codes read
+  one by one;
 - the same over HTTP against `credit-ledger serve --workers 2` — requests/s, p50 and p99 with
   wrk (a C load generator, so the client does not take the server's cores), beside `/healthz`
   on the same server;
@@ -46,6 +48,7 @@ from bench import wrk
 from credit_ledger.bootstrap import open_ledger
 from ledger.domain.commands import RecordFact, RegisterSubject
 from ledger.domain.values import CST, SYSTEM_ACTOR
+from ledger.service.queries import MAX_BATCH
 from ledger.store.log import read_log, read_pages
 
 CLI = shutil.which("credit-ledger", path=str(Path(sys.executable).parent)) or "credit-ledger"
@@ -273,6 +276,32 @@ def one_subject_writes(url: str, events: int, window: int) -> dict[str, float]:
         ledger.close()
 
 
+def batch_reads(url: str, codes: list[str], rounds: int = 3) -> dict[str, float]:
+    """Per-subject time of one batch read of up to 1,000 codes (`evaluate_many`, the batch
+    endpoint's path) beside the same codes read one by one (`evaluate`, the single read's);
+    the best of a few interleaved rounds of each, so a noisy neighbour hurts both alike."""
+    ledger = open_ledger(url)
+    try:
+        chosen = codes[:MAX_BATCH]
+        as_of, known_at = date(2025, 10, 31), datetime(2025, 11, 1, tzinfo=CST)
+        single, batch = [], []
+        for _ in range(rounds):
+            started = time.perf_counter()
+            for code in chosen:
+                ledger.evaluate(code, as_of=as_of, known_at=known_at)
+            single.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            ledger.evaluate_many(chosen, as_of=as_of, known_at=known_at)
+            batch.append(time.perf_counter() - started)
+        return {
+            "batch_subjects": len(chosen),
+            "batch_per_subject_ms": min(batch) / len(chosen) * 1000,
+            "single_per_subject_ms": min(single) / len(chosen) * 1000,
+        }
+    finally:
+        ledger.close()
+
+
 def http_reads(url: str, codes: list[str], args: argparse.Namespace) -> dict[str, float]:
     """Requests/s and p50/p99 of evaluations over HTTP (wrk), beside /healthz on the same server."""
     if not wrk.available():
@@ -357,7 +386,9 @@ def bench_store(kind: str, ndjson: Path, folder: Path, args: argparse.Namespace)
         recorder_read_rps = recorder_read_reference(url)
         annual = phase(url, "evaluations", "build", "--year", "2023")
         reads = in_process_reads(url, args.samples)
-        http = http_reads(url, reads.pop("codes"), args)  # type: ignore[arg-type]
+        codes: list[str] = reads.pop("codes")  # type: ignore[assignment]
+        batched = batch_reads(url, codes)
+        http = http_reads(url, codes, args)
         writes = one_subject_writes(url, args.write_events, args.write_window)
         return {
             "store": kind,
@@ -376,9 +407,15 @@ def bench_store(kind: str, ndjson: Path, folder: Path, args: argparse.Namespace)
             "annual_events_per_s": events / annual["seconds"],
             "annual_peak_mb": annual["peak_rss_mb"],
             **reads,
+            **batched,
             **http,
             **writes,
         }
+
+
+def _figure(value: float) -> str:
+    """A measured value with the digits that matter: sub-10 ms times keep three decimals."""
+    return f"{value:,.1f}" if abs(value) >= 10 else f"{value:.3f}"
 
 
 def markdown(report: dict[str, Any]) -> str:
@@ -423,6 +460,12 @@ def markdown(report: dict[str, Any]) -> str:
                 r["read_p99_ms"],
             ),
             (
+                f"batch read ms per subject (in process, {r.get('batch_subjects', '?')} codes)",
+                r["batch_per_subject_ms"],
+                "the same codes read one by one, ms per subject",
+                r["single_per_subject_ms"],
+            ),
+            (
                 f"HTTP evaluation requests/s (wrk, {r.get('http_connections', '?')} connections, "
                 f"serve --workers {r.get('http_workers', '?')})",
                 r["http_rps"],
@@ -451,7 +494,8 @@ def markdown(report: dict[str, Any]) -> str:
         ]
         for name, value, ref_name, ref in rows:
             lines.append(
-                f"| {s} | {name} | {value:,.1f} | {ref:,.1f} ({ref_name}) | {value / ref:.2f} |"
+                f"| {s} | {name} | {_figure(value)} | {_figure(ref)} ({ref_name}) | "
+                f"{value / ref:.2f} |"
             )
         lines.append(
             f"| {s} | annual 2023 evaluation of all subjects | {r['annual_seconds']:,.1f} s "

@@ -238,6 +238,10 @@ CALLS: dict[tuple[str, str], Request] = {
     ("GET", "/v1/evaluations/{year}/subjects/{uscc}"): _get(
         "/v1/evaluations/2025/subjects/{uscc}", purpose="walk"
     ),
+    ("POST", "/v1/evaluations:batch"): _body(
+        "/v1/evaluations:batch",
+        lambda w: {"uscc": [CODE, uscc(4_299), OTHER], "as_of": "2025-10-31", "purpose": "walk"},
+    ),
     ("GET", "/v1/feed"): _get("/v1/feed", after=0, limit=1000, purpose="walk"),
     ("GET", "/v1/fields"): _get("/v1/fields"),
     ("GET", "/v1/fields/{field}/subjects"): _get("/v1/fields/food/subjects", purpose="walk"),
@@ -271,6 +275,7 @@ GRADE_ANSWERS = {
     ("GET", "/v1/subjects/{uscc}/history"),
     ("GET", "/v1/evaluations/{year}"),
     ("GET", "/v1/evaluations/{year}/subjects/{uscc}"),
+    ("POST", "/v1/evaluations:batch"),
     ("GET", "/v1/feed"),
     ("GET", "/v1/fields/{field}/subjects"),
     ("POST", "/v1/inspections/draws"),

@@ -45,4 +45,5 @@ def test_every_curl_call_of_the_readme_answers_as_described(served: Served, tmp_
     assert '"status":"approved"' in out
     assert '"grade":"A"' in out
     assert '"endpoint":"evaluation"' in out  # the audit log saw the reads
+    assert '"status":"not_found"' in out  # the batch read's unknown code
     assert "credit_ledger_http_requests_total" in out

@@ -45,6 +45,8 @@ def test_the_benchmark_writes_json_and_a_table_with_ratios(tmp_path: Path) -> No
         "recorder_read_rows_per_s",
         "rebuild_peak_mb",
         "eval_p99_ms",
+        "batch_per_subject_ms",
+        "single_per_subject_ms",
         "http_rps",
         "http_p50_ms",
         "healthz_p50_ms",
@@ -54,6 +56,8 @@ def test_the_benchmark_writes_json_and_a_table_with_ratios(tmp_path: Path) -> No
     ):
         assert store[key] > 0, key
     table = (tmp_path / "150-subjects.md").read_text()
+    assert store["batch_subjects"] == 50  # every sampled code, in one batch
     assert "| sqlite | bulk import events/s |" in table
     assert "| sqlite | writes to one subject with 550 events commands/s" in table
+    assert "| sqlite | batch read ms per subject (in process, 50 codes) |" in table
     assert table.count("|") > 40
