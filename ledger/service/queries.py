@@ -54,6 +54,10 @@ def require_batch_size(count: int) -> None:
         )
 
 
+def _unknown(code: str) -> NotFound:
+    return NotFound(f"no subject with credit code {code}", field="uscc")
+
+
 class Queries(LedgerParts):
     """Reads of the ledger: folded states, histories, evaluations and listings."""
 
@@ -114,16 +118,24 @@ class Queries(LedgerParts):
         code = normalize_uscc(uscc)
         events = list(self.events.get(subject_id_for(code)))
         if not events:
-            raise NotFound(f"no subject with credit code {code}", field="uscc")
+            raise _unknown(code)
         return events
+
+    def _valid_and_known(
+        self, as_of: date | None, known_at: datetime | None
+    ) -> tuple[date, datetime]:
+        """A read's valid date D (default: today, CST) and record time K (default: now; never
+        after it), both by the ledger's clock read once."""
+        now = self.clock()
+        k = known_by_now(known_at, "known_at", now=now) if known_at is not None else now
+        d = require_date(as_of, "as_of") if as_of is not None else china_date(now)
+        return d, k
 
     def evaluate(
         self, uscc: str, *, as_of: date | None = None, known_at: datetime | None = None
     ) -> Evaluation:
         """The explained evaluation at valid date D (default: today, CST) as known at K (now)."""
-        now = self.clock()
-        k = known_by_now(known_at, "known_at", now=now) if known_at is not None else now
-        d = require_date(as_of, "as_of") if as_of is not None else china_date(now)
+        d, k = self._valid_and_known(as_of, known_at)
         return evaluate_history(self.history(uscc), d, k, self.models)  # type: ignore[arg-type]
 
     def evaluate_many(
@@ -140,16 +152,14 @@ class Queries(LedgerParts):
         by the same rules as the single read. A code asked twice is evaluated once.
         """
         require_batch_size(len(codes))
-        now = self.clock()
-        k = known_by_now(known_at, "known_at", now=now) if known_at is not None else now
-        d = require_date(as_of, "as_of") if as_of is not None else china_date(now)
+        d, k = self._valid_and_known(as_of, known_at)
         wanted = {code: subject_id_for(code) for code in map(normalize_uscc, codes)}
         streams = read_streams(self, list(wanted.values()))  # type: ignore[arg-type]
         results: dict[str, Evaluation | NotFound] = {}
         for code, subject_id in wanted.items():
             events = streams.get(subject_id)
             if not events:
-                results[code] = NotFound(f"no subject with credit code {code}", field="uscc")
+                results[code] = _unknown(code)
                 continue
             try:
                 results[code] = evaluate_history(events, d, k, self.models)
@@ -167,9 +177,7 @@ class Queries(LedgerParts):
     ) -> Supervision:
         """A subject's supervision tier in a field at D as known at K (DOMAIN §6)."""
         self._field(field, "field")
-        now = self.clock()
-        k = known_by_now(known_at, "known_at", now=now) if known_at is not None else now
-        d = require_date(as_of, "as_of") if as_of is not None else china_date(now)
+        d, k = self._valid_and_known(as_of, known_at)
         state = fold(self.history(uscc), k)  # type: ignore[arg-type]
         if not state.registered:
             raise NotFound(f"subject not known at {k.isoformat()}", field="known_at")

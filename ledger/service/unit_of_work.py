@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -54,6 +54,13 @@ class Batch:
 def _back_off(attempt: int) -> None:
     """Sleep a little, more on each attempt, jittered so colliding writers spread out."""
     time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
+
+
+def _folded_on(aggregate: Any, stored: Iterable[Any]) -> Any:
+    """The aggregate (None: not yet started) with stored events applied in stream order."""
+    for event in stored:
+        aggregate = event.mutate(aggregate)
+    return aggregate
 
 
 class UnitOfWork:
@@ -113,11 +120,10 @@ class UnitOfWork:
         cached = self.folded.take(subject_id)
         if cached is None:
             return self.subject(uscc)
-        aggregate: Any = cached
         # Each event checks it is the next version of the aggregate, as the repository does.
-        for event in self._ledger.events.get(subject_id, gt=cached.version):
-            aggregate = event.mutate(aggregate)  # type: ignore[attr-defined]
-        return cast("Subject", aggregate)
+        return cast(
+            "Subject", _folded_on(cached, self._ledger.events.get(subject_id, gt=cached.version))
+        )
 
     def _stored(self, subject_id: UUID) -> Subject | None:
         """Rebuild a subject by folding its events directly (no per-event checks: the store
@@ -125,10 +131,7 @@ class UnitOfWork:
         assert self._batch is not None
         if subject_id in self._batch.missing:
             return None
-        aggregate: Any = None
-        for event in self._ledger.events.get(subject_id):
-            aggregate = event.mutate(aggregate)  # type: ignore[attr-defined]
-        return cast("Subject | None", aggregate)
+        return cast("Subject | None", _folded_on(None, self._ledger.events.get(subject_id)))
 
     def locate(self, kind: str, item_id: UUID) -> str | None:
         """The credit code of the subject an objection or repair belongs to (None if none)."""
