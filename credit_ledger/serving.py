@@ -60,7 +60,8 @@ def serve_workers(workers: int, **options: Any) -> None:
     for process in processes:
         process.start()
     # One worker ending (a failed start, a crash) ends the service: a port served by fewer
-    # workers than asked for would look healthy while refusing a share of its connections.
+    # workers than asked for would look healthy at a fraction of the capacity configured, and
+    # the connections queued on the dead worker's socket would be reset.
     multiprocessing.connection.wait([p.sentinel for p in processes])
     crashed = not signalled
     terminate()

@@ -157,8 +157,7 @@ class Tokens(LedgerParts):
     def tokens(self) -> list[TokenInfo]:
         """Every token ever issued, oldest first, with whether it is revoked."""
         infos: dict[UUID, TokenInfo] = {}
-        topics = [AccessToken.Issued.TOPIC, AccessToken.Revoked.TOPIC]
-        for notification in read_log(self.recorder, topics=topics, page_size=500):
+        for notification in read_log(self.recorder, topics=TOKEN_TOPICS, page_size=500):
             event = self.mapper.to_domain_event(notification)
             if isinstance(event, AccessToken.Issued):
                 infos[event.originator_id] = TokenInfo(
