@@ -26,7 +26,7 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLite
 from psycopg import Cursor
 from psycopg.errors import DuplicateObject
 from psycopg.rows import DictRow
-from psycopg.sql import SQL, Identifier
+from psycopg.sql import SQL, Identifier, Literal
 from psycopg_pool import PoolTimeout
 
 from ledger.store.transcoder import uuid_from_hex
@@ -246,6 +246,51 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
                     function=function,
                 )
             )
+        # One statement appends a small batch: it takes the table lock, inserts, links and,
+        # run on the pool's autocommit connection, commits — all inside the server. The lock is
+        # then never held across a round trip to a Python thread waiting for the GIL, which is
+        # what made concurrent appends (the audit log's group commits) queue behind each other.
+        self.append_function = f"{events_table_name}_append"
+        id_type = SQL(self.datastore.originator_id_type)
+        self.sql_create_statements.append(
+            SQL(
+                "CREATE OR REPLACE FUNCTION {schema}.{append}("
+                "ids {id_type}[], versions bigint[], topics text[], states bytea[]) "
+                "RETURNS SETOF bigint LANGUAGE plpgsql AS $BODY$ "
+                "DECLARE previous text; nid bigint; "
+                "BEGIN "
+                "SET LOCAL lock_timeout = '{lock_timeout}s'; "
+                "LOCK TABLE {schema}.{table} IN EXCLUSIVE MODE; "
+                "NOTIFY {channel}; "
+                "SELECT link INTO previous FROM {schema}.{chain} "
+                "ORDER BY notification_id DESC LIMIT 1; "
+                "previous := coalesce(previous, {genesis}); "
+                "FOR i IN 1 .. coalesce(array_length(ids, 1), 0) LOOP "
+                "INSERT INTO {schema}.{table} (originator_id, originator_version, topic, state) "
+                "VALUES (ids[i], versions[i], topics[i], states[i]) "
+                "RETURNING notification_id INTO nid; "
+                # The same link as `chain_link`: previous|position|stream|version|topic| + state.
+                "previous := encode(sha256(convert_to(previous || '|' || nid || '|' || "
+                "ids[i]::text || '|' || versions[i] || '|' || topics[i] || '|', 'UTF8') "
+                "|| states[i]), 'hex'); "
+                "INSERT INTO {schema}.{chain} VALUES (nid, previous); "
+                "RETURN NEXT nid; "
+                "END LOOP; "
+                "END; $BODY$"
+            ).format(
+                schema=schema,
+                append=Identifier(self.append_function),
+                id_type=id_type,
+                lock_timeout=SQL(str(int(self.datastore.lock_timeout))),
+                table=Identifier(events_table_name),
+                channel=Identifier(self.channel_name),
+                chain=chain,
+                genesis=Literal(GENESIS),
+            )
+        )
+        self.call_append = SQL("SELECT * FROM {schema}.{append}(%s, %s, %s, %s)").format(
+            schema=schema, append=Identifier(self.append_function)
+        )
         self.select_last_link = SQL(
             "SELECT link FROM {schema}.{chain} ORDER BY notification_id DESC LIMIT 1"
         ).format(schema=schema, chain=chain)
@@ -281,11 +326,32 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         """Large batches (imports) go in by binary COPY; small ones the library's way."""
-        if len(stored_events) < self.copy_from or self.datastore.enable_db_functions:
+        if kwargs or self.datastore.enable_db_functions:
             ids: Sequence[int] | None = self._insert_by_statement(stored_events, **kwargs)
             return ids
+        if len(stored_events) < self.copy_from:
+            appended: Sequence[int] = self._append(stored_events)
+            return appended
         copied: Sequence[int] = self._copy_events(stored_events)
         return copied
+
+    @_attempts
+    def _append(self, stored_events: Sequence[StoredEvent]) -> Sequence[int]:
+        if not stored_events:
+            return []
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            # The pool's connections are in autocommit: this one statement is the transaction.
+            curs.execute(
+                self.call_append,
+                (
+                    [e.originator_id for e in stored_events],
+                    [e.originator_version for e in stored_events],
+                    [e.topic for e in stored_events],
+                    [e.state for e in stored_events],
+                ),
+                prepare=True,
+            )
+            return [int(row[self.append_function]) for row in curs.fetchall()]
 
     @_attempts
     def _copy_events(self, stored_events: Sequence[StoredEvent]) -> Sequence[int]:

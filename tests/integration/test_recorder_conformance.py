@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import tempfile
+import unittest
 import uuid
 from typing import Any
 
 import psycopg
 import pytest
+from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.sqlite import SQLiteDatastore
 from eventsourcing.tests.persistence import (
@@ -16,7 +18,12 @@ from eventsourcing.tests.persistence import (
     NonInterleavingNotificationIDsBaseCase,
 )
 
-from ledger.store.chain import ChainedPostgresRecorder, ChainedSQLiteRecorder, verify_chain
+from ledger.store.chain import (
+    COPY_FROM,
+    ChainedPostgresRecorder,
+    ChainedSQLiteRecorder,
+    verify_chain,
+)
 from tests.support import PG_URL, REQUIRE_PG, postgres_available
 
 
@@ -120,3 +127,31 @@ class TestChainedPostgresCopyNonInterleaving(
     _ChainStaysValid, _PostgresStoreCopying, NonInterleavingNotificationIDsBaseCase
 ):
     pass
+
+
+class TestThreeAppendPathsMakeOneChain(_PostgresStore, unittest.TestCase):
+    """The server-side append, binary COPY and the library's statements chain alike."""
+
+    def test_links_from_every_path_verify_as_one_chain(self) -> None:
+        recorder = self.create_recorder()
+
+        def events(count: int) -> list[StoredEvent]:
+            return [
+                StoredEvent(uuid.uuid4(), 1, "credit.test_event.v1", f'{{"n":{n}}}'.encode())
+                for n in range(count)
+            ]
+
+        appended = recorder.insert_events(events(3))  # below COPY_FROM: the server function
+        copied = recorder.insert_events(events(COPY_FROM))
+        by_statement = recorder._insert_by_statement(events(2))
+        again = recorder.insert_events(events(1))
+        assert appended is not None
+        assert copied is not None
+        assert by_statement is not None
+        assert again is not None
+        positions = [*appended, *copied, *by_statement, *again]
+        assert len(positions) == 3 + COPY_FROM + 2 + 1
+        assert positions == sorted(set(positions))
+        report = verify_chain(recorder)
+        assert report.problems == ()
+        assert (report.events, report.head_position) == (len(positions), positions[-1])
