@@ -155,3 +155,27 @@ class TestThreeAppendPathsMakeOneChain(_PostgresStore, unittest.TestCase):
         report = verify_chain(recorder)
         assert report.problems == ()
         assert (report.events, report.head_position) == (len(positions), positions[-1])
+
+
+class TestAnApplicationSaveTakesTheFastPaths(_PostgresStore, unittest.TestCase):
+    """An application's save passes `tracking=None`; it still takes the server append and COPY."""
+
+    def test_save_with_no_tracking_takes_the_append_and_copy_paths(self) -> None:
+        recorder = self.create_recorder()
+        taken: list[str] = []
+        for name in ("_append", "_copy_events", "_insert_by_statement"):
+            original = getattr(recorder, name)
+
+            def spy(*args: Any, _name: str = name, _original: Any = original, **kw: Any) -> Any:
+                taken.append(_name)
+                return _original(*args, **kw)
+
+            setattr(recorder, name, spy)
+        small = [StoredEvent(uuid.uuid4(), 1, "credit.test_event.v1", b"{}")]
+        large = [
+            StoredEvent(uuid.uuid4(), 1, "credit.test_event.v1", b"{}") for _ in range(COPY_FROM)
+        ]
+        recorder.insert_events(small, tracking=None)
+        recorder.insert_events(large, tracking=None)
+        assert taken == ["_append", "_copy_events"]
+        assert verify_chain(recorder).problems == ()
