@@ -3,7 +3,9 @@
 One line is one ledger command: `{"at": RFC 3339, "command": "record_fact", "args": {…}}`.
 The importer applies lines in large batches (one transaction each), rejects bad lines to a
 rejects file with their line number and reason, and is idempotent (commands carry their ids
-and document numbers), so re-running a file adds nothing and a killed import resumes.
+and document numbers), so re-running a file adds nothing and a killed import resumes. By default
+a batch is decided on folded states in memory and written with its checkpoint in one
+transaction (`ledger.service.lean`); `via="command"` takes the command path's batches instead.
 """
 
 from __future__ import annotations

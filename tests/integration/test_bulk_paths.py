@@ -23,6 +23,7 @@ from ledger.service.application import CreditLedger
 from ledger.store.chain import verify_chain
 from projections.store.checkpoints import ImportCheckpoints
 from tests.integration.test_bulk import TODAY, _streams
+from tests.integration.test_cli import run
 from tests.support import postgres_schema
 
 #: Events whose record time is the real present on either path (not the line's `at`).
@@ -271,3 +272,20 @@ def test_a_batch_overtaken_every_time_fails_clearly_and_stores_nothing(
     assert verify_chain(ledger.recorder).problems == ()
     other.other.close()
     ledger.close()
+
+
+def test_the_command_line_imports_by_either_path_and_names_a_wrong_one(tmp_path: Path) -> None:
+    _, whole = platform_file(tmp_path, 20)
+    wrong = run(f"sqlite:///{tmp_path}/wrong.db", "import", str(whole), "--path", "lean")
+    assert wrong.returncode != 0
+    assert "--path" in wrong.stderr
+    assert "bulk, command" in wrong.stderr
+    printed = {}
+    for via in ("bulk", "command"):
+        rejects = ["--rejects", str(tmp_path / f"{via}.rejects")]
+        url = f"sqlite:///{tmp_path}/{via}.db"
+        done = run(url, "import", str(whole), "--path", via, "--keep-record-time", *rejects)
+        assert done.returncode == 0, done.stderr
+        printed[via] = done.stdout.split(" in ")[0]  # the counts, not the time taken
+    assert printed["bulk"] == printed["command"]
+    assert " applied, " in printed["bulk"]
