@@ -20,6 +20,7 @@ from credit_ledger.cli.common import (
 )
 from credit_ledger.parallel import tune_for_batch_work
 from credit_ledger.settings import get_settings
+from ledger.domain.errors import LedgerError
 from ledger.domain.values import CST
 
 
@@ -166,6 +167,9 @@ def import_(
                     progress=show,
                     via=path,
                 )
+    except LedgerError as exc:
+        # What stops a whole import (a batch another writer kept overtaking): named, resumable.
+        raise fail(f"{exc.field or 'input'}: {exc.message}") from None
     finally:
         ledger.close()
     elapsed = time.monotonic() - started
