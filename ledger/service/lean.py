@@ -37,8 +37,9 @@ if TYPE_CHECKING:
     from ledger.service.application import CreditLedger
     from ledger.service.unit_of_work import Decide
 
-#: The stored topic of the aggregate a subject stream's first event names.
+#: The stored topics of the aggregates a stream's first event names.
 SUBJECT_TOPIC = get_topic(Subject)
+LOCATOR_TOPIC = get_topic(Locator)
 
 
 @dataclass
@@ -114,8 +115,19 @@ class LeanBatch:
             step(held.state, event)
             held.new.append(event)
         if decision.locate is not None:
-            locator = Locator(kind=decision.locate, item_id=decision.id, subject_id=subject_id)
-            self._locator_events.extend(locator.collect_events())
+            # The locator's stream is its one `Created` event, as `Locator(...)` would make it.
+            created: Any = Locator.Created  # its fields are the library's dataclass fields
+            self._locator_events.append(
+                created(
+                    originator_topic=LOCATOR_TOPIC,
+                    originator_id=Locator.create_id(decision.locate, decision.id),
+                    originator_version=Locator.INITIAL_VERSION,
+                    timestamp=Locator.Created.create_timestamp(),
+                    kind=decision.locate,
+                    item_id=decision.id,
+                    subject_id=subject_id,
+                )
+            )
             self.locators[(decision.locate, decision.id)] = str(held.state.uscc)
         return decision
 
