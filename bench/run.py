@@ -3,8 +3,9 @@
 Every figure is reported beside a reference measured in the same run on the same machine, and
 as a ratio to it, because these machines are shared and noisy:
 
-- bulk import events/s — beside writing the same stored rows straight into a same-shaped
-  table (PostgreSQL: binary COPY; SQLite: one executemany in one transaction);
+- bulk import events/s (the default bulk path, and `--path command` into a second fresh store)
+  — beside writing the same stored rows straight into a same-shaped table (PostgreSQL: binary
+  COPY; SQLite: one executemany in one transaction); `--import-only` stops there;
 - full projection rebuild events/s — beside a raw ordered read of the events table (the
   driver's cursor), and beside the same read through the library's recorder;
 - annual 31-October evaluation of every subject — seconds and events/s;
@@ -70,10 +71,10 @@ def phase(url: str, *args: str) -> dict[str, Any]:
 
 
 @contextmanager
-def store(kind: str, folder: Path) -> Iterator[str]:
+def store(kind: str, folder: Path, name: str = "bench") -> Iterator[str]:
     """A fresh store: an SQLite file, or a new PostgreSQL schema dropped afterwards."""
     if kind == "sqlite":
-        yield f"sqlite:///{folder}/bench.db"
+        yield f"sqlite:///{folder}/{name}.db"
         return
     schema = f"bench_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(PG_URL, autocommit=True) as conn:
@@ -380,6 +381,29 @@ def bench_store(kind: str, ndjson: Path, folder: Path, args: argparse.Namespace)
         rows = stored_rows(url)
         copy_rps = copy_reference(kind, url, rows)
         del rows
+        with store(kind, folder, "command-path") as command_url:
+            by_commands = phase(
+                command_url,
+                "import",
+                str(ndjson),
+                "--path",
+                "command",
+                "--keep-record-time",
+                "--rejects",
+                str(folder / f"{kind}.command.rejects"),
+            )
+        imports = {
+            "store": kind,
+            "events": events,
+            "rerun_added_events": events_after_rerun - events,
+            "import_events_per_s": events / imported["seconds"],
+            "command_import_events_per_s": events / by_commands["seconds"],
+            "copy_rows_per_s": copy_rps,
+            "import_peak_mb": imported["peak_rss_mb"],
+            "rerun_seconds": again["seconds"],
+        }
+        if args.import_only:
+            return imports
         workers = ["--workers", str(args.rebuild_workers)] if args.rebuild_workers else []
         rebuilt = phase(url, "rebuild", "current_grades", *workers)
         read_rps = read_reference(url)
@@ -391,13 +415,7 @@ def bench_store(kind: str, ndjson: Path, folder: Path, args: argparse.Namespace)
         http = http_reads(url, codes, args)
         writes = one_subject_writes(url, args.write_events, args.write_window)
         return {
-            "store": kind,
-            "events": events,
-            "rerun_added_events": events_after_rerun - events,
-            "import_events_per_s": events / imported["seconds"],
-            "copy_rows_per_s": copy_rps,
-            "import_peak_mb": imported["peak_rss_mb"],
-            "rerun_seconds": again["seconds"],
+            **imports,
             "rebuild_events_per_s": events / rebuilt["seconds"],
             "raw_read_rows_per_s": read_rps,
             "recorder_read_rows_per_s": recorder_read_rps,
@@ -428,13 +446,24 @@ def markdown(report: dict[str, Any]) -> str:
     ]
     for r in report["stores"]:
         s = r["store"]
+        raw = f"raw {'binary COPY' if s == 'postgres' else 'executemany'} rows/s"
         rows = [
+            ("bulk import events/s", r["import_events_per_s"], raw, r["copy_rows_per_s"]),
             (
-                "bulk import events/s",
-                r["import_events_per_s"],
-                f"raw {'binary COPY' if s == 'postgres' else 'executemany'} rows/s",
+                "import through the command path (--path command) events/s",
+                r.get("command_import_events_per_s", 0.0),
+                raw,
                 r["copy_rows_per_s"],
             ),
+        ]
+        if "rebuild_events_per_s" not in r:  # --import-only
+            for name, value, ref_name, ref in rows:
+                lines.append(
+                    f"| {s} | {name} | {_figure(value)} | {_figure(ref)} ({ref_name}) | "
+                    f"{value / ref:.2f} |"
+                )
+            continue
+        rows += [
             (
                 f"projection rebuild events/s ({r.get('rebuild_workers', 1)} processes)",
                 r["rebuild_events_per_s"],
@@ -530,6 +559,11 @@ def main() -> None:
     parser.add_argument("--write-window", type=int, default=50, help="writes timed at each end")
     parser.add_argument(
         "--rebuild-workers", type=int, default=None, help="rebuild processes (default: cores)"
+    )
+    parser.add_argument(
+        "--import-only",
+        action="store_true",
+        help="measure the imports (both write paths) and the COPY reference only",
     )
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from fastapi import FastAPI
-
-from api.app import create_app
-from api.config import ServiceConfig
 from credit_ledger.settings import Settings, get_settings
 from ledger.service.application import CreditLedger, system_clock
 from ledger.service.audit import QueryAudit
 from ledger.store.stores import audit_env, bounded, persistence_env
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from api.config import ServiceConfig
 
 
 def store_env(database_url: str | None = None) -> dict[str, str]:
@@ -47,6 +49,9 @@ def open_audit(database_url: str | None = None) -> QueryAudit:
 
 def service_config(settings: Settings | None = None) -> ServiceConfig:
     """What the HTTP service needs of the settings."""
+    # The web framework is imported by what serves HTTP only: batch commands start without it.
+    from api.config import ServiceConfig
+
     s = settings or get_settings()
     return ServiceConfig(
         log_level=s.log_level,
@@ -62,6 +67,8 @@ def service_config(settings: Settings | None = None) -> ServiceConfig:
 def service(ledger: CreditLedger | None = None, audit: QueryAudit | None = None) -> FastAPI:
     """The HTTP service on the given stores, or (the `serve` factory) on the configured store,
     opened by each worker process in its own lifespan."""
+    from api.app import create_app
+
     return create_app(
         service_config(),
         ledger=ledger,

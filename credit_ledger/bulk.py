@@ -3,12 +3,16 @@
 One line is one ledger command: `{"at": RFC 3339, "command": "record_fact", "args": {…}}`.
 The importer applies lines in large batches (one transaction each), rejects bad lines to a
 rejects file with their line number and reason, and is idempotent (commands carry their ids
-and document numbers), so re-running a file adds nothing and a killed import resumes.
+and document numbers), so re-running a file adds nothing and a killed import resumes. By default
+a batch is decided on folded states in memory and written with its checkpoint in one
+transaction (`ledger.service.lean`); `via="command"` takes the command path's batches instead.
 """
 
 from __future__ import annotations
 
 import hashlib
+import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -18,13 +22,15 @@ from typing import IO, Any, ClassVar
 from uuid import UUID
 
 import orjson
+from eventsourcing.persistence import RecordConflictError
 
 from credit_ledger.demo import DemoSummary, pool_actions, subject_actions
 from ledger.domain.commands import COMMANDS
 from ledger.domain.dates import parse_date
-from ledger.domain.errors import InvalidInput, LedgerError
+from ledger.domain.errors import Conflict, InvalidInput, LedgerError
 from ledger.domain.values import SYSTEM_ACTOR, Actor, Role, normalize_uscc, subject_id_for
 from ledger.service.application import CreditLedger
+from ledger.service.lean import LeanBatch
 from ledger.store.stores import existing_streams
 from projections.runner import partition_of
 from projections.store.checkpoints import ImportCheckpoints
@@ -222,6 +228,14 @@ class PartitionRouter:
         return partition_of(subject_id_for(code), self.parts)
 
 
+#: The write paths of an import: lean batches on folded states (the default), or every line
+#: through the ledger's batched command path (kept to compare the two, and for the bench).
+PATHS = ("bulk", "command")
+#: How many times a bulk batch is decided again when another writer appended to one of its
+#: subjects after the batch read it.
+BATCH_ATTEMPTS = 5
+
+
 def import_file(
     ledger: CreditLedger,
     path: Path,
@@ -232,6 +246,7 @@ def import_file(
     progress: Callable[[int, int, int], None] | None = None,
     part: int = 0,
     parts: int = 1,
+    via: str = "bulk",
 ) -> ImportReport:
     """Apply an NDJSON file through the ledger's commands, in batches of `batch_lines`.
 
@@ -241,9 +256,15 @@ def import_file(
     `keep_record_time` records each line at its own `at` (a migration of historical platform
     data into an empty ledger); by default the ledger's clock applies.
 
+    `via="bulk"` decides each batch on folded states in memory and writes its rows and its
+    checkpoint in one transaction (`ledger.service.lean`); `via="command"` applies the lines
+    through the aggregate-based batch of the command path. Both store the same events.
+
     With `parts` > 1 this applies only the lines of partition `part` (see `PartitionRouter`),
     with its own checkpoint, so `parts` processes can import one file together.
     """
+    if via not in PATHS:
+        raise ValueError(f"via: {via!r} is not one of {', '.join(PATHS)}")
     report = ImportReport()
     checkpoints = ImportCheckpoints(ledger)
     fingerprint = checkpoint_key(path, part, parts)
@@ -264,8 +285,8 @@ def import_file(
         with path.open("rb") as source, rejects.open("wb") as rejected:
             for entry in earlier:
                 rejected.write(entry + b"\n")
+            batch = _Batches(ledger, checkpoints, fingerprint, clock, rejected, report, via)
             pending: list[tuple[int, bytes]] = []
-            refused: list[tuple[int, bytes]] = []
             read = 0
             for number, raw in enumerate(source, start=1):
                 read += len(raw)
@@ -276,22 +297,119 @@ def import_file(
                     continue
                 pending.append((number, raw))
                 if len(pending) >= batch_lines:
-                    refused += _apply_batch(ledger, pending, clock, rejected, report)
-                    rejected.flush()
-                    checkpoints.put(fingerprint, number, refused)
-                    pending, refused = [], []
+                    batch.apply(pending, number)
+                    pending = []
                     if progress is not None:
                         progress(read, total, report.events)
-            if pending:
-                refused += _apply_batch(ledger, pending, clock, rejected, report)
-                rejected.flush()
-            if report.lines > start_line:
-                checkpoints.put(fingerprint, report.lines, refused)
+            if pending or report.lines > start_line:
+                batch.apply(pending, max(report.lines, start_line))
             if progress is not None:
                 progress(total, total, report.events)
     finally:
         ledger.clock = original_clock
     return report
+
+
+class _Batches:
+    """Applies one batch of lines and checkpoints it, by the import's write path."""
+
+    def __init__(
+        self,
+        ledger: CreditLedger,
+        checkpoints: ImportCheckpoints,
+        fingerprint: str,
+        clock: _ReplayClock,
+        rejected: IO[bytes],
+        report: ImportReport,
+        via: str,
+    ) -> None:
+        self.ledger = ledger
+        self.checkpoints = checkpoints
+        self.fingerprint = fingerprint
+        self.clock = clock
+        self.rejected = rejected
+        self.report = report
+        self.via = via
+
+    def apply(self, lines: list[tuple[int, bytes]], upto: int) -> None:
+        """Apply the lines and record that the file got to line `upto`."""
+        if self.via == "command":
+            refused = _apply_batch(self.ledger, lines, self.clock, self.rejected, self.report)
+            self.rejected.flush()
+            self.checkpoints.put(self.fingerprint, upto, refused)
+        else:
+            self._bulk(lines, upto)
+
+    def _bulk(self, lines: list[tuple[int, bytes]], upto: int) -> None:
+        ledger = self.ledger
+        decoded = [(number, raw, _decoded(raw)) for number, raw in lines]
+        ids = {subject_id_for(code) for *_, line in decoded if (code := _subject_code(line))}
+        before = ledger.max_position()
+        for attempt in range(BATCH_ATTEMPTS):
+            batch = LeanBatch(ledger)
+            batch.load(ids)
+            with ledger.unit_of_work.lean(batch):
+                outcomes = [_applied(ledger, n, raw, line, self.clock) for n, raw, line in decoded]
+            refused = _refusals(outcomes)
+
+            def checkpoint(cursor: Any, refused: list[tuple[int, bytes]] = refused) -> None:
+                self.checkpoints.put_on(cursor, self.fingerprint, upto, refused)
+
+            try:
+                batch.write(then=checkpoint)
+            except RecordConflictError:
+                # Another writer appended to one of these subjects since the batch read it:
+                # nothing of the batch was stored, so it is decided again on what is stored now.
+                time.sleep(random.uniform(0, 0.05 * (attempt + 1)))
+                continue
+            self.report.events += ledger.max_position() - before
+            _count(outcomes, self.report)
+            for _, entry in refused:
+                self.rejected.write(entry + b"\n")
+            self.rejected.flush()
+            return
+        first, last = (lines[0][0], lines[-1][0]) if lines else (upto, upto)
+        raise Conflict(
+            f"lines {first}-{last}: under {BATCH_ATTEMPTS} attempts the store already held "
+            "a stream version or item this batch adds (another writer kept appending to its "
+            "subjects, or an objection or repair id is used on two subjects); run the import "
+            "again to resume there",
+            field="file",
+            rule="concurrent change",
+        )
+
+
+Outcome = tuple[int, bytes, str | None, bool]
+
+
+def _refusals(outcomes: list[Outcome]) -> list[tuple[int, bytes]]:
+    """The rejects file's entry of each refused line, with its number."""
+    return [
+        (
+            number,
+            orjson.dumps(
+                {
+                    "line": number,
+                    "reason": refusal,
+                    "raw": raw.decode("utf-8", "replace").rstrip("\n"),
+                }
+            ),
+        )
+        for number, raw, refusal, _ in outcomes
+        if refusal is not None
+    ]
+
+
+def _count(outcomes: list[Outcome], report: ImportReport) -> None:
+    for _, _, refusal, changed in outcomes:
+        if refusal is not None:
+            report.rejected += 1
+            kind = refusal.split(":", 1)[0]
+            report.reasons[kind] = report.reasons.get(kind, 0) + 1
+        elif changed:
+            report.applied += 1
+        else:
+            report.unchanged += 1
 
 
 def _apply_batch(
@@ -301,33 +419,18 @@ def _apply_batch(
     rejected: IO[bytes],
     report: ImportReport,
 ) -> list[tuple[int, bytes]]:
-    """Apply one batch; its refusals go to `rejected` and are returned (line, entry)."""
-    refused: list[tuple[int, bytes]] = []
+    """Apply one batch by the command path; its refusals go to `rejected` and are returned."""
     ids = {subject_id_for(code) for _, raw in lines if (code := _uscc_hint(raw)) is not None}
     missing = ids - existing_streams(ledger, sorted(ids))
     before = ledger.max_position()
     with ledger.unit_of_work.batch(missing):
-        outcomes = [_apply_line(ledger, number, raw, clock) for number, raw in lines]
+        outcomes = [_applied(ledger, number, raw, _decoded(raw), clock) for number, raw in lines]
     # Counted from the log, so commands that store outside the batch (pools) count too.
     report.events += ledger.max_position() - before
-    for number, raw, refusal, changed in outcomes:
-        if refusal is not None:
-            report.rejected += 1
-            kind = refusal.split(":", 1)[0]
-            report.reasons[kind] = report.reasons.get(kind, 0) + 1
-            entry = orjson.dumps(
-                {
-                    "line": number,
-                    "reason": refusal,
-                    "raw": raw.decode("utf-8", "replace").rstrip("\n"),
-                }
-            )
-            rejected.write(entry + b"\n")
-            refused.append((number, entry))
-        elif changed:
-            report.applied += 1
-        else:
-            report.unchanged += 1
+    _count(outcomes, report)
+    refused = _refusals(outcomes)
+    for _, entry in refused:
+        rejected.write(entry + b"\n")
     return refused
 
 
@@ -340,13 +443,33 @@ def _uscc_hint(raw: bytes) -> str | None:
         return None
 
 
-def _apply_line(
-    ledger: CreditLedger, number: int, raw: bytes, clock: _ReplayClock
-) -> tuple[int, bytes, str | None, bool]:
+Decoded = tuple[datetime, str, dict[str, Any]] | BadLine
+
+
+def _decoded(raw: bytes) -> Decoded:
     try:
-        at, command, kwargs = decode(raw)
+        return decode(raw)
     except BadLine as exc:
-        return number, raw, f"malformed: {exc}", False
+        return exc
+
+
+def _subject_code(line: Decoded) -> str | None:
+    """The subject a decoded line names by credit code, if any (for the batch's prefetch)."""
+    if isinstance(line, BadLine):
+        return None
+    code = line[2].get("uscc")
+    try:
+        return normalize_uscc(code) if isinstance(code, str) else None
+    except LedgerError:
+        return None
+
+
+def _applied(
+    ledger: CreditLedger, number: int, raw: bytes, line: Decoded, clock: _ReplayClock
+) -> Outcome:
+    if isinstance(line, BadLine):
+        return number, raw, f"malformed: {line}", False
+    at, command, kwargs = line
     clock.now = at
     try:
         written = ledger.handle(COMMANDS[command](**kwargs))

@@ -127,6 +127,7 @@ def _import_partition(
     parts: int,
     batch_lines: int,
     keep_record_time: bool,
+    via: str,
     reports: Any,
 ) -> None:
     from credit_ledger.bootstrap import open_ledger
@@ -144,6 +145,7 @@ def _import_partition(
                 progress=lambda done, total, events: progress(done),
                 part=part,
                 parts=parts,
+                via=via,
             )
         finally:
             ledger.close()
@@ -160,13 +162,15 @@ def import_partitioned(
     batch_lines: int = 5000,
     keep_record_time: bool = False,
     progress: Callable[[int, int, int], None] | None = None,
+    via: str = "bulk",
 ) -> ImportReport:
     """Import one NDJSON file with `workers` processes, each applying its subjects' lines.
 
     Every process reads the whole file and applies the lines of its partition of the subjects
     (`credit_ledger.bulk.PartitionRouter`) in file order, with its own checkpoint, so the
     result is what one importer gives: the same rules, the same refusals, idempotent and
-    resumable. Refused lines from all partitions end up in `rejects`, in line order.
+    resumable. Refused lines from all partitions end up in `rejects`, in line order. `via`
+    is each process's write path (`credit_ledger.bulk.import_file`).
     """
     from credit_ledger.bootstrap import open_ledger
     from credit_ledger.bulk import ImportReport, checkpoint_key, has_checkpoint
@@ -196,6 +200,7 @@ def import_partitioned(
                 workers,
                 batch_lines,
                 keep_record_time,
+                via,
             ),
             "import",
             workers,

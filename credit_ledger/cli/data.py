@@ -20,6 +20,7 @@ from credit_ledger.cli.common import (
 )
 from credit_ledger.parallel import tune_for_batch_work
 from credit_ledger.settings import get_settings
+from ledger.domain.errors import LedgerError
 from ledger.domain.values import CST
 
 
@@ -100,6 +101,14 @@ def import_(
         int | None,
         typer.Option(min=1, help="processes, each applying the lines of a partition of subjects"),
     ] = None,
+    path: Annotated[
+        str,
+        typer.Option(
+            "--path",
+            help="bulk: decide on folded states, write rows by COPY/executemany; "
+            "command: through the command path's batches (the same events, slower)",
+        ),
+    ] = "bulk",
 ) -> None:
     """Import commands through the domain rules in large batches; idempotent and resumable.
 
@@ -109,11 +118,13 @@ def import_(
     """
     import time
 
-    from credit_ledger.bulk import import_file
+    from credit_ledger.bulk import PATHS, import_file
     from credit_ledger.parallel import import_partitioned
 
     if not file.exists():
         raise fail(f"FILE: {file} does not exist")
+    if path not in PATHS:
+        raise fail(f"--path: {path!r} is not one of {', '.join(PATHS)}")
     target = rejects or file.with_name(file.name + ".rejects.ndjson")
     tune_for_batch_work()
     ledger = open_store()
@@ -144,6 +155,7 @@ def import_(
                     batch_lines=batch,
                     keep_record_time=keep_record_time,
                     progress=show,
+                    via=path,
                 )
             else:
                 report = import_file(
@@ -153,7 +165,11 @@ def import_(
                     batch_lines=batch,
                     keep_record_time=keep_record_time,
                     progress=show,
+                    via=path,
                 )
+    except LedgerError as exc:
+        # What stops a whole import (a batch another writer kept overtaking): named, resumable.
+        raise fail(f"{exc.field or 'input'}: {exc.message}") from None
     finally:
         ledger.close()
     elapsed = time.monotonic() - started

@@ -49,18 +49,37 @@ def _surrogate(char: str) -> bool:
     return 0xD800 <= ord(char) <= 0xDFFF
 
 
+#: Characters already found allowed (a few thousand at most: the alphabet the ledger meets),
+#: so a value is checked by one set difference and only characters not met before are looked up.
+_ALLOWED: set[str] = set()
+
+
+def _all_allowed(value: str) -> bool:
+    """Whether no character of the value is of a refused category (`refused_character` finds
+    none), looking up each character not met before once."""
+    for char in set(value).difference(_ALLOWED):
+        if unicodedata.category(char) in REFUSED_CATEGORIES:
+            return False
+        _ALLOWED.add(char)
+    return True
+
+
 def clean_text(value: object, field_name: str, *, max_length: int = MAX_TEXT) -> str:
     """The value as stored (NFC, trimmed), or a refusal naming the field and the code point."""
     if not isinstance(value, str):
         raise InvalidInput(f"{field_name} must be text", field=field_name, rule="text")
     # Lone surrogates cannot be encoded, so they are named before normalising; the rest is
     # checked after trimming, because surrounding tabs and newlines (Cc) are white space to trim.
-    found = next(
-        ((i, c, REFUSED_CATEGORIES["Cs"]) for i, c in enumerate(value) if _surrogate(c)), None
-    )
+    # Most values hold no refused character at all (so no surrogate): checked first, at once.
+    found = None
+    if not _all_allowed(value):
+        found = next(
+            ((i, c, REFUSED_CATEGORIES["Cs"]) for i, c in enumerate(value) if _surrogate(c)),
+            None,
+        )
     if found is None:
         value = unicodedata.normalize("NFC", value).strip()
-        found = refused_character(value)
+        found = None if _all_allowed(value) else refused_character(value)
     if found is not None:
         index, char, what = found
         raise InvalidInput(

@@ -4,8 +4,9 @@ One command is one transaction, retried a bounded number of times when another w
 to the same stream first. A command starts from the subject as this process last stored it
 (ledger.service.folded) and folds on only the events appended since, so its cost does not grow
 with the stream's length; the store's version check still refuses a save on a stale state.
-A batch (bulk import) decides many commands against in-memory subjects and stores every new
-event of the batch in a single save when it ends.
+A batch decides many commands against in-memory subjects and stores every new event of the
+batch in a single save when it ends; a lean batch (the bulk import, ledger.service.lean) does the
+same on folded states, without aggregates.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from ledger.service.folded import DEFAULT_CAPACITY, FoldedSubjects
 
 if TYPE_CHECKING:
     from ledger.service.application import CreditLedger
+    from ledger.service.lean import LeanBatch
 
 #: How often a command is retried when another writer appended to the same stream first.
 WRITE_ATTEMPTS = 20
@@ -69,6 +71,7 @@ class UnitOfWork:
     def __init__(self, ledger: CreditLedger, *, cached_subjects: int = DEFAULT_CAPACITY) -> None:
         self._ledger = ledger
         self._batch: Batch | None = None
+        self._lean: LeanBatch | None = None
         self.folded = FoldedSubjects(cached_subjects)
 
     @contextmanager
@@ -80,7 +83,7 @@ class UnitOfWork:
         batch is appended in a single transaction. An exception discards the whole batch.
         `missing` names streams known to be empty, so the batch need not look them up one by one.
         """
-        if self._batch is not None:
+        if self._batch is not None or self._lean is not None:
             raise RuntimeError("batches do not nest")
         self._batch = Batch(missing=missing or set())
         try:
@@ -92,6 +95,18 @@ class UnitOfWork:
                 self._batch.position = self._ledger._position(recordings) or 0
         finally:
             self._batch = None
+
+    @contextmanager
+    def lean(self, batch: LeanBatch) -> Iterator[LeanBatch]:
+        """Decide commands on the lean batch's folded states (the bulk import); nothing is
+        stored until the caller writes the batch (`LeanBatch.write`)."""
+        if self._batch is not None or self._lean is not None:
+            raise RuntimeError("batches do not nest")
+        self._lean = batch
+        try:
+            yield batch
+        finally:
+            self._lean = None
 
     def subject(self, uscc: str | None) -> Subject | None:
         """The subject's aggregate (None: no stream, or no valid credit code to have one)."""
@@ -137,6 +152,8 @@ class UnitOfWork:
         """The credit code of the subject an objection or repair belongs to (None if none)."""
         if self._batch is not None and (kind, item_id) in self._batch.locators:
             return self._batch.locators[(kind, item_id)]
+        if self._lean is not None and (kind, item_id) in self._lean.locators:
+            return self._lean.locators[(kind, item_id)]
         repository = self._ledger.repository
         try:
             locator: Locator = repository.get(locator_id_for(kind, item_id))
@@ -158,6 +175,8 @@ class UnitOfWork:
 
         Record time is the clock's, never before the stream's last event (`after_last`).
         """
+        if self._lean is not None:
+            return self._lean.change(uscc, decide, after_last), None
         if self._batch is not None:
             return self._change_in_batch(uscc, decide, after_last)
         ledger = self._ledger

@@ -13,6 +13,7 @@ import contextlib
 import functools
 import hashlib
 import inspect
+import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -20,7 +21,12 @@ from typing import Any, TypeVar, cast
 from uuid import UUID
 
 import psycopg
-from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
+from eventsourcing.persistence import (
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    StoredEvent,
+)
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore
 from psycopg import Cursor
@@ -114,6 +120,42 @@ class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
         if not ids:
             return ids
         # The insert above holds SQLite's write lock, so no other append can interleave here.
+        c.execute(
+            f"SELECT link FROM {self.chain_table_name} "  # noqa: S608 - our own table name
+            "ORDER BY notification_id DESC LIMIT 1"
+        )
+        row = c.fetchone()
+        c.executemany(
+            f"INSERT INTO {self.chain_table_name} VALUES (?, ?)",  # noqa: S608
+            _links(row["link"] if row else GENESIS, ids, stored_events),
+        )
+        return ids
+
+    def append_on(self, c: Any, stored_events: Sequence[StoredEvent]) -> list[int]:
+        """Insert events and their links on the caller's open write transaction (a bulk
+        import's batch, committed with its checkpoint); their positions, in order.
+
+        One `executemany` for the rows: under the write lock the first insert takes, SQLite
+        gives them the rowids after the largest, consecutively (events are never deleted).
+        A stream version already stored raises `IntegrityError` (a `RecordConflictError`).
+        """
+        if not stored_events:
+            return []
+        try:
+            c.executemany(
+                self.insert_events_statement,
+                [
+                    (e.originator_id.hex, e.originator_version, e.topic, e.state)
+                    if isinstance(e.originator_id, UUID)
+                    else (e.originator_id, e.originator_version, e.topic, e.state)
+                    for e in stored_events
+                ],
+            )
+        except sqlite3.IntegrityError as exc:
+            raise IntegrityError(str(exc)) from exc
+        c.execute(f"SELECT MAX(rowid) AS last FROM {self.events_table_name}")  # noqa: S608
+        last = int(c.fetchone()["last"])
+        ids = list(range(last - len(stored_events) + 1, last + 1))
         c.execute(
             f"SELECT link FROM {self.chain_table_name} "  # noqa: S608 - our own table name
             "ORDER BY notification_id DESC LIMIT 1"
@@ -361,16 +403,28 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
             conn.transaction(),
             conn.cursor() as curs,
         ):
-            # The library's order: the EXCLUSIVE lock first, so ids are issued and committed
-            # in the same order and no reader passes a gap that fills in later.
-            self._lock_table(curs)
-            self._notify_channel(curs)
-            curs.execute(
-                "SELECT nextval(%s) AS id FROM generate_series(1, %s) ORDER BY 1",
-                (self._id_sequence(curs), len(stored_events)),
-            )
-            ids = [int(row["id"]) for row in curs.fetchall()]
-            id_type = "uuid" if self.datastore.originator_id_type == "uuid" else "text"
+            return self.append_on(curs, stored_events)
+
+    def append_on(self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent]) -> list[int]:
+        """Insert events and their links by binary COPY on the caller's open transaction (a
+        bulk import's batch, committed with its checkpoint); their positions, in order.
+
+        A stream version already stored raises `IntegrityError` (a `RecordConflictError`);
+        the transaction is then aborted, and the caller's block rolls back all it wrote.
+        """
+        if not stored_events:
+            return []
+        # The library's order: the EXCLUSIVE lock first, so ids are issued and committed
+        # in the same order and no reader passes a gap that fills in later.
+        self._lock_table(curs)
+        self._notify_channel(curs)
+        curs.execute(
+            "SELECT nextval(%s) AS id FROM generate_series(1, %s) ORDER BY 1",
+            (self._id_sequence(curs), len(stored_events)),
+        )
+        ids = [int(row["id"]) for row in curs.fetchall()]
+        id_type = "uuid" if self.datastore.originator_id_type == "uuid" else "text"
+        try:
             with curs.copy(self.copy_events) as copy:
                 copy.set_types(["int8", id_type, "int8", "text", "bytea"])
                 for position, event in zip(ids, stored_events, strict=True):
@@ -383,12 +437,14 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
                             event.state,
                         )
                     )
-            curs.execute(self.select_last_link)
-            row = curs.fetchone()
-            with curs.copy(self.copy_links) as copy:
-                copy.set_types(["int8", "text"])
-                for link in _links(row["link"] if row else GENESIS, ids, stored_events):
-                    copy.write_row(link)
+        except psycopg.errors.UniqueViolation as exc:
+            raise IntegrityError(str(exc)) from exc
+        curs.execute(self.select_last_link)
+        row = curs.fetchone()
+        with curs.copy(self.copy_links) as copy:
+            copy.set_types(["int8", "text"])
+            for link in _links(row["link"] if row else GENESIS, ids, stored_events):
+                copy.write_row(link)
         return ids
 
     def _id_sequence(self, curs: Cursor[DictRow]) -> str:

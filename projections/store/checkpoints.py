@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ledger.service.application import CreditLedger
-from projections.store import ReadStore, unescape_text
+from projections.store import Cursor, ReadStore, unescape_text
 
 
 class ImportCheckpoints:
@@ -38,17 +40,29 @@ class ImportCheckpoints:
     def put(self, fingerprint: str, line: int, refused: list[tuple[int, bytes]]) -> None:
         """Record that the file got to `line`, with the refusals of the lines since the last."""
         with self.store.transaction() as cur:
-            cur.execute(
-                f"INSERT INTO {self.table} (fingerprint, line) VALUES (%s, %s) "
-                "ON CONFLICT (fingerprint) DO UPDATE SET line = excluded.line",
-                (fingerprint, line),
-            )
-            cur.executemany(
-                f"INSERT INTO {self.rejects} (fingerprint, line, entry) "
-                "VALUES (%s, %s, %s) "
-                "ON CONFLICT (fingerprint, line) DO UPDATE SET entry = excluded.entry",
-                [(fingerprint, number, entry.decode()) for number, entry in refused],
-            )
+            self._put(cur, fingerprint, line, refused)
+
+    def put_on(
+        self, raw: Any, fingerprint: str, line: int, refused: list[tuple[int, bytes]]
+    ) -> None:
+        """`put`, on a transaction of the store's the caller holds open (a bulk import's batch:
+        the checkpoint commits with the events it covers)."""
+        self._put(Cursor(raw, self.store.dialect), fingerprint, line, refused)
+
+    def _put(
+        self, cur: Cursor, fingerprint: str, line: int, refused: list[tuple[int, bytes]]
+    ) -> None:
+        cur.execute(
+            f"INSERT INTO {self.table} (fingerprint, line) VALUES (%s, %s) "
+            "ON CONFLICT (fingerprint) DO UPDATE SET line = excluded.line",
+            (fingerprint, line),
+        )
+        cur.executemany(
+            f"INSERT INTO {self.rejects} (fingerprint, line, entry) "
+            "VALUES (%s, %s, %s) "
+            "ON CONFLICT (fingerprint, line) DO UPDATE SET entry = excluded.entry",
+            [(fingerprint, number, entry.decode()) for number, entry in refused],
+        )
 
     def refused(self, fingerprint: str, upto: int) -> list[bytes]:
         """The stored refusals of the lines up to `upto`, in line order."""

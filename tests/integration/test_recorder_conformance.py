@@ -41,6 +41,21 @@ class _SQLiteStore:
         return recorder
 
 
+class _AppendingSQLiteRecorder(ChainedSQLiteRecorder):
+    """Every insert through `append_on`, the bulk import's write, on its own transaction."""
+
+    def insert_events(self, stored_events: Any, **kwargs: Any) -> Any:
+        with self.datastore.transaction(commit=True) as cursor:
+            return self.append_on(cursor, stored_events)
+
+
+class _SQLiteStoreAppending(_SQLiteStore):
+    def create_recorder(self) -> ChainedSQLiteRecorder:
+        recorder = _AppendingSQLiteRecorder(self.datastore)
+        recorder.create_table()
+        return recorder
+
+
 class _PostgresStore:
     def setUp(self) -> None:
         why = postgres_available()
@@ -73,7 +88,7 @@ class _PostgresStore:
 
 
 class _PostgresStoreCopying(_PostgresStore):
-    """Every insert, however small, through the COPY path imports use."""
+    """Every insert, however small, through the COPY path imports use (`append_on`)."""
 
     def create_recorder(self) -> ChainedPostgresRecorder:
         recorder = ChainedPostgresRecorder(
@@ -101,6 +116,18 @@ class TestChainedSQLiteRecorderConformance(
 
 class TestChainedSQLiteNonInterleaving(
     _ChainStaysValid, _SQLiteStore, NonInterleavingNotificationIDsBaseCase
+):
+    pass
+
+
+class TestAppendingSQLiteRecorderConformance(
+    _ChainStaysValid, _SQLiteStoreAppending, ApplicationRecorderTestCase[Any]
+):
+    pass
+
+
+class TestAppendingSQLiteNonInterleaving(
+    _ChainStaysValid, _SQLiteStoreAppending, NonInterleavingNotificationIDsBaseCase
 ):
     pass
 
