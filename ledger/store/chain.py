@@ -367,7 +367,7 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        """Large batches (imports) go in by binary COPY; small ones the library's way."""
+        """Large batches (imports) go in by binary COPY, small ones by the server-side append."""
         # The library passes `tracking=None` on every save of a plain application.
         if any(v is not None for v in kwargs.values()) or self.datastore.enable_db_functions:
             ids: Sequence[int] | None = self._insert_by_statement(stored_events, **kwargs)
