@@ -2,8 +2,8 @@
 
 Subjects are independent — a subject's rows in a read model depend on its own stream only — so
 a rebuild can run as `workers` processes, each reading only its partition of the log (chosen in
-SQL) and writing its subjects' rows, with its own tracked position. One Python process uses one
-core; the processes use them all.
+SQL) once for every read model and writing its subjects' rows, with its own tracked positions.
+One Python process uses one core; the processes use them all.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import queue as queues
 import signal
 import threading
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -63,8 +63,7 @@ def _in_worker(reports: Any, part: int, work: Callable[[Callable[[int], None]], 
 
 def _rebuild_partition(
     database_url: str,
-    projection: str,
-    building: str,
+    buildings: dict[str, str],
     part: int,
     parts: int,
     until: int,
@@ -74,47 +73,61 @@ def _rebuild_partition(
     from credit_ledger.bootstrap import open_ledger
     from projections.runner import Projector
 
-    def work(progress: Callable[[int], None]) -> None:
+    def work(progress: Callable[[int], None]) -> dict[str, tuple[str, str]]:
         ledger = open_ledger(database_url)
         try:
-            Projector(ledger).rebuild_partition(
-                projection, building, part, parts, until, batch=batch, progress=progress
+            errors = Projector(ledger).rebuild_partitions(
+                buildings, part, parts, until, batch=batch, progress=progress
             )
         finally:
             ledger.close()
+        # A read model that failed is named to the parent; the others were filled.
+        return {name: (type(exc).__name__, str(exc)) for name, exc in errors.items()}
 
     _in_worker(reports, part, work)
 
 
 def rebuild_partitioned(
     database_url: str,
-    projection: str,
+    projections: Sequence[str] | None = None,
     *,
     workers: int,
     batch: int = 5000,
     progress: Callable[[int, int], None] | None = None,
-) -> str:
-    """Rebuild a read model with `workers` processes, then switch readers to it.
+) -> dict[str, str]:
+    """Rebuild read models (all by default) with `workers` processes, each reading its
+    partition of the log once for all of them, then switch readers to each new table.
 
-    Resumable like the one-process rebuild: each partition continues from its own position.
-    Returns the new table's name; raises naming the partition if a worker fails.
+    Resumable like the one-process rebuild: each partition of each table continues from its
+    own position. Returns the new tables by read model; raises naming the partition if a
+    worker fails, and `ProjectionFailed` naming each read model that failed (once the others
+    are switched in).
     """
     from credit_ledger.bootstrap import open_ledger
-    from projections.runner import Projector
+    from projections.health import ProjectionFailed
+    from projections.runner import Projector, failure_of
 
     ledger = open_ledger(database_url)
     try:
         projector = Projector(ledger)
-        building, until = projector.begin_rebuild(projection)
-        _run_partitions(
+        buildings, until = projector.begin_rebuilds(projections)
+        done = _run_partitions(
             _rebuild_partition,
-            lambda part: (database_url, projection, building, part, workers, until, batch),
-            f"rebuild-{projection}",
+            lambda part: (database_url, buildings, part, workers, until, batch),
+            "rebuild",
             workers,
-            lambda done: progress(done, until) if progress else None,
+            lambda position: progress(position, until) if progress else None,
         )
-        projector.finish_partitioned_rebuild(projection, building, workers, until)
-        return building
+        failed: dict[str, Exception] = {}
+        for errors in done.values():
+            for name, (error, message) in errors.items():
+                failed.setdefault(name, RuntimeError(f"{error}: {message}"))
+        for name, building in buildings.items():
+            if name not in failed:
+                projector.finish_partitioned_rebuild(name, building, workers, until)
+        if failed:
+            raise ProjectionFailed({name: failure_of(name, exc) for name, exc in failed.items()})
+        return buildings
     finally:
         ledger.close()
 

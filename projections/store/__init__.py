@@ -6,12 +6,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, NamedTuple, Protocol
-from uuid import UUID
+from typing import Any, Protocol
 
 import orjson
 
 from ledger.service.application import CreditLedger
+from ledger.store.log import StoredRow, read_pages
 from ledger.store.stores import backend_of
 
 #: The most subject ids one read-model query binds (under SQLite's oldest parameter limit).
@@ -87,16 +87,6 @@ def bound(params: Sequence[Any]) -> tuple[Any, ...]:
     )
 
 
-class StoredRow(NamedTuple):
-    """One stored event as read for a rebuild: what a `Notification` holds, as a tuple."""
-
-    id: int
-    originator_id: UUID
-    originator_version: int
-    topic: str
-    state: bytes
-
-
 class Dialect(Protocol):
     """What differs between the backends of the read store (one module each)."""
 
@@ -122,11 +112,6 @@ class Dialect(Protocol):
 
     def rowcount(self, raw: Any) -> int:
         """Rows the last statement changed."""
-
-    def partition_rows(
-        self, cur: Cursor, events_table: str, after: int, upto: int, part: int, parts: int
-    ) -> list[StoredRow]:
-        """Events after `after` up to `upto` of one partition of the streams, in log order."""
 
 
 class Cursor:
@@ -182,6 +167,7 @@ class ReadStore:
 
     def __init__(self, ledger: CreditLedger) -> None:
         recorder: Any = ledger.recorder
+        self.recorder = recorder
         self.datastore = recorder.datastore
         self.events_table = recorder.events_table_name
         self.dialect = _dialect(backend_of(ledger), recorder)
@@ -217,18 +203,16 @@ class ReadStore:
         self, after: int, upto: int, part: int, parts: int
     ) -> list[StoredRow]:
         """Events at positions after `after` up to `upto`, of streams whose id's last byte
-        % parts == part, in log order.
-
-        The partition is chosen in SQL, so a process rebuilding one partition reads only its
-        own rows (`projections.runner.partition_of` is the same rule in Python). Callers ask
-        for a window of positions rather than a number of rows: a bounded range keeps the
-        ordered index scan even where the planner's statistics are stale after a bulk load
-        (with a LIMIT over the whole remaining log, PostgreSQL sorted all of it each time).
-        Rows come back as plain tuples: a rebuild reads every event, and building a
-        dictionary and a notification object per row cost as much as reading it.
-        """
-        with self.transaction(write=False) as cur:
-            return self.dialect.partition_rows(cur, self.events_table, after, upto, part, parts)
+        % parts == part, in log order (the log's own partitioned read, `read_pages`)."""
+        pages = read_pages(
+            self.recorder,
+            start=after,
+            stop=upto,
+            page_size=max(1, upto - after),
+            part=part,
+            parts=parts,
+        )
+        return [row for page in pages for row in page]
 
 
 def _dialect(backend: str, recorder: Any) -> Dialect:

@@ -1,0 +1,146 @@
+"""A rebuild of every read model reads the log once, and equals the rebuilds one by one."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from ledger.service.application import CreditLedger
+from projections import runner
+from projections.models import READ_MODELS
+from projections.runner import Projector
+from tests.integration.test_projections import TODAY, populate
+from tests.support import StepClock
+
+
+class CountingReads:
+    """Every row the projector's passes read through the log reader, by position."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.positions: Counter[int] = Counter()
+        self.queries = 0
+        read_pages = runner.read_pages
+
+        def counted(*args: Any, **kwargs: Any) -> Iterator[list[Any]]:
+            for page in read_pages(*args, **kwargs):
+                self.queries += 1
+                self.positions.update(row.id for row in page)
+                yield page
+
+        monkeypatch.setattr(runner, "read_pages", counted)
+
+
+def live_rows(app: CreditLedger) -> dict[str, list[dict[str, Any]]]:
+    """Every read model as the live projector keeps it, batch by batch."""
+    projector = Projector(app, today=lambda: TODAY)
+    projector.run_once(batch=3)
+    return {name: projector.rows(name) for name in READ_MODELS}
+
+
+def test_a_rebuild_of_every_read_model_reads_each_position_once_and_equals_each_rebuild(
+    stored_ledger: CreditLedger, clock: StepClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    populate(stored_ledger, clock)
+    head = stored_ledger.max_position()
+    live = live_rows(stored_ledger)
+    projector = Projector(stored_ledger, today=lambda: TODAY)
+    one_by_one = {}
+    for name in READ_MODELS:
+        one_by_one[name] = projector.rows(name, projector.rebuild(name, batch=4))
+
+    reads = CountingReads(monkeypatch)
+    old = {name: projector.tables(name).active for name in READ_MODELS}  # type: ignore[union-attr]
+    tables = projector.rebuild_all(batch=4)
+    assert set(tables) == set(READ_MODELS)
+    # One pass: every position of the log read exactly once, for all three read models.
+    assert reads.positions == Counter(range(1, head + 1))
+    for name in READ_MODELS:
+        assert projector.tables(name).active == tables[name] != old[name]  # type: ignore[union-attr]
+        assert not projector.store.exists(old[name])
+        assert projector.position(tables[name]) == head
+        assert projector.rows(name) == one_by_one[name] == live[name]
+
+
+@pytest.mark.parametrize("parts", [2, 3])
+def test_a_partitioned_rebuild_of_every_read_model_reads_each_position_once(
+    stored_ledger: CreditLedger, clock: StepClock, monkeypatch: pytest.MonkeyPatch, parts: int
+) -> None:
+    populate(stored_ledger, clock)
+    head = stored_ledger.max_position()
+    live = live_rows(stored_ledger)
+    reads = CountingReads(monkeypatch)
+    projector = Projector(stored_ledger, today=lambda: TODAY)
+    buildings, until = projector.begin_rebuilds()
+    for part in range(parts):
+        assert projector.rebuild_partitions(buildings, part, parts, until, batch=3) == {}
+    for name, building in buildings.items():
+        projector.finish_partitioned_rebuild(name, building, parts, until)
+    # The partitions divide the log: each position read once, by one of them, for every model.
+    assert reads.positions == Counter(range(1, head + 1))
+    for name in READ_MODELS:
+        assert projector.tables(name).active == buildings[name]  # type: ignore[union-attr]
+        assert projector.rows(name) == live[name]
+
+
+def test_the_live_projector_reads_each_batch_once_for_every_read_model(
+    stored_ledger: CreditLedger, clock: StepClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    populate(stored_ledger, clock)
+    head = stored_ledger.max_position()
+    reads = CountingReads(monkeypatch)
+    projector = Projector(stored_ledger, today=lambda: TODAY)
+    projector.run_once(batch=5)
+    assert reads.positions == Counter(range(1, head + 1))
+    assert projector.caught_up_to() == head
+
+
+def test_a_resumed_rebuild_brings_tables_at_different_positions_level_and_reads_the_rest_once(
+    stored_ledger: CreditLedger, clock: StepClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    populate(stored_ledger, clock)
+    head = stored_ledger.max_position()
+    live = live_rows(stored_ledger)
+    projector = Projector(stored_ledger, today=lambda: TODAY)
+    # An earlier rebuild of the feed alone stopped after two batches of 5.
+    buildings, _ = projector.begin_rebuilds()
+    projector.step("feed", buildings["feed"], batch=5)
+    projector.step("feed", buildings["feed"], batch=5)
+    assert projector.position(buildings["feed"]) == 10
+    reads = CountingReads(monkeypatch)
+    assert projector.rebuild_all(batch=4) == buildings
+    # Positions 1..10 for the two tables behind, then everything after once for all three.
+    assert reads.positions == Counter(range(1, head + 1))
+    for name in READ_MODELS:
+        assert projector.rows(name) == live[name]
+
+
+def test_a_read_model_that_fails_during_a_rebuild_does_not_hold_the_others_back(
+    stored_ledger: CreditLedger, clock: StepClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    populate(stored_ledger, clock)
+    live = live_rows(stored_ledger)
+    projector = Projector(stored_ledger, today=lambda: TODAY)
+    feed_before = projector.tables("feed").active  # type: ignore[union-attr]
+    feed = READ_MODELS["feed"]
+
+    def broken(cur: Any, table: str, outcomes: Any) -> None:
+        raise RuntimeError("the feed's table is not writable")
+
+    monkeypatch.setattr(feed, "write", broken)
+    with pytest.raises(runner.ProjectionFailed) as failed:
+        projector.rebuild_all(batch=4)
+    assert set(failed.value.failures) == {"feed"}
+    assert "not writable" in failed.value.failures["feed"].message
+    monkeypatch.undo()
+    # The others were rebuilt and switched in; readers keep the feed's live table.
+    assert projector.tables("feed").active == feed_before  # type: ignore[union-attr]
+    assert projector.tables("feed").building is not None  # type: ignore[union-attr]
+    for name in ("current_grades", "supervision"):
+        assert projector.tables(name).building is None  # type: ignore[union-attr]
+        assert projector.rows(name) == live[name]
+    # Run again, the feed's rebuild resumes and completes.
+    assert set(projector.rebuild_all(["feed"], batch=4)) == {"feed"}
+    assert projector.rows("feed") == live["feed"]
