@@ -240,6 +240,7 @@ def _annual_partition(
     database_url: str,
     year: int,
     known_now: str,
+    position: int,
     part: int,
     parts: int,
     reports: Any,
@@ -255,13 +256,17 @@ def _annual_partition(
 
         def count(n: int) -> None:
             nonlocal done
-            done += n
-            if done % 500 == 0:  # a message per subject would cost more than the subject
-                progress(done)
+            done += n  # the subjects a page of the log brought (a message per page)
+            progress(done)
 
         try:
             return AnnualResults(ledger).compute_rows(
-                year, datetime.fromisoformat(known_now), count, part=part, parts=parts
+                year,
+                datetime.fromisoformat(known_now),
+                count,
+                part=part,
+                parts=parts,
+                position=position,
             )
         finally:
             ledger.close()
@@ -276,7 +281,8 @@ def annual_partitioned(
     workers: int,
     progress: Callable[[int], None] | None = None,
 ) -> int:
-    """Materialise a year with `workers` processes computing a partition of the subjects each.
+    """Materialise a year with `workers` processes computing a partition of the subjects each,
+    each from one read of its partition of the log (the rebuild's reader and rule).
 
     The parent fixes the record time and log position the year is computed for, and stores
     every partition's rows in one transaction, so the result is the one-process build's.
@@ -293,7 +299,7 @@ def annual_partitioned(
         known_now = ledger.clock()
         done = _run_partitions(
             _annual_partition,
-            lambda part: (database_url, year, known_now.isoformat(), part, workers),
+            lambda part: (database_url, year, known_now.isoformat(), position, part, workers),
             f"evaluate-{year}",
             workers,
             lambda n: progress(n) if progress else None,

@@ -81,15 +81,24 @@ def outcome(
     # `start` is the state folded from the versions before `events` (the runner's cache).
     state = start if start is not None else SubjectState()
     changes: list[GradeChange] = []
+    # The evaluation after the previous event, at its date: the state before the next event
+    # is the same state, so on the same date it is that event's `before` (whose record time,
+    # the only other difference, no feed column holds).
+    last: tuple[date, Evaluation] | None = None
     for event in events:
         position = positions.get(event.originator_version) if with_changes else None
         if position is None:
             step(state, event)
+            last = None
             continue
         as_of = china_date(event.timestamp)
-        before = evaluate(state, as_of, event.timestamp, models) if state.registered else None
+        if last is not None and last[0] == as_of:
+            before: Evaluation | None = last[1]
+        else:
+            before = evaluate(state, as_of, event.timestamp, models) if state.registered else None
         step(state, event)
         after = evaluate(state, as_of, event.timestamp, models)
+        last = (as_of, after)
         kind, field, detail = _published(event)
         if kind is None and result_changed(before, after):
             kind = "grade"

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from credit_ledger.cli.common import (
+    REBUILD_EVENTS_PER_WORKER,
     app,
     console,
     err_console,
@@ -110,7 +111,9 @@ def rebuild(
             raise fail(f"projection: '{name}' is not one of {', '.join(READ_MODELS)}")
     tune_for_batch_work()
     ledger = open_store()
-    processes = worker_count(workers)
+    processes = worker_count(
+        workers, most=max(1, ledger.max_position() // REBUILD_EVENTS_PER_WORKER)
+    )
     label = ", ".join(names)
     try:
         started = time.monotonic()

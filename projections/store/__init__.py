@@ -110,6 +110,9 @@ class Dialect(Protocol):
     ) -> None:
         """INSERT the rows (bound through `holdable`), with the conflict clause."""
 
+    def delete_in(self, cur: Cursor, table: str, column: str, values: Sequence[Any]) -> None:
+        """DELETE the rows whose `column` holds one of `values` (bound through `holdable`)."""
+
     def rowcount(self, raw: Any) -> int:
         """Rows the last statement changed."""
 
@@ -146,6 +149,11 @@ class Cursor:
         (the backend chooses how: see its `write_rows`)."""
         if rows:
             self.dialect.write_rows(self, table, ", ".join(columns), rows, on_conflict)
+
+    def delete_in(self, table: str, column: str, values: Sequence[Any]) -> None:
+        """DELETE the rows of `table` whose `column` holds one of `values`."""
+        if values:
+            self.dialect.delete_in(self, table, column, values)
 
     @property
     def rowcount(self) -> int:

@@ -39,6 +39,10 @@ class SQLiteDialect:
         marks = ", ".join(["%s"] * len(rows[0]))
         cur.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks}) {on_conflict}", rows)
 
+    def delete_in(self, cur: Cursor, table: str, column: str, values: Sequence[Any]) -> None:
+        """One prepared DELETE for all values (in process, a value costs no round trip)."""
+        cur.executemany(f"DELETE FROM {table} WHERE {column} = %s", [(v,) for v in values])
+
     def rowcount(self, raw: Any) -> int:
         """The wrapped sqlite3 cursor's count."""
         return int(getattr(raw, "sqlite_cursor", raw).rowcount)

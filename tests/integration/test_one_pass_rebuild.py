@@ -1,19 +1,23 @@
-"""A rebuild of every read model reads the log once, and equals the rebuilds one by one."""
+"""A rebuild of every read model reads the log once and equals the rebuilds one by one; the
+annual pass reads it once through the same reader."""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from datetime import date
 from typing import Any
 
 import pytest
 
+from ledger.domain.commands import RecordFact
 from ledger.service.application import CreditLedger
-from projections import runner
+from projections import annual, runner
+from projections.annual import latest_results, subject_result
 from projections.models import READ_MODELS
 from projections.runner import Projector
 from tests.integration.test_projections import TODAY, populate
-from tests.support import StepClock
+from tests.support import SYSTEM, StepClock, uscc
 
 
 class CountingReads:
@@ -144,3 +148,62 @@ def test_a_read_model_that_fails_during_a_rebuild_does_not_hold_the_others_back(
     # Run again, the feed's rebuild resumes and completes.
     assert set(projector.rebuild_all(["feed"], batch=4)) == {"feed"}
     assert projector.rows("feed") == live["feed"]
+
+
+def _after_the_cutoff(app: CreditLedger, clock: StepClock) -> None:
+    # Events recorded after 31 October 2023, so that published and restated differ.
+    for n in (0, 1, 5):
+        clock.on(date(2023, 11, 2 + n))
+        app.handle(
+            RecordFact(
+                uscc=uscc(200 + n),
+                indicator="penalty.serious",
+                decided_on=date(2023, 9, 1 + n),
+                domain="food",
+                document_no=f"late{n}",
+                actor=SYSTEM,
+            )
+        )
+
+
+@pytest.mark.parametrize("open_subjects", [2, 20_000])
+def test_the_annual_pass_reads_the_log_once_and_equals_each_subjects_own_result(
+    stored_ledger: CreditLedger,
+    clock: StepClock,
+    monkeypatch: pytest.MonkeyPatch,
+    open_subjects: int,
+) -> None:
+    populate(stored_ledger, clock)
+    _after_the_cutoff(stored_ledger, clock)
+    head = stored_ledger.max_position()
+    now = stored_ledger.clock()
+    expected = {
+        r.originator_id: subject_result(
+            stored_ledger, list(stored_ledger.events.get(r.originator_id)), 2023, now
+        )
+        for r in stored_ledger.subject_registrations()
+    }
+    assert any(e.published != e.restated for e in expected.values())
+    # Pages of 3 events, and (with 2) so few open subjects that streams leave and come back.
+    monkeypatch.setattr(annual, "PASS_PAGE", 3)
+    monkeypatch.setattr(annual, "OPEN_SUBJECTS", open_subjects)
+    positions: Counter[int] = Counter()
+    read_pages = annual.read_pages
+
+    def counted(*args: Any, **kwargs: Any) -> Iterator[list[Any]]:
+        for page in read_pages(*args, **kwargs):
+            positions.update(row.id for row in page)
+            yield page
+
+    monkeypatch.setattr(annual, "read_pages", counted)
+    found = latest_results(annual.all_results(stored_ledger, 2023, now))
+    assert positions == Counter(range(1, head + 1))  # the log, once
+    assert {r.subject_id: r for r in found} == expected
+    assert len(found) == len(expected)  # each subject once
+    for parts in (2, 3):
+        split = []
+        for part in range(parts):
+            results = annual.all_results(stored_ledger, 2023, now, part=part, parts=parts)
+            split += latest_results(results)
+        assert sorted(r.uscc for r in split) == sorted(e.uscc for e in expected.values())
+        assert {r.subject_id: r for r in split} == expected
