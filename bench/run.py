@@ -49,6 +49,8 @@ import psycopg
 
 from bench import wrk
 from credit_ledger.bootstrap import open_ledger
+from credit_ledger.cli.common import REBUILD_EVENTS_PER_WORKER
+from credit_ledger.parallel import default_workers
 from ledger.domain.commands import RecordFact, RegisterSubject
 from ledger.domain.values import CST, SYSTEM_ACTOR
 from ledger.service.queries import MAX_BATCH
@@ -407,7 +409,9 @@ def bench_store(kind: str, ndjson: Path, folder: Path, args: argparse.Namespace)
             "rebuild_events_per_s": events / rebuilt["seconds"],
             "raw_read_rows_per_s": read_rps,
             "recorder_read_rows_per_s": recorder_read_rps,
-            "rebuild_workers": args.rebuild_workers or os.cpu_count(),
+            # As the CLI chooses by default: a process per core, one per 100 000 events at most.
+            "rebuild_workers": args.rebuild_workers
+            or min(default_workers(), max(1, events // REBUILD_EVENTS_PER_WORKER)),
             "rebuild_peak_mb": rebuilt["peak_rss_mb"],
             "annual_seconds": annual["seconds"],
             "annual_events_per_s": events / annual["seconds"],

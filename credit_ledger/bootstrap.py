@@ -8,15 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from fastapi import FastAPI
-
-from api.app import create_app
 from api.config import ServiceConfig
 from credit_ledger.settings import Settings, get_settings
 from ledger.service.application import CreditLedger, system_clock
 from ledger.service.audit import QueryAudit
 from ledger.store.stores import audit_env, bounded, persistence_env
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 
 def store_env(database_url: str | None = None) -> dict[str, str]:
@@ -62,6 +63,10 @@ def service_config(settings: Settings | None = None) -> ServiceConfig:
 def service(ledger: CreditLedger | None = None, audit: QueryAudit | None = None) -> FastAPI:
     """The HTTP service on the given stores, or (the `serve` factory) on the configured store,
     opened by each worker process in its own lifespan."""
+    # Imported here: batch commands and their worker processes open stores, never the HTTP
+    # service, and importing it cost a worker about half a second of its start.
+    from api.app import create_app
+
     return create_app(
         service_config(),
         ledger=ledger,

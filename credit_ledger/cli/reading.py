@@ -9,7 +9,6 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from api.schemas import EvaluationOut
 from credit_ledger.cli.common import (
     app,
     console,
@@ -25,6 +24,9 @@ from ledger.domain.values import CST
 
 def evaluation_json(ev: Evaluation) -> dict[str, Any]:
     """The evaluation exactly as the API answers it (its response model, one JSON shape)."""
+    # Imported here: every command starts the CLI, and the API's models cost half a second.
+    from api.schemas import EvaluationOut
+
     answer: dict[str, Any] = EvaluationOut.of(ev).model_dump(mode="json")
     return answer
 
