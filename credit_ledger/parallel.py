@@ -64,25 +64,36 @@ def _in_worker(reports: Any, part: int, work: Callable[[Callable[[int], None]], 
 def _rebuild_partition(
     database_url: str,
     buildings: dict[str, str],
+    years: list[int],
+    known_now: str,
     part: int,
     parts: int,
     until: int,
     batch: int,
     reports: Any,
 ) -> None:
+    from datetime import datetime
+
     from credit_ledger.bootstrap import open_ledger
     from projections.runner import Projector
 
-    def work(progress: Callable[[int], None]) -> dict[str, tuple[str, str]]:
+    def work(progress: Callable[[int], None]) -> tuple[dict[str, tuple[str, str]], Any]:
         ledger = open_ledger(database_url)
         try:
-            errors = Projector(ledger).rebuild_partitions(
-                buildings, part, parts, until, batch=batch, progress=progress
+            errors, rows = Projector(ledger).rebuild_partitions(
+                buildings,
+                part,
+                parts,
+                until,
+                batch=batch,
+                progress=progress,
+                years=years,
+                known_now=datetime.fromisoformat(known_now),
             )
         finally:
             ledger.close()
         # A read model that failed is named to the parent; the others were filled.
-        return {name: (type(exc).__name__, str(exc)) for name, exc in errors.items()}
+        return {name: (type(exc).__name__, str(exc)) for name, exc in errors.items()}, rows
 
     _in_worker(reports, part, work)
 
@@ -92,6 +103,7 @@ def rebuild_partitioned(
     projections: Sequence[str] | None = None,
     *,
     workers: int,
+    years: Sequence[int] = (),
     batch: int = 5000,
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, str]:
@@ -99,11 +111,14 @@ def rebuild_partitioned(
     partition of the log once for all of them, then switch readers to each new table.
 
     Resumable like the one-process rebuild: each partition of each table continues from its
-    own position. Returns the new tables by read model; raises naming the partition if a
-    worker fails, and `ProjectionFailed` naming each read model that failed (once the others
-    are switched in).
+    own position. `years` are materialised again from the same reads (as known now, up to
+    the head now) when every partition starts from position 0, else each by its own
+    partitioned pass (`annual_partitioned`). Returns the new tables by read model; raises
+    naming the partition if a worker fails, and `ProjectionFailed` naming each read model
+    that failed (once the others are switched in).
     """
     from credit_ledger.bootstrap import open_ledger
+    from projections.annual import AnnualResults
     from projections.health import ProjectionFailed
     from projections.runner import Projector, failure_of
 
@@ -111,20 +126,38 @@ def rebuild_partitioned(
     try:
         projector = Projector(ledger)
         buildings, until = projector.begin_rebuilds(projections)
+        known_now = ledger.clock()
         done = _run_partitions(
             _rebuild_partition,
-            lambda part: (database_url, buildings, part, workers, until, batch),
+            lambda part: (
+                database_url,
+                buildings,
+                list(years),
+                known_now.isoformat(),
+                part,
+                workers,
+                until,
+                batch,
+            ),
             "rebuild",
             workers,
             lambda position: progress(position, until) if progress else None,
         )
         failed: dict[str, Exception] = {}
-        for errors in done.values():
+        for errors, _ in done.values():
             for name, (error, message) in errors.items():
                 failed.setdefault(name, RuntimeError(f"{error}: {message}"))
         for name, building in buildings.items():
             if name not in failed:
                 projector.finish_partitioned_rebuild(name, building, workers, until)
+        annual = AnnualResults(ledger)
+        for year in years:
+            pieces = [rows.get(year) for _, rows in done.values()]
+            if all(piece is not None for piece in pieces):
+                every = [row for piece in pieces for row in piece or ()]
+                annual.store_rows(year, every, known_now, until)
+            else:
+                annual_partitioned(database_url, year, workers=workers)
         if failed:
             raise ProjectionFailed({name: failure_of(name, exc) for name, exc in failed.items()})
         return buildings

@@ -138,6 +138,57 @@ OPEN_SUBJECTS = 20_000
 PASS_PAGE = 5000
 
 
+class YearPass:
+    """A year's results from a pass over the log in log order: each subject's `YearFolds`
+    continued batch after batch, in a bounded set of open subjects (memory stays flat).
+
+    `all_results` drives one over its own read; the rebuild's pass feeds one the events it
+    has read and decoded for the read models (`take`), so a full rebuild reads the log once
+    for the years too. A subject's result is handed to `emit` once its folds leave the open
+    set, or at `close`; a subject whose events lie further apart in the log than that set
+    reaches is emitted again later, its stream re-read, and the later result holds.
+    """
+
+    def __init__(
+        self,
+        ledger: CreditLedger,
+        year: int,
+        known_now: datetime,
+        position: int,
+        emit: Callable[[AnnualResult], None],
+    ) -> None:
+        self.ledger = ledger
+        self.year = year
+        self.known_now = known_now
+        #: The log position the year is computed up to; later events are not taken.
+        self.position = position
+        self.emit = emit
+        self.seen: set[UUID] = set()
+        self._open: OrderedDict[UUID, YearFolds] = OrderedDict()
+
+    def take(self, subject_id: UUID, events: Sequence[Any]) -> None:
+        """Continue a subject with its next events (consecutive versions, decoded)."""
+        first = events[0].originator_version
+        folds = self._open.pop(subject_id, None)
+        if folds is None or folds.version != first - 1:
+            folds = YearFolds(self.year, self.known_now)
+            if first != 1:  # its earlier events left the open set: read the stream again
+                last = events[-1].originator_version
+                events = list(self.ledger.events.get(subject_id, lte=last))
+        folds.take(events)
+        self._open[subject_id] = folds
+        self.seen.add(subject_id)
+        while len(self._open) > OPEN_SUBJECTS:
+            done, folds = self._open.popitem(last=False)
+            self.emit(folds.result(done, self.ledger))
+
+    def close(self) -> None:
+        """Emit the results of the subjects still open."""
+        while self._open:
+            done, folds = self._open.popitem(last=False)
+            self.emit(folds.result(done, self.ledger))
+
+
 def all_results(
     ledger: CreditLedger,
     year: int,
@@ -152,17 +203,15 @@ def all_results(
     head by default), through the log reader every pass uses (`read_pages`).
 
     With `parts` > 1, only the subjects of partition `part` (`partition_of`, the rebuild's
-    rule), so that `parts` processes can compute a year together. A subject's result comes
-    once its folds leave the pass's bounded set of open subjects, or at the end; a subject
-    whose events lie further apart in the log than that set reaches comes again later, its
-    stream re-read, and the later result is the one that holds (`latest_results`).
-    `progress` counts subjects as they first appear.
+    rule), so that `parts` processes can compute a year together. A subject may come more
+    than once (see `YearPass`): the last result holds (`latest_results`). `progress` counts
+    subjects as they first appear.
     """
     now = known_now or ledger.clock()
     upto = ledger.max_position() if position is None else position
     to_event = ledger.mapper.to_domain_event
-    open_: OrderedDict[UUID, YearFolds] = OrderedDict()
-    seen: set[UUID] = set()
+    ready: list[AnnualResult] = []
+    year_pass = YearPass(ledger, year, now, upto, ready.append)
     for page in read_pages(ledger.recorder, stop=upto, page_size=PASS_PAGE, part=part, parts=parts):
         streams: dict[UUID, list[Any]] = {}
         for row in page:
@@ -172,29 +221,15 @@ def all_results(
                     streams[row.originator_id] = [row]
                 else:
                     stream.append(row)
-        fresh = 0
+        before = len(year_pass.seen)
         for subject_id, rows in streams.items():
-            folds = open_.pop(subject_id, None)
-            first = rows[0].originator_version
-            if folds is not None and folds.version == first - 1:
-                folds.take([to_event(r) for r in rows])
-            else:
-                folds = YearFolds(year, now)
-                if first == 1:
-                    folds.take([to_event(r) for r in rows])
-                else:  # its earlier events left the open set: read the stream again
-                    folds.take(list(ledger.events.get(subject_id, lte=rows[-1].originator_version)))
-            open_[subject_id] = folds
-            if subject_id not in seen:
-                seen.add(subject_id)
-                fresh += 1
-        while len(open_) > OPEN_SUBJECTS:
-            subject_id, folds = open_.popitem(last=False)
-            yield folds.result(subject_id, ledger)
-        if progress is not None and fresh:
-            progress(fresh)
-    for subject_id, folds in open_.items():
-        yield folds.result(subject_id, ledger)
+            year_pass.take(subject_id, [to_event(r) for r in rows])
+        yield from ready
+        ready.clear()
+        if progress is not None and len(year_pass.seen) > before:
+            progress(len(year_pass.seen) - before)
+    year_pass.close()
+    yield from ready
 
 
 def latest_results(results: Iterable[AnnualResult]) -> list[AnnualResult]:
@@ -277,6 +312,27 @@ def _count(
     )
 
 
+class YearRows:
+    """A year's table rows collected from a `YearPass` another pass feeds (the rebuild's)."""
+
+    def __init__(self, ledger: CreditLedger, year: int, known_now: datetime, position: int):
+        self.known_now = known_now
+        self.position = position
+        self._rows: dict[UUID, tuple[Any, ...]] = {}
+        self.year_pass = YearPass(
+            ledger,
+            year,
+            known_now,
+            position,
+            lambda r: self._rows.__setitem__(r.subject_id, AnnualResults.row(year, r)),
+        )
+
+    def rows(self) -> list[tuple[Any, ...]]:
+        """Each subject's row, once the pass is over."""
+        self.year_pass.close()
+        return list(self._rows.values())
+
+
 class AnnualResults:
     """The materialised annual results of a ledger, and the fresh computation they must equal."""
 
@@ -286,7 +342,8 @@ class AnnualResults:
         self.tables = AnnualTables(self.store)
 
     @staticmethod
-    def _row(year: int, r: AnnualResult) -> tuple[Any, ...]:
+    def row(year: int, r: AnnualResult) -> tuple[Any, ...]:
+        """The table row of a subject's result for a year."""
         p, s = r.published, r.restated
         return (
             year,
@@ -324,7 +381,7 @@ class AnnualResults:
         results = all_results(
             self.ledger, year, known_now, progress, part=part, parts=parts, position=position
         )
-        return [self._row(year, r) for r in latest_results(results)]
+        return [self.row(year, r) for r in latest_results(results)]
 
     def store_rows(
         self, year: int, rows: Sequence[Sequence[Any]], known_now: datetime, position: int
@@ -358,7 +415,7 @@ class AnnualResults:
         # Compared as the table stores them (`holdable`): a code an older version stored with
         # text the table cannot hold is kept escaped.
         fresh = {
-            escape_text(r.uscc): tuple(holdable(v) for v in self._row(year, r))
+            escape_text(r.uscc): tuple(holdable(v) for v in self.row(year, r))
             for r in latest_results(all_results(self.ledger, year, known_at, progress))
         }
         columns = RESULT_COLUMNS[3:]  # what a year says of a subject (not its key)

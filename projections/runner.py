@@ -22,7 +22,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from ledger.domain.state import SubjectState
@@ -67,6 +67,44 @@ class Target:
     projection: str
     table: str
     key: str
+
+
+class YearFeed(Protocol):
+    """What a pass feeds a year's computation (`projections.annual.YearPass`)."""
+
+    position: int
+
+    def take(self, subject_id: UUID, events: Sequence[Any]) -> None: ...
+
+
+@dataclass
+class Fed:
+    """A year fed by a pass, and the log position it has been fed up to."""
+
+    year: YearFeed
+    at: int = 0
+    broken: bool = False
+
+    def feed(
+        self, start: int, end: int, taken: Sequence[tuple[UUID, list[Any], dict[int, int]]]
+    ) -> None:
+        """Give the year a batch's events (those up to its position) if the batch continues
+        where it stands; a batch that skips ahead leaves it incomplete (`complete`)."""
+        if self.broken or start != self.at:
+            self.broken = self.broken or start > self.at
+            return
+        limit = self.year.position
+        if start < limit:
+            for subject_id, events, positions in taken:
+                kept = [e for e in events if positions[e.originator_version] <= limit]
+                if kept:
+                    self.year.take(subject_id, kept)
+        self.at = end
+
+    @property
+    def complete(self) -> bool:
+        """Whether the year has taken every event up to its position."""
+        return not self.broken and self.at >= self.year.position
 
 
 class Projector:
@@ -179,6 +217,7 @@ class Projector:
         cache_limit: int = STATE_CACHE,
         progress: Callable[[int], None] | None = None,
         once: bool = False,
+        years: Sequence[Fed] = (),
     ) -> tuple[int, dict[str, Exception]]:
         """Feed every target from one read of the log (of one partition); returns the events
         read and the error of each target that failed.
@@ -189,7 +228,9 @@ class Projector:
         lock wait) stops alone and the others go on. Targets that stand at different
         positions (a resumed rebuild) are brought level first: a batch never reads past the
         next position some target already holds. Without `until`, the pass follows the log
-        to its head; with `once`, it stops after the first batch that was applied.
+        to its head; with `once`, it stops after the first batch that was applied. `years`
+        are fed each batch's decoded events too (the annual build in a full rebuild), as
+        long as the batches come in order from where each stands.
         """
         errors: dict[str, Exception] = {}
         live = list(targets)
@@ -214,6 +255,7 @@ class Projector:
             )
             page = next(pages, None)
             outcomes: list[SubjectOutcome] = []
+            taken: list[tuple[UUID, list[Any], dict[int, int]]] = []
             if page is None:
                 if stop is None:
                     break  # caught up with the log
@@ -227,12 +269,15 @@ class Projector:
                         self.today(),
                         with_changes=any(m.wants_changes for m in models),
                         with_supervision=any(m.wants_supervision for m in models),
+                        taken=taken if years else None,
                     )
                 except Exception as exc:  # a fold or a read that fails fails the group
                     for target in group:
                         errors[target.projection] = exc
                         live.remove(target)
                     continue
+            for fed in years:
+                fed.feed(start, end, taken)
             applied = False
             for target in group:
                 try:
@@ -261,6 +306,7 @@ class Projector:
         *,
         with_changes: bool = True,
         with_supervision: bool = True,
+        taken: list[tuple[UUID, list[Any], dict[int, int]]] | None = None,
     ) -> list[SubjectOutcome]:
         # One dictionary lookup per event: hashing a UUID is a Python-level call.
         batch_events: dict[UUID, list[Any]] = {}
@@ -285,6 +331,9 @@ class Projector:
                 events = self._decode(stream)
             else:
                 events = list(self.ledger.events.get(subject_id, lte=max(positions)))
+            if taken is not None:
+                # The batch's own events, decoded once, for the years fed alongside.
+                taken.append((subject_id, events[-len(stream) :], positions))
             results.append(
                 outcome(
                     subject_id,
@@ -471,6 +520,7 @@ class Projector:
         self,
         projections: Sequence[str] | None = None,
         *,
+        years: Sequence[int] = (),
         batch: int = 5000,
         progress: Callable[[int, int], None] | None = None,
     ) -> dict[str, str]:
@@ -479,19 +529,33 @@ class Projector:
 
         Resumable: each new table continues from its own tracked position. A read model that
         fails is left unswitched (readers keep its live table) and `ProjectionFailed` names
-        it, once the others are switched in.
+        it, once the others are switched in. `years` are materialised again (as known now,
+        up to the head now) from the same pass when it starts from position 0, else each
+        from its own pass through the same reader.
         """
+        from projections.annual import AnnualResults, YearRows
+
         buildings, head = self.begin_rebuilds(projections)
         targets = [Target(name, table, table) for name, table in buildings.items()]
+        known_now = self.ledger.clock()
+        fresh = all(p == 0 for p in self._positions([t.key for t in targets]).values())
+        collected = [YearRows(self.ledger, year, known_now, head) for year in years]
+        fed = [Fed(c.year_pass) for c in collected] if fresh else []
 
         def relay(position: int) -> None:
             if progress is not None:
                 progress(position, max(head, position))
 
-        _, errors = self._pass(targets, batch=batch, progress=relay)
+        _, errors = self._pass(targets, batch=batch, progress=relay, years=fed)
         for name, table in buildings.items():
             if name not in errors:
                 self._switch(name, table)
+        annual = AnnualResults(self.ledger)
+        for n, year in enumerate(years):
+            if fed and fed[n].complete:
+                annual.store_rows(year, collected[n].rows(), known_now, head)
+            else:
+                annual.build(year)
         if errors:
             raise ProjectionFailed(
                 {name: failure_of(name, exc) for name, exc in errors.items()}
@@ -528,7 +592,7 @@ class Projector:
         progress: Callable[[int], None] | None = None,
     ) -> None:
         """Fill one generation with the subjects of one partition (see `rebuild_partitions`)."""
-        errors = self.rebuild_partitions(
+        errors, _ = self.rebuild_partitions(
             {projection: building}, part, parts, until, batch=batch, progress=progress
         )
         if errors:
@@ -543,10 +607,14 @@ class Projector:
         *,
         batch: int = 5000,
         progress: Callable[[int], None] | None = None,
-    ) -> dict[str, Exception]:
+        years: Sequence[int] = (),
+        known_now: datetime | None = None,
+    ) -> tuple[dict[str, Exception], dict[int, list[tuple[Any, ...]]]]:
         """Fill generations (by read model) with the subjects of one partition, up to
         position `until`, from one read of that partition; returns the error of each read
-        model that failed (the others are filled).
+        model that failed (the others are filled), and the partition's rows of each of
+        `years` (known at `known_now`, up to `until`) that the same read could compute (all
+        when the partition starts from position 0).
 
         Subjects are independent, so `parts` processes can each rebuild one partition of the
         same generations at once; each tracks its own position per generation (resumable),
@@ -561,6 +629,12 @@ class Projector:
             for target in targets:
                 # A partition starts where the generation stands (0, or an earlier rebuild's end).
                 self.tracking.track_from(cur, target.key, target.table)
+        from projections.annual import YearRows
+
+        fresh = all(p == 0 for p in self._positions([t.key for t in targets]).values())
+        now = known_now or self.ledger.clock()
+        collected = {year: YearRows(self.ledger, year, now, until) for year in years}
+        fed = {year: Fed(c.year_pass) for year, c in collected.items()} if fresh else {}
         _, errors = self._pass(
             targets,
             batch=batch,
@@ -570,8 +644,10 @@ class Projector:
             # The workers of one rebuild share the memory one runner would use.
             cache_limit=max(1000, STATE_CACHE // parts),
             progress=progress,
+            years=list(fed.values()),
         )
-        return errors
+        rows = {year: collected[year].rows() for year, f in fed.items() if f.complete}
+        return errors, rows
 
     def finish_partitioned_rebuild(
         self, projection: str, building: str, parts: int, until: int

@@ -13,7 +13,7 @@ import pytest
 from ledger.domain.commands import RecordFact
 from ledger.service.application import CreditLedger
 from projections import annual, runner
-from projections.annual import latest_results, subject_result
+from projections.annual import AnnualResults, latest_results, subject_result
 from projections.models import READ_MODELS
 from projections.runner import Projector
 from tests.integration.test_projections import TODAY, populate
@@ -79,7 +79,7 @@ def test_a_partitioned_rebuild_of_every_read_model_reads_each_position_once(
     projector = Projector(stored_ledger, today=lambda: TODAY)
     buildings, until = projector.begin_rebuilds()
     for part in range(parts):
-        assert projector.rebuild_partitions(buildings, part, parts, until, batch=3) == {}
+        assert projector.rebuild_partitions(buildings, part, parts, until, batch=3) == ({}, {})
     for name, building in buildings.items():
         projector.finish_partitioned_rebuild(name, building, parts, until)
     # The partitions divide the log: each position read once, by one of them, for every model.
@@ -207,3 +207,68 @@ def test_the_annual_pass_reads_the_log_once_and_equals_each_subjects_own_result(
             split += latest_results(results)
         assert sorted(r.uscc for r in split) == sorted(e.uscc for e in expected.values())
         assert {r.subject_id: r for r in split} == expected
+
+
+def _counted(monkeypatch: pytest.MonkeyPatch, module: Any) -> Counter[int]:
+    positions: Counter[int] = Counter()
+    read_pages = module.read_pages
+
+    def counted(*args: Any, **kwargs: Any) -> Iterator[list[Any]]:
+        for page in read_pages(*args, **kwargs):
+            positions.update(row.id for row in page)
+            yield page
+
+    monkeypatch.setattr(module, "read_pages", counted)
+    return positions
+
+
+def test_a_full_rebuild_materialises_the_years_again_from_the_same_pass(
+    stored_ledger: CreditLedger, clock: StepClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    populate(stored_ledger, clock)
+    _after_the_cutoff(stored_ledger, clock)
+    clock.on(date(2024, 6, 1))
+    results = AnnualResults(stored_ledger)
+    results.build(2023)
+    built = results.rows(2023)
+    head = stored_ledger.max_position()
+    monkeypatch.setattr(annual, "OPEN_SUBJECTS", 2)  # streams leave the open set and come back
+    by_rebuild = _counted(monkeypatch, runner)
+    by_annual = _counted(monkeypatch, annual)
+    projector = Projector(stored_ledger, today=lambda: TODAY)
+    projector.rebuild_all(years=[2023], batch=4)
+    assert by_rebuild == Counter(range(1, head + 1))
+    assert not by_annual  # the year read nothing of its own
+    info = results.build_info(2023)
+    assert info is not None
+    assert info[1] == head  # up to the head the rebuild started from
+    assert results.check(2023) == []
+    assert results.rows(2023) == built  # nothing happened since the build
+
+    # A resumed rebuild does not start from 0: the year is built by its own pass.
+    buildings, _ = projector.begin_rebuilds()
+    projector.step("feed", buildings["feed"], batch=5)
+    by_annual.clear()
+    projector.rebuild_all(years=[2023], batch=4)
+    assert by_annual == Counter(range(1, head + 1))
+    assert results.check(2023) == []
+    assert results.rows(2023) == built
+
+
+def test_partitions_of_a_full_rebuild_compute_their_subjects_of_the_years(
+    stored_ledger: CreditLedger, clock: StepClock
+) -> None:
+    populate(stored_ledger, clock)
+    _after_the_cutoff(stored_ledger, clock)
+    now = stored_ledger.clock()
+    expected = sorted(AnnualResults(stored_ledger).compute_rows(2023, now))
+    projector = Projector(stored_ledger, today=lambda: TODAY)
+    buildings, until = projector.begin_rebuilds()
+    rows = []
+    for part in range(3):
+        errors, years = projector.rebuild_partitions(
+            buildings, part, 3, until, batch=3, years=[2023], known_now=now
+        )
+        assert errors == {}
+        rows += years[2023]
+    assert sorted(rows) == expected
