@@ -76,10 +76,17 @@ _CONTAINERS = (list, tuple, dict)
 
 def bound(params: Sequence[Any]) -> tuple[Any, ...]:
     # `holdable` for each value, with its common case (text needing nothing) inline: this runs
-    # for every value a rebuild writes, and a call per value cost more than the check.
+    # for every value a rebuild writes, and a call per value cost more than the check. ASCII
+    # text (ids, dates, codes, scores) holds no surrogate, so it needs only the two scans for
+    # a NUL or a backslash, which cost less than the pattern (`isascii` reads a flag).
     return tuple(
         [
-            (v if _search_unholdable(v) is None else escape_text(v))
+            (
+                v
+                if (v.isascii() and "\\" not in v and "\x00" not in v)
+                or _search_unholdable(v) is None
+                else escape_text(v)
+            )
             if type(v) is str
             else (holdable(v) if type(v) in _CONTAINERS else v)
             for v in params
