@@ -5,8 +5,9 @@ transaction, then written with a compare-and-set of that position: if another ru
 meanwhile, the batch is dropped and recomputed. So every event is applied exactly once, even
 with several runners or after a crash between batches.
 
-`rebuild` fills a new generation of a table from position 0 beside the live one, resumably,
-and switches readers to it in one transaction when it has caught up.
+`rebuild_all` fills a new generation of every table from position 0 beside the live ones,
+resumably, from one read of the log (`_pass`: each batch read, decoded and folded once for
+all of them), and switches readers to each in one transaction when it has caught up.
 
 A read model that cannot be brought up to date (its table gone, the store away, a bug) does
 not stop the others: `run_once` records the failure (in memory, in the failure counter and in
