@@ -237,24 +237,29 @@ class Projector:
         live = list(targets)
         read = 0
         while live:
-            positions = self._positions([t.key for t in live])
-            start = min(positions.values())
-            if until is not None and start >= until:
+            try:
+                positions = self._positions([t.key for t in live])
+                start = min(positions.values())
+                if until is not None and start >= until:
+                    break
+                group = [t for t in live if positions[t.key] == start]
+                bounds = [p for p in positions.values() if p > start]
+                if until is not None:
+                    bounds.append(until)
+                stop = min(bounds, default=None)
+                pages = read_pages(
+                    self.ledger.recorder,
+                    start=start,
+                    stop=stop,
+                    page_size=batch,
+                    part=part,
+                    parts=parts if until is not None else 1,
+                )
+                page = next(pages, None)
+            except Exception as exc:  # the store away: every target still to go fails
+                for target in live:
+                    errors[target.projection] = exc
                 break
-            group = [t for t in live if positions[t.key] == start]
-            bounds = [p for p in positions.values() if p > start]
-            if until is not None:
-                bounds.append(until)
-            stop = min(bounds, default=None)
-            pages = read_pages(
-                self.ledger.recorder,
-                start=start,
-                stop=stop,
-                page_size=batch,
-                part=part,
-                parts=parts if until is not None else 1,
-            )
-            page = next(pages, None)
             outcomes: list[SubjectOutcome] = []
             taken: list[tuple[UUID, list[Any], dict[int, int]]] = []
             if page is None:

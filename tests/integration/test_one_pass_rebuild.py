@@ -272,3 +272,24 @@ def test_partitions_of_a_full_rebuild_compute_their_subjects_of_the_years(
         assert errors == {}
         rows += years[2023]
     assert sorted(rows) == expected
+
+
+def test_a_read_of_the_log_that_fails_names_every_read_model_it_held_back(
+    stored_ledger: CreditLedger, clock: StepClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    populate(stored_ledger, clock, subjects=2)
+    projector = Projector(stored_ledger, today=lambda: TODAY)
+
+    def away(*args: Any, **kwargs: Any) -> Iterator[list[Any]]:
+        raise ConnectionError("the store went away")
+        yield []  # a generator, as the reader is
+
+    monkeypatch.setattr(runner, "read_pages", away)
+    with pytest.raises(runner.ProjectionFailed) as failed:
+        projector.run_once()
+    assert set(failed.value.failures) == set(READ_MODELS)
+    assert {s.projection for s in projector.stored_failures()} == set(READ_MODELS)
+    monkeypatch.undo()
+    projector.run_once()
+    assert projector.stored_failures() == []
+    assert projector.caught_up_to() == stored_ledger.max_position()
