@@ -6,9 +6,11 @@ as a ratio to it, because these machines are shared and noisy:
 - bulk import events/s (the default bulk path, and `--path command` into a second fresh store)
   — beside writing the same stored rows straight into a same-shaped table (PostgreSQL: binary
   COPY; SQLite: one executemany in one transaction); `--import-only` stops there;
-- full projection rebuild events/s — beside a raw ordered read of the events table (the
-  driver's cursor), and beside the same read through the library's recorder;
-- annual 31-October evaluation of every subject — seconds and events/s;
+- full rebuild of every read model (`rebuild` with no name: one pass of the log) events/s —
+  beside a raw ordered read of the events table (the driver's cursor), and beside the same
+  read through the library's recorder;
+- annual 31-October evaluation of every subject — seconds and events/s, beside the same raw
+  ordered read;
 - one subject's evaluation with as_of/known_at in process — p50/p99, beside the raw read of the
   same subject's events;
 - the batch read of up to 1,000 codes in process — ms per subject, beside the same codes read
@@ -20,7 +22,8 @@ as a ratio to it, because these machines are shared and noisy:
   stream and after ~N events, whose ratio is 1.0 when a write's cost is flat in the stream's length;
 - the peak memory of each command (summed over its processes).
 
-Usage: `python -m bench [--subjects 100000] [--stores sqlite,postgres] [--out bench/results]`.
+Usage: `python -m bench [--subjects 100000] [--stores sqlite,postgres] [--out bench/results]
+[--skip reads,http,writes]`.
 """
 
 from __future__ import annotations
@@ -47,6 +50,8 @@ import psycopg
 
 from bench import wrk
 from credit_ledger.bootstrap import open_ledger
+from credit_ledger.cli.common import REBUILD_EVENTS_PER_WORKER
+from credit_ledger.parallel import default_workers
 from ledger.domain.commands import RecordFact, RegisterSubject
 from ledger.domain.values import CST, SYSTEM_ACTOR
 from ledger.service.queries import MAX_BATCH
@@ -381,23 +386,27 @@ def bench_store(kind: str, ndjson: Path, folder: Path, args: argparse.Namespace)
         rows = stored_rows(url)
         copy_rps = copy_reference(kind, url, rows)
         del rows
-        with store(kind, folder, "command-path") as command_url:
-            by_commands = phase(
-                command_url,
-                "import",
-                str(ndjson),
-                "--path",
-                "command",
-                "--keep-record-time",
-                "--rejects",
-                str(folder / f"{kind}.command.rejects"),
-            )
+        skip = set(args.skip.split(",")) if args.skip else set()
+        command_rate: dict[str, float] = {}
+        if "command" not in skip:
+            with store(kind, folder, "command-path") as command_url:
+                by_commands = phase(
+                    command_url,
+                    "import",
+                    str(ndjson),
+                    "--path",
+                    "command",
+                    "--keep-record-time",
+                    "--rejects",
+                    str(folder / f"{kind}.command.rejects"),
+                )
+            command_rate["command_import_events_per_s"] = events / by_commands["seconds"]
         imports = {
             "store": kind,
             "events": events,
             "rerun_added_events": events_after_rerun - events,
             "import_events_per_s": events / imported["seconds"],
-            "command_import_events_per_s": events / by_commands["seconds"],
+            **command_rate,
             "copy_rows_per_s": copy_rps,
             "import_peak_mb": imported["peak_rss_mb"],
             "rerun_seconds": again["seconds"],
@@ -405,21 +414,25 @@ def bench_store(kind: str, ndjson: Path, folder: Path, args: argparse.Namespace)
         if args.import_only:
             return imports
         workers = ["--workers", str(args.rebuild_workers)] if args.rebuild_workers else []
-        rebuilt = phase(url, "rebuild", "current_grades", *workers)
+        rebuilt = phase(url, "rebuild", *workers)  # every read model: one pass of the log
         read_rps = read_reference(url)
         recorder_read_rps = recorder_read_reference(url)
         annual = phase(url, "evaluations", "build", "--year", "2023")
-        reads = in_process_reads(url, args.samples)
-        codes: list[str] = reads.pop("codes")  # type: ignore[assignment]
-        batched = batch_reads(url, codes)
-        http = http_reads(url, codes, args)
-        writes = one_subject_writes(url, args.write_events, args.write_window)
+        reads: dict[str, Any] = {} if "reads" in skip else in_process_reads(url, args.samples)
+        codes: list[str] = reads.pop("codes", [])
+        batched = batch_reads(url, codes) if codes else {}
+        http = http_reads(url, codes, args) if codes and "http" not in skip else {}
+        writes = {}
+        if "writes" not in skip:
+            writes = one_subject_writes(url, args.write_events, args.write_window)
         return {
             **imports,
             "rebuild_events_per_s": events / rebuilt["seconds"],
             "raw_read_rows_per_s": read_rps,
             "recorder_read_rows_per_s": recorder_read_rps,
-            "rebuild_workers": args.rebuild_workers or os.cpu_count(),
+            # As the CLI chooses by default: a process per core, one per 100 000 events at most.
+            "rebuild_workers": args.rebuild_workers
+            or min(default_workers(), max(1, events // REBUILD_EVENTS_PER_WORKER)),
             "rebuild_peak_mb": rebuilt["peak_rss_mb"],
             "annual_seconds": annual["seconds"],
             "annual_events_per_s": events / annual["seconds"],
@@ -447,15 +460,18 @@ def markdown(report: dict[str, Any]) -> str:
     for r in report["stores"]:
         s = r["store"]
         raw = f"raw {'binary COPY' if s == 'postgres' else 'executemany'} rows/s"
-        rows = [
+        rows: list[tuple[str, Any, str, Any]] = [
             ("bulk import events/s", r["import_events_per_s"], raw, r["copy_rows_per_s"]),
-            (
-                "import through the command path (--path command) events/s",
-                r.get("command_import_events_per_s", 0.0),
-                raw,
-                r["copy_rows_per_s"],
-            ),
         ]
+        if "command_import_events_per_s" in r:  # unless --skip command
+            rows.append(
+                (
+                    "import through the command path (--path command) events/s",
+                    r["command_import_events_per_s"],
+                    raw,
+                    r["copy_rows_per_s"],
+                )
+            )
         if "rebuild_events_per_s" not in r:  # --import-only
             for name, value, ref_name, ref in rows:
                 lines.append(
@@ -465,7 +481,8 @@ def markdown(report: dict[str, Any]) -> str:
             continue
         rows += [
             (
-                f"projection rebuild events/s ({r.get('rebuild_workers', 1)} processes)",
+                f"rebuild of every read model, one pass, events/s "
+                f"({r.get('rebuild_workers', 1)} processes)",
                 r["rebuild_events_per_s"],
                 "raw ordered read rows/s",
                 r["raw_read_rows_per_s"],
@@ -477,29 +494,35 @@ def markdown(report: dict[str, Any]) -> str:
                 r.get("recorder_read_rows_per_s", r["raw_read_rows_per_s"]),
             ),
             (
+                "annual 2023 evaluation of all subjects events/s",
+                r["annual_events_per_s"],
+                "raw ordered read rows/s",
+                r["raw_read_rows_per_s"],
+            ),
+            (
                 "evaluation p50 ms (in process)",
-                r["eval_p50_ms"],
+                r.get("eval_p50_ms"),
                 "raw read of its events p50 ms",
-                r["read_p50_ms"],
+                r.get("read_p50_ms"),
             ),
             (
                 "evaluation p99 ms (in process)",
-                r["eval_p99_ms"],
+                r.get("eval_p99_ms"),
                 "raw read of its events p99 ms",
-                r["read_p99_ms"],
+                r.get("read_p99_ms"),
             ),
             (
                 f"batch read ms per subject (in process, {r.get('batch_subjects', '?')} codes)",
-                r["batch_per_subject_ms"],
+                r.get("batch_per_subject_ms"),
                 "the same codes read one by one, ms per subject",
-                r["single_per_subject_ms"],
+                r.get("single_per_subject_ms"),
             ),
             (
                 f"HTTP evaluation requests/s (wrk, {r.get('http_connections', '?')} connections, "
                 f"serve --workers {r.get('http_workers', '?')})",
-                r["http_rps"],
+                r.get("http_rps"),
                 "HTTP /healthz requests/s",
-                r["healthz_rps"],
+                r.get("healthz_rps"),
             ),
             (
                 f"writes to one subject with {r.get('write_long_events', 0):,} events "
@@ -516,18 +539,21 @@ def markdown(report: dict[str, Any]) -> str:
             ),
             (
                 "HTTP evaluation p99 ms",
-                r["http_p99_ms"],
+                r.get("http_p99_ms"),
                 "HTTP /healthz p99 ms",
-                r["healthz_p99_ms"],
+                r.get("healthz_p99_ms"),
             ),
         ]
         for name, value, ref_name, ref in rows:
+            if not value or not ref:  # a part the run skipped (`--skip`)
+                continue
             lines.append(
                 f"| {s} | {name} | {_figure(value)} | {_figure(ref)} ({ref_name}) | "
                 f"{value / ref:.2f} |"
             )
         lines.append(
-            f"| {s} | annual 2023 evaluation of all subjects | {r['annual_seconds']:,.1f} s "
+            f"| {s} | annual 2023 evaluation of all subjects, seconds | "
+            f"{r['annual_seconds']:,.1f} s "
             f"({r['annual_events_per_s']:,.0f} events/s) | — | — |"
         )
         lines.append(
@@ -564,6 +590,12 @@ def main() -> None:
         "--import-only",
         action="store_true",
         help="measure the imports (both write paths) and the COPY reference only",
+    )
+    parser.add_argument(
+        "--skip",
+        default="",
+        help="parts to leave out, comma-separated: command (the command-path import), reads "
+        "(in process, and so batch and HTTP), http, writes",
     )
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)

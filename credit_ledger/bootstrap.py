@@ -67,6 +67,8 @@ def service_config(settings: Settings | None = None) -> ServiceConfig:
 def service(ledger: CreditLedger | None = None, audit: QueryAudit | None = None) -> FastAPI:
     """The HTTP service on the given stores, or (the `serve` factory) on the configured store,
     opened by each worker process in its own lifespan."""
+    # Imported here: batch commands and their worker processes open stores, never the HTTP
+    # service, and importing it cost a worker about half a second of its start.
     from api.app import create_app
 
     return create_app(

@@ -2,8 +2,8 @@
 
 Subjects are independent — a subject's rows in a read model depend on its own stream only — so
 a rebuild can run as `workers` processes, each reading only its partition of the log (chosen in
-SQL) and writing its subjects' rows, with its own tracked position. One Python process uses one
-core; the processes use them all.
+SQL) once for every read model and writing its subjects' rows, with its own tracked positions.
+One Python process uses one core; the processes use them all.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import queue as queues
 import signal
 import threading
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -63,58 +63,104 @@ def _in_worker(reports: Any, part: int, work: Callable[[Callable[[int], None]], 
 
 def _rebuild_partition(
     database_url: str,
-    projection: str,
-    building: str,
+    buildings: dict[str, str],
+    years: list[int],
+    known_now: str,
     part: int,
     parts: int,
     until: int,
     batch: int,
     reports: Any,
 ) -> None:
+    from datetime import datetime
+
     from credit_ledger.bootstrap import open_ledger
     from projections.runner import Projector
 
-    def work(progress: Callable[[int], None]) -> None:
+    def work(progress: Callable[[int], None]) -> tuple[dict[str, tuple[str, str]], Any]:
         ledger = open_ledger(database_url)
         try:
-            Projector(ledger).rebuild_partition(
-                projection, building, part, parts, until, batch=batch, progress=progress
+            errors, rows = Projector(ledger).rebuild_partitions(
+                buildings,
+                part,
+                parts,
+                until,
+                batch=batch,
+                progress=progress,
+                years=years,
+                known_now=datetime.fromisoformat(known_now),
             )
         finally:
             ledger.close()
+        # A read model that failed is named to the parent; the others were filled.
+        return {name: (type(exc).__name__, str(exc)) for name, exc in errors.items()}, rows
 
     _in_worker(reports, part, work)
 
 
 def rebuild_partitioned(
     database_url: str,
-    projection: str,
+    projections: Sequence[str] | None = None,
     *,
     workers: int,
+    years: Sequence[int] = (),
     batch: int = 5000,
     progress: Callable[[int, int], None] | None = None,
-) -> str:
-    """Rebuild a read model with `workers` processes, then switch readers to it.
+) -> dict[str, str]:
+    """Rebuild read models (all by default) with `workers` processes, each reading its
+    partition of the log once for all of them, then switch readers to each new table.
 
-    Resumable like the one-process rebuild: each partition continues from its own position.
-    Returns the new table's name; raises naming the partition if a worker fails.
+    Resumable like the one-process rebuild: each partition of each table continues from its
+    own position. `years` are materialised again from the same reads (as known now, up to
+    the head now) when every partition starts from position 0, else each by its own
+    partitioned pass (`annual_partitioned`). Returns the new tables by read model; raises
+    naming the partition if a worker fails, and `ProjectionFailed` naming each read model
+    that failed (once the others are switched in).
     """
     from credit_ledger.bootstrap import open_ledger
-    from projections.runner import Projector
+    from projections.annual import AnnualResults
+    from projections.health import ProjectionFailed
+    from projections.runner import Projector, failure_of
 
     ledger = open_ledger(database_url)
     try:
         projector = Projector(ledger)
-        building, until = projector.begin_rebuild(projection)
-        _run_partitions(
+        buildings, until = projector.begin_rebuilds(projections)
+        known_now = ledger.clock()
+        done = _run_partitions(
             _rebuild_partition,
-            lambda part: (database_url, projection, building, part, workers, until, batch),
-            f"rebuild-{projection}",
+            lambda part: (
+                database_url,
+                buildings,
+                list(years),
+                known_now.isoformat(),
+                part,
+                workers,
+                until,
+                batch,
+            ),
+            "rebuild",
             workers,
-            lambda done: progress(done, until) if progress else None,
+            lambda position: progress(position, until) if progress else None,
         )
-        projector.finish_partitioned_rebuild(projection, building, workers, until)
-        return building
+        failed: dict[str, Exception] = {}
+        for errors, _ in done.values():
+            for name, (error, message) in errors.items():
+                failed.setdefault(name, RuntimeError(f"{error}: {message}"))
+        for name, building in buildings.items():
+            if name not in failed:
+                projector.finish_partitioned_rebuild(name, building, workers, until)
+        annual = AnnualResults(ledger)
+        for year in years:
+            pieces = [rows.get(year) for _, rows in done.values()]
+            if all(piece is not None for piece in pieces):
+                every = [row for piece in pieces for row in piece or ()]
+                annual.store_rows(year, every, known_now, until)
+            else:
+                annual_partitioned(database_url, year, workers=workers)
+        if failed:
+            raise ProjectionFailed({name: failure_of(name, exc) for name, exc in failed.items()})
+        return buildings
     finally:
         ledger.close()
 
@@ -232,6 +278,7 @@ def _annual_partition(
     database_url: str,
     year: int,
     known_now: str,
+    position: int,
     part: int,
     parts: int,
     reports: Any,
@@ -247,13 +294,17 @@ def _annual_partition(
 
         def count(n: int) -> None:
             nonlocal done
-            done += n
-            if done % 500 == 0:  # a message per subject would cost more than the subject
-                progress(done)
+            done += n  # the subjects a page of the log brought (a message per page)
+            progress(done)
 
         try:
             return AnnualResults(ledger).compute_rows(
-                year, datetime.fromisoformat(known_now), count, part=part, parts=parts
+                year,
+                datetime.fromisoformat(known_now),
+                count,
+                part=part,
+                parts=parts,
+                position=position,
             )
         finally:
             ledger.close()
@@ -268,7 +319,8 @@ def annual_partitioned(
     workers: int,
     progress: Callable[[int], None] | None = None,
 ) -> int:
-    """Materialise a year with `workers` processes computing a partition of the subjects each.
+    """Materialise a year with `workers` processes computing a partition of the subjects each,
+    each from one read of its partition of the log (the rebuild's reader and rule).
 
     The parent fixes the record time and log position the year is computed for, and stores
     every partition's rows in one transaction, so the result is the one-process build's.
@@ -285,7 +337,7 @@ def annual_partitioned(
         known_now = ledger.clock()
         done = _run_partitions(
             _annual_partition,
-            lambda part: (database_url, year, known_now.isoformat(), part, workers),
+            lambda part: (database_url, year, known_now.isoformat(), position, part, workers),
             f"evaluate-{year}",
             workers,
             lambda n: progress(n) if progress else None,

@@ -8,27 +8,27 @@ for fast listing; `check` proves the table equals a fresh computation.
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from itertools import islice
 from typing import Any
 from uuid import UUID
 
 from ledger.domain.errors import InvalidInput
-from ledger.domain.fold import fold, step
+from ledger.domain.fold import step
 from ledger.domain.rules.grade import Evaluation, evaluate, result_changed
 from ledger.domain.rules.population import in_population
 from ledger.domain.state import SubjectState
 from ledger.domain.subject import SUBJECT_EVENT_TOPICS
 from ledger.domain.values import end_of_china_day
 from ledger.service.application import CreditLedger
-from ledger.store.log import read_log
-from ledger.store.stores import STREAMS_PER_QUERY, read_streams, stream_positions
-from projections.runner import partition_of
+from ledger.store.log import read_log, read_pages
+from ledger.store.stores import read_streams, stream_positions
 from projections.store import ReadStore, escape_text, holdable
 from projections.store.annual import RESULT_COLUMNS, AnnualTables
+
+SUBJECT_TOPICS = frozenset(SUBJECT_EVENT_TOPICS)
 
 
 def evaluation_date(year: int) -> date:
@@ -67,13 +67,126 @@ def subject_result(
     ledger: CreditLedger, events: list[Any], year: int, known_now: datetime
 ) -> AnnualResult:
     """A subject's published and restated result, from its whole stream."""
-    as_of = evaluation_date(year)
-    cutoff = published_at(year)
-    then = fold(events, cutoff)
-    now = fold(events, known_now)
-    published = evaluate(then, as_of, cutoff, ledger.models) if in_population(then, as_of) else None
-    restated = evaluate(now, as_of, known_now, ledger.models) if in_population(now, as_of) else None
-    return AnnualResult(now.uscc, events[0].originator_id, published, restated)
+    folds = YearFolds(year, known_now)
+    folds.take(events)
+    return folds.result(events[0].originator_id, ledger)
+
+
+class YearFolds:
+    """A subject's two states for a year, folded event by event in stream order: as published
+    (recorded by the cut-off) and as known now (recorded by `known_now`).
+
+    Record times never decrease along a stream, so each fold stops at its first later event
+    (`fold`'s own rule), and a pass over the log can continue a subject batch after batch.
+    """
+
+    __slots__ = (
+        "_now_done",
+        "_then_done",
+        "as_of",
+        "cutoff",
+        "known_now",
+        "now",
+        "then",
+        "version",
+    )
+
+    def __init__(self, year: int, known_now: datetime) -> None:
+        self.as_of = evaluation_date(year)
+        self.cutoff = published_at(year)
+        self.known_now = known_now
+        self.then = SubjectState()
+        self.now = SubjectState()
+        self.version = 0
+        self._then_done = False
+        self._now_done = False
+
+    def take(self, events: Sequence[Any]) -> None:
+        """Fold the stream's next events (versions right after `version`)."""
+        for event in events:
+            if not self._then_done:
+                if event.timestamp > self.cutoff:
+                    self._then_done = True
+                else:
+                    step(self.then, event)
+            if not self._now_done:
+                if event.timestamp > self.known_now:
+                    self._now_done = True
+                else:
+                    step(self.now, event)
+            self.version = event.originator_version
+
+    def result(self, subject_id: UUID, ledger: CreditLedger) -> AnnualResult:
+        """The year's result from the states folded so far."""
+        then, now, as_of = self.then, self.now, self.as_of
+        published = (
+            evaluate(then, as_of, self.cutoff, ledger.models)
+            if in_population(then, as_of)
+            else None
+        )
+        restated = (
+            evaluate(now, as_of, self.known_now, ledger.models)
+            if in_population(now, as_of)
+            else None
+        )
+        return AnnualResult(now.uscc, subject_id, published, restated)
+
+
+#: Subjects whose folds a pass keeps between batches (bounded, so memory stays flat).
+OPEN_SUBJECTS = 20_000
+#: Notifications a pass reads per query (per partition).
+PASS_PAGE = 5000
+
+
+class YearPass:
+    """A year's results from a pass over the log in log order: each subject's `YearFolds`
+    continued batch after batch, in a bounded set of open subjects (memory stays flat).
+
+    `all_results` drives one over its own read; the rebuild's pass feeds one the events it
+    has read and decoded for the read models (`take`), so a full rebuild reads the log once
+    for the years too. A subject's result is handed to `emit` once its folds leave the open
+    set, or at `close`; a subject whose events lie further apart in the log than that set
+    reaches is emitted again later, its stream re-read, and the later result holds.
+    """
+
+    def __init__(
+        self,
+        ledger: CreditLedger,
+        year: int,
+        known_now: datetime,
+        position: int,
+        emit: Callable[[AnnualResult], None],
+    ) -> None:
+        self.ledger = ledger
+        self.year = year
+        self.known_now = known_now
+        #: The log position the year is computed up to; later events are not taken.
+        self.position = position
+        self.emit = emit
+        self.seen: set[UUID] = set()
+        self._open: OrderedDict[UUID, YearFolds] = OrderedDict()
+
+    def take(self, subject_id: UUID, events: Sequence[Any]) -> None:
+        """Continue a subject with its next events (consecutive versions, decoded)."""
+        first = events[0].originator_version
+        folds = self._open.pop(subject_id, None)
+        if folds is None or folds.version != first - 1:
+            folds = YearFolds(self.year, self.known_now)
+            if first != 1:  # its earlier events left the open set: read the stream again
+                last = events[-1].originator_version
+                events = list(self.ledger.events.get(subject_id, lte=last))
+        folds.take(events)
+        self._open[subject_id] = folds
+        self.seen.add(subject_id)
+        while len(self._open) > OPEN_SUBJECTS:
+            done, folds = self._open.popitem(last=False)
+            self.emit(folds.result(done, self.ledger))
+
+    def close(self) -> None:
+        """Emit the results of the subjects still open."""
+        while self._open:
+            done, folds = self._open.popitem(last=False)
+            self.emit(folds.result(done, self.ledger))
 
 
 def all_results(
@@ -84,25 +197,47 @@ def all_results(
     *,
     part: int = 0,
     parts: int = 1,
+    position: int | None = None,
 ) -> Iterator[AnnualResult]:
-    """Every subject's result for a year, in registration order.
+    """Every subject's result for a year, from one read of the log up to `position` (the
+    head by default), through the log reader every pass uses (`read_pages`).
 
-    With `parts` > 1, only the subjects of partition `part` (the rebuild's rule, `partition_of`),
-    so that `parts` processes can compute a year together.
+    With `parts` > 1, only the subjects of partition `part` (`partition_of`, the rebuild's
+    rule), so that `parts` processes can compute a year together. A subject may come more
+    than once (see `YearPass`): the last result holds (`latest_results`). `progress` counts
+    subjects as they first appear.
     """
     now = known_now or ledger.clock()
-    registrations = (
-        r.originator_id
-        for r in ledger.subject_registrations()
-        if parts == 1 or partition_of(r.originator_id, parts) == part
-    )
-    # Streams are read many subjects to a query (see read_streams), registration order kept.
-    while chunk := list(islice(registrations, STREAMS_PER_QUERY)):
-        streams = read_streams(ledger, chunk)
-        for subject_id in chunk:
-            yield subject_result(ledger, streams[subject_id], year, now)
-            if progress is not None:
-                progress(1)
+    upto = ledger.max_position() if position is None else position
+    to_event = ledger.mapper.to_domain_event
+    ready: list[AnnualResult] = []
+    year_pass = YearPass(ledger, year, now, upto, ready.append)
+    for page in read_pages(ledger.recorder, stop=upto, page_size=PASS_PAGE, part=part, parts=parts):
+        streams: dict[UUID, list[Any]] = {}
+        for row in page:
+            if row.topic in SUBJECT_TOPICS:
+                stream = streams.get(row.originator_id)
+                if stream is None:
+                    streams[row.originator_id] = [row]
+                else:
+                    stream.append(row)
+        before = len(year_pass.seen)
+        for subject_id, rows in streams.items():
+            year_pass.take(subject_id, [to_event(r) for r in rows])
+        yield from ready
+        ready.clear()
+        if progress is not None and len(year_pass.seen) > before:
+            progress(len(year_pass.seen) - before)
+    year_pass.close()
+    yield from ready
+
+
+def latest_results(results: Iterable[AnnualResult]) -> list[AnnualResult]:
+    """Each subject's last result of `all_results`, once each."""
+    latest: dict[UUID, AnnualResult] = {}
+    for result in results:
+        latest[result.subject_id] = result
+    return list(latest.values())
 
 
 @dataclass(frozen=True)
@@ -177,6 +312,27 @@ def _count(
     )
 
 
+class YearRows:
+    """A year's table rows collected from a `YearPass` another pass feeds (the rebuild's)."""
+
+    def __init__(self, ledger: CreditLedger, year: int, known_now: datetime, position: int):
+        self.known_now = known_now
+        self.position = position
+        self._rows: dict[UUID, tuple[Any, ...]] = {}
+        self.year_pass = YearPass(
+            ledger,
+            year,
+            known_now,
+            position,
+            lambda r: self._rows.__setitem__(r.subject_id, AnnualResults.row(year, r)),
+        )
+
+    def rows(self) -> list[tuple[Any, ...]]:
+        """Each subject's row, once the pass is over."""
+        self.year_pass.close()
+        return list(self._rows.values())
+
+
 class AnnualResults:
     """The materialised annual results of a ledger, and the fresh computation they must equal."""
 
@@ -186,7 +342,8 @@ class AnnualResults:
         self.tables = AnnualTables(self.store)
 
     @staticmethod
-    def _row(year: int, r: AnnualResult) -> tuple[Any, ...]:
+    def row(year: int, r: AnnualResult) -> tuple[Any, ...]:
+        """The table row of a subject's result for a year."""
         p, s = r.published, r.restated
         return (
             year,
@@ -205,7 +362,7 @@ class AnnualResults:
         require_published(self.ledger, year)
         position = self.ledger.max_position()
         known_now = self.ledger.clock()
-        rows = self.compute_rows(year, known_now, progress)
+        rows = self.compute_rows(year, known_now, progress, position=position)
         self.store_rows(year, rows, known_now, position)
         return len(rows)
 
@@ -217,12 +374,14 @@ class AnnualResults:
         *,
         part: int = 0,
         parts: int = 1,
+        position: int | None = None,
     ) -> list[tuple[Any, ...]]:
-        """The table rows of a year known at `known_now` (of one partition of the subjects)."""
-        return [
-            self._row(year, r)
-            for r in all_results(self.ledger, year, known_now, progress, part=part, parts=parts)
-        ]
+        """The table rows of a year known at `known_now`, from the log up to `position` (of
+        one partition of the subjects)."""
+        results = all_results(
+            self.ledger, year, known_now, progress, part=part, parts=parts, position=position
+        )
+        return [self.row(year, r) for r in latest_results(results)]
 
     def store_rows(
         self, year: int, rows: Sequence[Sequence[Any]], known_now: datetime, position: int
@@ -256,8 +415,8 @@ class AnnualResults:
         # Compared as the table stores them (`holdable`): a code an older version stored with
         # text the table cannot hold is kept escaped.
         fresh = {
-            escape_text(r.uscc): tuple(holdable(v) for v in self._row(year, r))
-            for r in all_results(self.ledger, year, known_at, progress)
+            escape_text(r.uscc): tuple(holdable(v) for v in self.row(year, r))
+            for r in latest_results(all_results(self.ledger, year, known_at, progress))
         }
         columns = RESULT_COLUMNS[3:]  # what a year says of a subject (not its key)
         for uscc in sorted(set(stored) | set(fresh)):
@@ -287,7 +446,7 @@ class AnnualResults:
                     r.published.grade if r.published else None,
                     r.restated.grade if r.restated else None,
                 )
-                for r in all_results(self.ledger, year)
+                for r in latest_results(all_results(self.ledger, year))
             ]
             return YearSummary(year, *_count(pairs, labels), source="computed", built_position=None)
         _, position = info

@@ -81,15 +81,27 @@ def outcome(
     # `start` is the state folded from the versions before `events` (the runner's cache).
     state = start if start is not None else SubjectState()
     changes: list[GradeChange] = []
+    # The evaluation after the previous event, at its date, and the first date it may change
+    # without an event (`next_change_on`, the rule current grades are kept by): the state
+    # before the next event is that same state, so up to that date it is also the next
+    # event's `before` in every respect the feed keeps (score, grade, listing) — half the
+    # evaluations of a rebuild.
+    last: tuple[date, Evaluation, date | None] | None = None
     for event in events:
         position = positions.get(event.originator_version) if with_changes else None
         if position is None:
             step(state, event)
+            last = None
             continue
         as_of = china_date(event.timestamp)
-        before = evaluate(state, as_of, event.timestamp, models) if state.registered else None
+        if last is not None and (last[2] is None or as_of < last[2]):
+            before: Evaluation | None = last[1]
+        else:
+            before = evaluate(state, as_of, event.timestamp, models) if state.registered else None
         step(state, event)
         after = evaluate(state, as_of, event.timestamp, models)
+        valid_until = next_change_on(after, models)
+        last = (as_of, after, valid_until)
         kind, field, detail = _published(event)
         if kind is None and result_changed(before, after):
             kind = "grade"
@@ -107,13 +119,13 @@ def outcome(
                     as_of=as_of,
                     evaluation=after,
                     previous=before,
-                    valid_until=next_change_on(after, models),
+                    valid_until=valid_until,
                 )
             )
     assert state.last_recorded_at is not None
     now = evaluate(state, today, state.last_recorded_at, models)
     tiers = tuple(
-        supervise(state, f, today, state.last_recorded_at, models, policies)
+        supervise(state, f, today, state.last_recorded_at, models, policies, public=now)
         for f in sorted(state.fields)
         if with_supervision and in_field(state, f, today)
     )

@@ -130,13 +130,14 @@ class Feed:
     def write(self, cur: Cursor, table: str, outcomes: Sequence[SubjectOutcome]) -> None:
         rows = []
         for outcome in outcomes:
+            subject_id = str(outcome.subject_id)  # every change of an outcome is its subject's
             for change in outcome.changes:
                 ev, prev = change.evaluation, change.previous
                 rows.append(
                     (
                         change.position,
                         change.uscc,
-                        str(change.subject_id),
+                        subject_id,
                         change.kind,
                         change.field,
                         change.detail,

@@ -5,8 +5,9 @@ transaction, then written with a compare-and-set of that position: if another ru
 meanwhile, the batch is dropped and recomputed. So every event is applied exactly once, even
 with several runners or after a crash between batches.
 
-`rebuild` fills a new generation of a table from position 0 beside the live one, resumably,
-and switches readers to it in one transaction when it has caught up.
+`rebuild_all` fills a new generation of every table from position 0 beside the live ones,
+resumably, from one read of the log (`_pass`: each batch read, decoded and folded once for
+all of them), and switches readers to each in one transaction when it has caught up.
 
 A read model that cannot be brought up to date (its table gone, the store away, a bug) does
 not stop the others: `run_once` records the failure (in memory, in the failure counter and in
@@ -22,16 +23,17 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from ledger.domain.state import SubjectState
 from ledger.domain.subject import SUBJECT_EVENT_TOPICS
 from ledger.service.application import CreditLedger
+from ledger.store.log import partition_of as partition_of  # the rule, for the passes' callers
 from ledger.store.log import read_pages
 from projections.grades import SubjectOutcome, outcome
 from projections.health import FAILURES, Backoff, ProjectionFailed, ProjectionFailure
-from projections.models import READ_MODELS, ReadModel
+from projections.models import READ_MODELS
 from projections.store import Cursor, ReadStore, escape_text, tables, unescape_text
 from projections.store.tracking import Tracking
 
@@ -59,6 +61,53 @@ class TableState:
     building: str | None
 
 
+@dataclass(frozen=True)
+class Target:
+    """A table a pass writes: its read model, the physical table, the key of its position."""
+
+    projection: str
+    table: str
+    key: str
+
+
+class YearFeed(Protocol):
+    """What a pass feeds a year's computation (`projections.annual.YearPass`)."""
+
+    position: int
+
+    def take(self, subject_id: UUID, events: Sequence[Any]) -> None: ...
+
+
+@dataclass
+class Fed:
+    """A year fed by a pass, and the log position it has been fed up to."""
+
+    year: YearFeed
+    at: int = 0
+    broken: bool = False
+
+    def feed(
+        self, start: int, end: int, taken: Sequence[tuple[UUID, list[Any], dict[int, int]]]
+    ) -> None:
+        """Give the year a batch's events (those up to its position) if the batch continues
+        where it stands; a batch that skips ahead leaves it incomplete (`complete`)."""
+        if self.broken or start != self.at:
+            self.broken = self.broken or start > self.at
+            return
+        limit = self.year.position
+        if start < limit:
+            for subject_id, events, positions in taken:
+                kept = [e for e in events if positions[e.originator_version] <= limit]
+                if kept:
+                    self.year.take(subject_id, kept)
+        self.at = end
+
+    @property
+    def complete(self) -> bool:
+        """Whether the year has taken every event up to its position."""
+        return not self.broken and self.at >= self.year.position
+
+
 class Projector:
     """Keeps the read models of one ledger."""
 
@@ -76,9 +125,9 @@ class Projector:
         self.store = ReadStore(ledger)
         self.tracking = Tracking(self.store)
         self.today = today or ledger.today
-        # Per table, the folded states of recently projected subjects (bounded, so memory stays
-        # flat): a subject's next batch continues from its state instead of re-reading history.
-        self._states: dict[str, OrderedDict[UUID, tuple[int, SubjectState]]] = {}
+        # The folded states of recently projected subjects (bounded, so memory stays flat): a
+        # subject's next batch continues from its state instead of re-reading its history.
+        self._states: OrderedDict[UUID, tuple[int, SubjectState]] = OrderedDict()
         #: The read models this process failed to bring up to date, until it next succeeds.
         self.failures: dict[str, ProjectionFailure] = {}
         # Read models whose stored failure row may exist (an earlier process may have left
@@ -152,18 +201,118 @@ class Projector:
             positions.append(self.position(state.active))
         return min(positions)
 
-    # -- batches ------------------------------------------------------------------------------
+    # -- batches ----------------------------------------------------------------------------
 
-    def _notifications(self, after: int, limit: int) -> list[Any]:
-        # Unfiltered, so the tracked position passes over token events too and lag reads true.
-        return next(read_pages(self.ledger.recorder, start=after, page_size=limit), [])
+    def _positions(self, keys: Sequence[str]) -> dict[str, int]:
+        with self.store.transaction(write=False) as cur:
+            return {key: self.tracking.position(cur, key) for key in keys}
+
+    def _pass(
+        self,
+        targets: Sequence[Target],
+        *,
+        batch: int,
+        until: int | None = None,
+        part: int = 0,
+        parts: int = 1,
+        cache_limit: int = STATE_CACHE,
+        progress: Callable[[int], None] | None = None,
+        once: bool = False,
+        years: Sequence[Fed] = (),
+    ) -> tuple[int, dict[str, Exception]]:
+        """Feed every target from one read of the log (of one partition); returns the events
+        read and the error of each target that failed.
+
+        Each batch is read once, decoded once and folded once, and its outcomes are written
+        to every target whose position is where the batch starts: each in its own
+        transaction, with its tracked position, so a target that fails (its table gone, a
+        lock wait) stops alone and the others go on. Targets that stand at different
+        positions (a resumed rebuild) are brought level first: a batch never reads past the
+        next position some target already holds. Without `until`, the pass follows the log
+        to its head; with `once`, it stops after the first batch that was applied. `years`
+        are fed each batch's decoded events too (the annual build in a full rebuild), as
+        long as the batches come in order from where each stands.
+        """
+        errors: dict[str, Exception] = {}
+        live = list(targets)
+        read = 0
+        while live:
+            try:
+                positions = self._positions([t.key for t in live])
+                start = min(positions.values())
+                if until is not None and start >= until:
+                    break
+                group = [t for t in live if positions[t.key] == start]
+                bounds = [p for p in positions.values() if p > start]
+                if until is not None:
+                    bounds.append(until)
+                stop = min(bounds, default=None)
+                pages = read_pages(
+                    self.ledger.recorder,
+                    start=start,
+                    stop=stop,
+                    page_size=batch,
+                    part=part,
+                    parts=parts if until is not None else 1,
+                )
+                page = next(pages, None)
+            except Exception as exc:  # the store away: every target still to go fails
+                for target in live:
+                    errors[target.projection] = exc
+                break
+            outcomes: list[SubjectOutcome] = []
+            taken: list[tuple[UUID, list[Any], dict[int, int]]] = []
+            if page is None:
+                if stop is None:
+                    break  # caught up with the log
+                end = stop  # nothing of this partition up to there: only the positions move
+            else:
+                end = page[-1].id
+                models = [READ_MODELS[t.projection] for t in group]
+                try:
+                    outcomes = self._outcomes(
+                        page,
+                        self.today(),
+                        with_changes=any(m.wants_changes for m in models),
+                        with_supervision=any(m.wants_supervision for m in models),
+                        taken=taken if years else None,
+                    )
+                except Exception as exc:  # a fold or a read that fails fails the group
+                    for target in group:
+                        errors[target.projection] = exc
+                        live.remove(target)
+                    continue
+            for fed in years:
+                fed.feed(start, end, taken)
+            applied = False
+            for target in group:
+                try:
+                    self._apply(target, start, end, outcomes)
+                except ConcurrentRunner:
+                    continue  # another runner moved it; the next round reads its position
+                except Exception as exc:
+                    errors[target.projection] = exc
+                    live.remove(target)
+                    continue
+                applied = True
+            # Folds of the log, whatever was written: the next batch continues from them.
+            self._remember(outcomes, cache_limit)
+            if page is not None and applied:
+                read += len(page)
+            if progress is not None:
+                progress(end)
+            if once and applied:
+                break
+        return read, errors
 
     def _outcomes(
         self,
         notifications: Sequence[Any],
         today: date,
-        model: ReadModel | None = None,
-        cache: OrderedDict[UUID, tuple[int, SubjectState]] | None = None,
+        *,
+        with_changes: bool = True,
+        with_supervision: bool = True,
+        taken: list[tuple[UUID, list[Any], dict[int, int]]] | None = None,
     ) -> list[SubjectOutcome]:
         # One dictionary lookup per event: hashing a UUID is a Python-level call.
         batch_events: dict[UUID, list[Any]] = {}
@@ -174,10 +323,11 @@ class Projector:
                     batch_events[n.originator_id] = [n]
                 else:
                     stream.append(n)
+        cache = self._states
         results = []
         for subject_id, stream in batch_events.items():
             positions = {n.originator_version: n.id for n in stream}
-            cached = cache.pop(subject_id, None) if cache is not None else None
+            cached = cache.pop(subject_id, None)
             start = None
             if cached is not None and cached[0] == min(positions) - 1:
                 # The state after the previous batch continues with this batch's events.
@@ -187,6 +337,9 @@ class Projector:
                 events = self._decode(stream)
             else:
                 events = list(self.ledger.events.get(subject_id, lte=max(positions)))
+            if taken is not None:
+                # The batch's own events, decoded once, for the years fed alongside.
+                taken.append((subject_id, events[-len(stream) :], positions))
             results.append(
                 outcome(
                     subject_id,
@@ -194,8 +347,8 @@ class Projector:
                     positions,
                     today,
                     self.ledger.models,
-                    with_changes=model is None or model.wants_changes,
-                    with_supervision=model is None or model.wants_supervision,
+                    with_changes=with_changes,
+                    with_supervision=with_supervision,
                     start=start,
                 )
             )
@@ -204,53 +357,32 @@ class Projector:
     def _decode(self, notifications: list[Any]) -> list[Any]:
         return [self.ledger.mapper.to_domain_event(n) for n in notifications]
 
-    def _remember(
-        self, table_name: str, outcomes: Sequence[SubjectOutcome], limit: int = STATE_CACHE
-    ) -> None:
-        cache = self._states.setdefault(table_name, OrderedDict())
+    def _remember(self, outcomes: Sequence[SubjectOutcome], limit: int = STATE_CACHE) -> None:
+        # One cache for every target: a state is a fold of the log, valid for any table, and
+        # `_outcomes` continues one only from the version right before its batch's first.
+        cache = self._states
         for done in outcomes:
             cache[done.subject_id] = (done.state_version, done.state)
         while len(cache) > limit:
             cache.popitem(last=False)
 
     def _apply(
-        self,
-        model: ReadModel,
-        table_name: str,
-        expected: int,
-        batch_end: int,
-        outcomes: Sequence[SubjectOutcome],
-        tracking_key: str | None = None,
+        self, target: Target, expected: int, batch_end: int, outcomes: Sequence[SubjectOutcome]
     ) -> None:
-        # A table's position is tracked under its own name, a partition's under its key.
-        key = tracking_key or table_name
         with self.store.transaction(lock_wait=self.lock_wait) as cur:
-            if not self.tracking.advance(cur, key, expected, batch_end):
-                raise ConcurrentRunner(key)
-            model.write(cur, self.store.table(table_name), outcomes)
+            if not self.tracking.advance(cur, target.key, expected, batch_end):
+                raise ConcurrentRunner(target.key)
+            if outcomes:
+                READ_MODELS[target.projection].write(cur, self.store.table(target.table), outcomes)
 
     def step(self, projection: str, table_name: str, batch: int = DEFAULT_BATCH) -> int:
         """Apply the next batch of events to one table; returns how many events it covered."""
-        model = READ_MODELS[projection]
-        for _ in range(10):
-            start = self.position(table_name)
-            notifications = self._notifications(start, batch)
-            if not notifications:
-                return 0
-            cache = self._states.get(table_name)
-            outcomes = self._outcomes(notifications, self.today(), model, cache)
-            try:
-                self._apply(model, table_name, start, notifications[-1].id, outcomes)
-            except ConcurrentRunner:
-                # States folded for a batch that was not applied must not continue anything.
-                self._states.pop(table_name, None)
-                continue
-            except BaseException:
-                self._states.pop(table_name, None)
-                raise
-            self._remember(table_name, outcomes)
-            return len(notifications)
-        return 0
+        read, errors = self._pass(
+            [Target(projection, table_name, table_name)], batch=batch, once=True
+        )
+        if errors:
+            raise errors[projection]
+        return read
 
     def run_once(self, batch: int = DEFAULT_BATCH) -> int:
         """Catch every active read model up with the log; returns events applied.
@@ -259,16 +391,18 @@ class Projector:
         recorded (`failures`, the failure counter, the stored row `serve` reads), and then
         `ProjectionFailed` names them all. A later success clears a read model's record.
         """
-        applied = 0
         errors: dict[str, Exception] = {}
+        targets = []
         for name in READ_MODELS:
             try:
                 state = self.tables(name)
                 assert state is not None
-                while done := self.step(name, state.active, batch):
-                    applied += done
+                targets.append(Target(name, state.active, state.active))
             except Exception as exc:
                 errors[name] = exc
+        # Read models at the same position share each batch's read, decoding and folds.
+        applied, stopped = self._pass(targets, batch=batch)
+        errors.update(stopped)
         if "current_grades" not in errors and "supervision" not in errors:
             # Lapsed grades are rewritten in both tables; counted as the current grades' work.
             try:
@@ -284,16 +418,10 @@ class Projector:
         return applied
 
     def _failed(self, projection: str, exc: Exception) -> ProjectionFailure:
-        now = datetime.now(UTC)
-        error = type(exc).__name__
-        # Escaped like stored text, so that any answer or log line can carry it.
-        message = escape_text(" ".join(str(exc).split())[:MESSAGE_CHARS])
         previous = self.failures.get(projection)
-        failure = (
-            previous.again(error, message, now)
-            if previous is not None
-            else ProjectionFailure(projection, error, message, since=now, last_at=now)
-        )
+        fresh = failure_of(projection, exc)
+        now, error, message = fresh.since, fresh.error, fresh.message
+        failure = previous.again(error, message, now) if previous is not None else fresh
         self.failures[projection] = failure
         FAILURES.labels(projection).inc()
         self._clear_stored.add(projection)
@@ -388,25 +516,75 @@ class Projector:
         batch: int = 5000,
         progress: Callable[[int, int], None] | None = None,
     ) -> str:
-        """Rebuild a read model from position 0 into a new table, then switch readers to it.
+        """Rebuild one read model from position 0 into a new table, then switch readers to it.
 
         Resumable: an interrupted rebuild continues from its own tracked position.
         """
-        building, head = self.begin_rebuild(projection)
-        while self.step(projection, building, batch):
+        return self.rebuild_all([projection], batch=batch, progress=progress)[projection]
+
+    def rebuild_all(
+        self,
+        projections: Sequence[str] | None = None,
+        *,
+        years: Sequence[int] = (),
+        batch: int = 5000,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> dict[str, str]:
+        """Rebuild read models (all by default) from one pass of the log, each into a new
+        table, and switch readers to each table that caught up; returns the new tables.
+
+        Resumable: each new table continues from its own tracked position. A read model that
+        fails is left unswitched (readers keep its live table) and `ProjectionFailed` names
+        it, once the others are switched in. `years` are materialised again (as known now,
+        up to the head now) from the same pass when it starts from position 0, else each
+        from its own pass through the same reader.
+        """
+        from projections.annual import AnnualResults, YearRows
+
+        buildings, head = self.begin_rebuilds(projections)
+        targets = [Target(name, table, table) for name, table in buildings.items()]
+        known_now = self.ledger.clock()
+        fresh = all(p == 0 for p in self._positions([t.key for t in targets]).values())
+        collected = [YearRows(self.ledger, year, known_now, head) for year in years]
+        fed = [Fed(c.year_pass) for c in collected] if fresh else []
+
+        def relay(position: int) -> None:
             if progress is not None:
-                progress(self.position(building), head)
-        self._switch(projection, building)
-        if progress is not None:
-            progress(self.position(building), head)
-        return building
+                progress(position, max(head, position))
+
+        _, errors = self._pass(targets, batch=batch, progress=relay, years=fed)
+        for name, table in buildings.items():
+            if name not in errors:
+                self._switch(name, table)
+        annual = AnnualResults(self.ledger)
+        for n, year in enumerate(years):
+            if fed and fed[n].complete:
+                annual.store_rows(year, collected[n].rows(), known_now, head)
+            else:
+                annual.build(year)
+        if errors:
+            raise ProjectionFailed(
+                {name: failure_of(name, exc) for name, exc in errors.items()}
+            ) from next(iter(errors.values()))
+        relay(self.position(next(iter(buildings.values()))) if buildings else head)
+        return buildings
 
     def begin_rebuild(self, projection: str) -> tuple[str, int]:
         """The new generation of a read model being rebuilt (created if none), and the head now."""
-        state = self.tables(projection)
-        assert state is not None
-        building = state.building or self._create_generation(projection, make_active=False)
-        return building, self.ledger.max_position()
+        buildings, head = self.begin_rebuilds([projection])
+        return buildings[projection], head
+
+    def begin_rebuilds(
+        self, projections: Sequence[str] | None = None
+    ) -> tuple[dict[str, str], int]:
+        """The new generation of each read model (all by default) being rebuilt, created where
+        there is none, and the head now."""
+        buildings = {}
+        for name in projections or READ_MODELS:
+            state = self.tables(name)
+            assert state is not None
+            buildings[name] = state.building or self._create_generation(name, make_active=False)
+        return buildings, self.ledger.max_position()
 
     def rebuild_partition(
         self,
@@ -419,32 +597,63 @@ class Projector:
         batch: int = 5000,
         progress: Callable[[int], None] | None = None,
     ) -> None:
-        """Fill a generation with the subjects of one partition, up to position `until`.
+        """Fill one generation with the subjects of one partition (see `rebuild_partitions`)."""
+        errors, _ = self.rebuild_partitions(
+            {projection: building}, part, parts, until, batch=batch, progress=progress
+        )
+        if errors:
+            raise errors[projection]
+
+    def rebuild_partitions(
+        self,
+        buildings: dict[str, str],
+        part: int,
+        parts: int,
+        until: int,
+        *,
+        batch: int = 5000,
+        progress: Callable[[int], None] | None = None,
+        years: Sequence[int] = (),
+        known_now: datetime | None = None,
+    ) -> tuple[dict[str, Exception], dict[int, list[tuple[Any, ...]]]]:
+        """Fill generations (by read model) with the subjects of one partition, up to
+        position `until`, from one read of that partition; returns the error of each read
+        model that failed (the others are filled), and the partition's rows of each of
+        `years` (known at `known_now`, up to `until`) that the same read could compute (all
+        when the partition starts from position 0).
 
         Subjects are independent, so `parts` processes can each rebuild one partition of the
-        same generation at once; each tracks its own position (resumable), and
-        `finish_partitioned_rebuild` switches the table in once every partition got to `until`.
+        same generations at once; each tracks its own position per generation (resumable),
+        and `finish_partitioned_rebuild` switches a table in once every partition got to
+        `until`.
         """
-        key = partition_key(building, part, parts)
-        model = READ_MODELS[projection]
+        targets = [
+            Target(name, table, partition_key(table, part, parts))
+            for name, table in buildings.items()
+        ]
         with self.store.transaction() as cur:
-            # A partition starts where the generation stands (0, or an earlier rebuild's end).
-            self.tracking.track_from(cur, key, building)
-        while (start := self.position(key)) < until:
-            # A window of positions holding about `batch` events of this partition.
-            end = min(until, start + batch * parts)
-            notifications = self.store.partition_notifications(start, end, part, parts)
-            cache = self._states.get(key)
-            outcomes = self._outcomes(notifications, self.today(), model, cache)
-            try:
-                self._apply(model, building, start, end, outcomes, tracking_key=key)
-            except BaseException:
-                self._states.pop(key, None)
-                raise
+            for target in targets:
+                # A partition starts where the generation stands (0, or an earlier rebuild's end).
+                self.tracking.track_from(cur, target.key, target.table)
+        from projections.annual import YearRows
+
+        fresh = all(p == 0 for p in self._positions([t.key for t in targets]).values())
+        now = known_now or self.ledger.clock()
+        collected = {year: YearRows(self.ledger, year, now, until) for year in years}
+        fed = {year: Fed(c.year_pass) for year, c in collected.items()} if fresh else {}
+        _, errors = self._pass(
+            targets,
+            batch=batch,
+            until=until,
+            part=part,
+            parts=parts,
             # The workers of one rebuild share the memory one runner would use.
-            self._remember(key, outcomes, limit=max(1000, STATE_CACHE // parts))
-            if progress is not None:
-                progress(end)
+            cache_limit=max(1000, STATE_CACHE // parts),
+            progress=progress,
+            years=list(fed.values()),
+        )
+        rows = {year: collected[year].rows() for year, f in fed.items() if f.complete}
+        return errors, rows
 
     def finish_partitioned_rebuild(
         self, projection: str, building: str, parts: int, until: int
@@ -517,9 +726,12 @@ def partition_key(building: str, part: int, parts: int) -> str:
     return f"{building}#{part}/{parts}"
 
 
-def partition_of(subject_id: UUID, parts: int) -> int:
-    """Which of `parts` partitions a subject belongs to (its id's last byte, modulo parts)."""
-    return (subject_id.int & 0xFF) % parts
+def failure_of(projection: str, exc: BaseException) -> ProjectionFailure:
+    """A read model's failure now, from its error (the message escaped like stored text, so
+    that any answer or log line can carry it)."""
+    now = datetime.now(UTC)
+    message = escape_text(" ".join(str(exc).split())[:MESSAGE_CHARS])
+    return ProjectionFailure(projection, type(exc).__name__, message, since=now, last_at=now)
 
 
 def _versioned(projection: str) -> str:

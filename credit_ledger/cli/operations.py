@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from credit_ledger.cli.common import (
+    REBUILD_EVENTS_PER_WORKER,
     app,
     console,
     err_console,
@@ -94,11 +95,15 @@ def rebuild(
 ) -> None:
     """Rebuild read models from position 0 beside the live ones, resumably; switch in at the end.
 
-    By default one process per core, each rebuilding a partition of the subjects.
+    Every read model named (all by default, and then the materialised annual years as well)
+    is fed from one read of the log. By default one process per core (one per 100 000 events
+    for small ledgers), each rebuilding a partition of the subjects.
     """
     import time
 
     from credit_ledger.parallel import rebuild_partitioned
+    from projections.annual import AnnualResults
+    from projections.health import ProjectionFailed
     from projections.models import READ_MODELS
     from projections.runner import Projector
 
@@ -108,31 +113,45 @@ def rebuild(
             raise fail(f"projection: '{name}' is not one of {', '.join(READ_MODELS)}")
     tune_for_batch_work()
     ledger = open_store()
-    processes = worker_count(workers)
+    processes = worker_count(
+        workers, most=max(1, ledger.max_position() // REBUILD_EVENTS_PER_WORKER)
+    )
+    # With no name, the annual years already materialised are rebuilt from the same pass.
+    years = [] if projection else AnnualResults(ledger).built_years()
+    label = ", ".join([*names, *(f"annual {year}" for year in years)])
     try:
-        projector = Projector(ledger)
-        for name in names:
-            started = time.monotonic()
-            with progress_bar(f"rebuild {name}") as bar:
-                task = bar.add_task(name, total=ledger.max_position(), rate="")
+        started = time.monotonic()
+        with progress_bar(f"rebuild {label}") as bar:
+            task = bar.add_task(label, total=ledger.max_position(), rate="")
 
-                def show(
-                    done: int, total: int, task: Any = task, bar: Any = bar, t0: float = started
-                ) -> None:
-                    rate = done / max(time.monotonic() - t0, 1e-6)
-                    bar.update(task, completed=done, total=total, rate=f"{rate:,.0f} events/s")
+            def show(done: int, total: int) -> None:
+                rate = done / max(time.monotonic() - started, 1e-6)
+                bar.update(task, completed=done, total=total, rate=f"{rate:,.0f} events/s")
 
+            # Every read model named is fed from one pass of the log (of each partition), and
+            # with no name the materialised annual years too.
+            try:
                 if processes > 1:
-                    table = rebuild_partitioned(
+                    tables = rebuild_partitioned(
                         get_settings().database_url,
-                        name,
+                        names,
                         workers=processes,
+                        years=years,
                         batch=batch,
                         progress=show,
                     )
                 else:
-                    table = projector.rebuild(name, batch=batch, progress=show)
+                    tables = Projector(ledger).rebuild_all(
+                        names, years=years, batch=batch, progress=show
+                    )
+            except ProjectionFailed as failed:
+                for failure in failed.failures.values():
+                    err_console.print(f"[bold red]not rebuilt:[/] {failure.describe()}")
+                raise typer.Exit(1) from None
+        for name, table in tables.items():
             console.print(f"{name}: rebuilt into {table} and switched in")
+        for year in years:
+            console.print(f"{year}: annual results materialised again")
     finally:
         ledger.close()
 

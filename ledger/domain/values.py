@@ -214,6 +214,7 @@ def locator_id_for(kind: str, item_id: UUID) -> UUID:
     return uuid5(LOCATOR_NAMESPACE, f"{kind}:{item_id}")
 
 
+@lru_cache(maxsize=65536)  # pure; every evaluation asks it for each fact's window
 def add_months(day: date, months: int) -> date:
     """Add calendar months, clamping to the month's last day (29 Feb + 12 months = 28 Feb)."""
     index = day.year * 12 + (day.month - 1) + months

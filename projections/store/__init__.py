@@ -6,12 +6,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, NamedTuple, Protocol
-from uuid import UUID
+from typing import Any, Protocol
 
 import orjson
 
 from ledger.service.application import CreditLedger
+from ledger.store.log import StoredRow, read_pages
 from ledger.store.stores import backend_of
 
 #: The most subject ids one read-model query binds (under SQLite's oldest parameter limit).
@@ -76,25 +76,22 @@ _CONTAINERS = (list, tuple, dict)
 
 def bound(params: Sequence[Any]) -> tuple[Any, ...]:
     # `holdable` for each value, with its common case (text needing nothing) inline: this runs
-    # for every value a rebuild writes, and a call per value cost more than the check.
+    # for every value a rebuild writes, and a call per value cost more than the check. ASCII
+    # text (ids, dates, codes, scores) holds no surrogate, so it needs only the two scans for
+    # a NUL or a backslash, which cost less than the pattern (`isascii` reads a flag).
     return tuple(
         [
-            (v if _search_unholdable(v) is None else escape_text(v))
+            (
+                v
+                if (v.isascii() and "\\" not in v and "\x00" not in v)
+                or _search_unholdable(v) is None
+                else escape_text(v)
+            )
             if type(v) is str
             else (holdable(v) if type(v) in _CONTAINERS else v)
             for v in params
         ]
     )
-
-
-class StoredRow(NamedTuple):
-    """One stored event as read for a rebuild: what a `Notification` holds, as a tuple."""
-
-    id: int
-    originator_id: UUID
-    originator_version: int
-    topic: str
-    state: bytes
 
 
 class Dialect(Protocol):
@@ -120,13 +117,11 @@ class Dialect(Protocol):
     ) -> None:
         """INSERT the rows (bound through `holdable`), with the conflict clause."""
 
+    def delete_in(self, cur: Cursor, table: str, column: str, values: Sequence[Any]) -> None:
+        """DELETE the rows whose `column` holds one of `values` (bound through `holdable`)."""
+
     def rowcount(self, raw: Any) -> int:
         """Rows the last statement changed."""
-
-    def partition_rows(
-        self, cur: Cursor, events_table: str, after: int, upto: int, part: int, parts: int
-    ) -> list[StoredRow]:
-        """Events after `after` up to `upto` of one partition of the streams, in log order."""
 
 
 class Cursor:
@@ -162,6 +157,11 @@ class Cursor:
         if rows:
             self.dialect.write_rows(self, table, ", ".join(columns), rows, on_conflict)
 
+    def delete_in(self, table: str, column: str, values: Sequence[Any]) -> None:
+        """DELETE the rows of `table` whose `column` holds one of `values`."""
+        if values:
+            self.dialect.delete_in(self, table, column, values)
+
     @property
     def rowcount(self) -> int:
         """Rows the last statement changed."""
@@ -182,6 +182,7 @@ class ReadStore:
 
     def __init__(self, ledger: CreditLedger) -> None:
         recorder: Any = ledger.recorder
+        self.recorder = recorder
         self.datastore = recorder.datastore
         self.events_table = recorder.events_table_name
         self.dialect = _dialect(backend_of(ledger), recorder)
@@ -217,18 +218,16 @@ class ReadStore:
         self, after: int, upto: int, part: int, parts: int
     ) -> list[StoredRow]:
         """Events at positions after `after` up to `upto`, of streams whose id's last byte
-        % parts == part, in log order.
-
-        The partition is chosen in SQL, so a process rebuilding one partition reads only its
-        own rows (`projections.runner.partition_of` is the same rule in Python). Callers ask
-        for a window of positions rather than a number of rows: a bounded range keeps the
-        ordered index scan even where the planner's statistics are stale after a bulk load
-        (with a LIMIT over the whole remaining log, PostgreSQL sorted all of it each time).
-        Rows come back as plain tuples: a rebuild reads every event, and building a
-        dictionary and a notification object per row cost as much as reading it.
-        """
-        with self.transaction(write=False) as cur:
-            return self.dialect.partition_rows(cur, self.events_table, after, upto, part, parts)
+        % parts == part, in log order (the log's own partitioned read, `read_pages`)."""
+        pages = read_pages(
+            self.recorder,
+            start=after,
+            stop=upto,
+            page_size=max(1, upto - after),
+            part=part,
+            parts=parts,
+        )
+        return [row for page in pages for row in page]
 
 
 def _dialect(backend: str, recorder: Any) -> Dialect:

@@ -166,5 +166,5 @@ def replace_rows(
     rows: Sequence[Sequence[Any]],
 ) -> None:
     """Delete every row whose `column` holds one of `values`, then write `rows`."""
-    cur.executemany(f"DELETE FROM {table} WHERE {column} = %s", [(v,) for v in values])
+    cur.delete_in(table, column, values)
     cur.write_rows(table, shape.names, rows)

@@ -28,6 +28,10 @@ class Recording:
     ) -> None:
         self.statements.append((table, tuple(columns), list(rows), on_conflict))
 
+    def delete_in(self, table: str, column: str, values: Sequence[Any]) -> None:
+        if values:
+            self.statements.append(("DELETE", table, column, list(values)))
+
 
 def _created(name: str) -> list[tuple[Any, ...]]:
     cur = Recording()
@@ -105,7 +109,7 @@ def test_replace_rows_deletes_the_subjects_then_writes() -> None:
     cur = Recording()
     tables.replace_rows(cur, "T", SHAPE, "k", ["x", "y"], [("x", 1, None)])  # type: ignore[arg-type]
     assert cur.statements == [
-        ("DELETE FROM T WHERE k = %s", [("x",), ("y",)]),
+        ("DELETE", "T", "k", ["x", "y"]),
         ("T", ("k", "a", "b"), [("x", 1, None)], ""),
     ]
     nothing = Recording()

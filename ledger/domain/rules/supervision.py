@@ -148,13 +148,18 @@ def supervise(
     known_at: datetime,
     models: ModelRegistry,
     policies: PolicyRegistry,
+    *,
+    public: Evaluation | None = None,
 ) -> Supervision:
     """The tier of a subject in a field at D as known at K (DOMAIN §6).
 
     From the field's industry grade in force, else from the public grade; any active listing
-    on a joint dishonesty list makes it intensified whatever either grade says.
+    on a joint dishonesty list makes it intensified whatever either grade says. `public` is
+    the subject's evaluation at D as known at K when the caller has it (a subject's tiers in
+    every field share one).
     """
-    public = evaluate(state, as_of, known_at, models)
+    if public is None:
+        public = evaluate(state, as_of, known_at, models)
     policy = policies.in_force(as_of)
     industry = industry_in_force(state, field, as_of)
     # The model decides which lists override a grade (its evaluation says `listed`).
