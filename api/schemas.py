@@ -15,6 +15,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationInfo,
+    model_serializer,
     model_validator,
 )
 
@@ -482,6 +483,18 @@ class YearChange(Mirror):
     grade_before: str | None = Field(validation_alias=AliasPath("before", "grade"))
     score_after: DecimalText | None = Field(validation_alias=AliasPath("after", "score"))
     grade_after: str | None = Field(validation_alias=AliasPath("after", "grade"))
+    version: str | None = Field(
+        default=None,
+        description="the rule version whose publication changed the result (only then present)",
+    )
+
+    @model_serializer(mode="wrap")
+    def _version_only_when_published(self, handler: Any):  # type: ignore[no-untyped-def]
+        # A subject's own event has no version: the key is left out, not written as null.
+        out = handler(self)
+        if isinstance(out, dict) and out.get("version") is None:
+            out.pop("version", None)
+        return out
 
     @model_validator(mode="before")
     @classmethod
