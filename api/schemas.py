@@ -433,11 +433,15 @@ class FieldOut(Mirror):
 class FeedItem(Mirror):
     position: int = Field(description="ledger position of the event that changed the grade")
     uscc: str
-    kind: Literal["grade", "industry", "inspection"] = Field(
-        description="a public grade change, an industry evaluation, or an inspection result"
+    kind: Literal["grade", "industry", "inspection", "stop_using"] = Field(
+        description="a public grade change, an industry evaluation, an inspection result, or "
+        "(under a repair policy with the notice, NDRC Order 36) an approved repair: every "
+        "department stops using the repaired record"
     )
     field: str | None
-    detail: str | None = Field(description="the industry grade, or the inspection outcome")
+    detail: str | None = Field(
+        description="the industry grade, the inspection outcome, or the repaired fact's id"
+    )
     topic: str
     recorded_at: datetime
     as_of: date = Field(description="the valid date graded: the event's record date (CST)")

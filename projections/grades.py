@@ -90,7 +90,7 @@ def outcome(
         before = evaluate(state, as_of, event.timestamp, models) if state.registered else None
         step(state, event)
         after = evaluate(state, as_of, event.timestamp, models)
-        kind, field, detail = _published(event)
+        kind, field, detail = _published(event, state, models)
         if kind is None and result_changed(before, after):
             kind = "grade"
         if kind is not None:
@@ -129,10 +129,19 @@ def outcome(
     )
 
 
-def _published(event: Any) -> tuple[str | None, str | None, str | None]:
-    """Events the feed publishes whatever the public grade does: industry grades, inspections."""
+def _published(
+    event: Any, state: SubjectState, models: ModelRegistry
+) -> tuple[str | None, str | None, str | None]:
+    """Events the feed publishes whatever the public grade does: industry grades, inspections,
+    and, where the repair policy says so (NDRC Order 36), the notice to stop using a repaired
+    record (its field, and the fact's id)."""
     if isinstance(event, Subject.IndustryEvaluationRecorded):
         return "industry", event.domain, event.grade
     if isinstance(event, Subject.InspectionResultRecorded):
         return "inspection", event.field, event.outcome
+    if isinstance(event, Subject.RepairDecided) and event.approved:
+        repair = state.repairs.get(event.repair_id)
+        if repair is not None and models.repairs.in_force(event.decided_on).stop_using_notice:
+            fact = state.facts.get(repair.target_id)
+            return "stop_using", fact.domain if fact else None, str(repair.target_id)
     return None, None, None

@@ -270,10 +270,16 @@ class ModelChoice:
 class ModelRegistry:
     """All versions of the evaluation model, each in force from its effective date."""
 
-    def __init__(self, models: list[EvaluationModel]) -> None:
+    def __init__(
+        self, models: list[EvaluationModel], repairs: RepairRegistry | None = None
+    ) -> None:
         if not models:
             raise ValueError("at least one evaluation model version is needed")
         self.models = tuple(sorted(models, key=lambda m: m.effective_from))
+        #: The repair policies graded with (by default the models' own repair tables).
+        self.repairs = repairs or RepairRegistry(
+            tuple(RepairPolicy.of_model(m) for m in self.models if m.repair_minimum)
+        )
         versions = [m.version for m in self.models]
         if len(set(versions)) != len(versions):
             raise ValueError(f"duplicate model versions: {versions}")
@@ -324,6 +330,8 @@ class RepairPolicy:
     effective_from: date
     minimum: dict[str, Period]
     maximum: dict[str, Period]
+    #: Whether an approved repair puts a "stop using" notice to every department on the feed.
+    stop_using_notice: bool = False
 
     @classmethod
     def from_toml(cls, raw: dict[str, Any]) -> RepairPolicy:
@@ -333,6 +341,7 @@ class RepairPolicy:
             effective_from=raw["effective_from"],
             minimum={s: Period.parse(p) for s, p in raw["minimum_publication"].items()},
             maximum={s: Period.parse(p) for s, p in raw.get("maximum_publication", {}).items()},
+            stop_using_notice=bool(raw.get("stop_using_notice", False)),
         )
 
     @classmethod
@@ -382,4 +391,4 @@ def default_models() -> ModelRegistry:
 @cache
 def default_repair_policies() -> RepairRegistry:
     """The genesis repair policy: the repair tables of the shipped model files."""
-    return RepairRegistry(tuple(RepairPolicy.of_model(m) for m in default_models().models))
+    return default_models().repairs

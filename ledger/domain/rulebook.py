@@ -132,7 +132,7 @@ class _Kind:
     genesis: list[Version]
     published: list[Version] = field(default_factory=list)
     known: list[datetime] = field(default_factory=list)
-    registries: dict[int, Any] = field(default_factory=dict)
+    registries: dict[Any, Any] = field(default_factory=dict)
 
     def count_at(self, k: datetime | None) -> int:
         return len(self.published) if k is None else bisect_right(self.known, k)
@@ -217,8 +217,16 @@ class Rulebook:
         return registry
 
     def models_at(self, k: datetime | None = None) -> ModelRegistry:
-        """The evaluation models known at K (all when None)."""
-        return self._registry("model", k, ModelRegistry)  # type: ignore[no-any-return]
+        """The evaluation models known at K (all when None), with the repair policies known
+        at K (a maximum publication period ends a deduction's count)."""
+        repairs = self.repairs_at(k)
+        models = self._kinds["model"]
+        key = (models.count_at(k), self._kinds["repair"].count_at(k))
+        registry = models.registries.get(key)
+        if registry is None:
+            values = [v.value for v in [*models.genesis, *models.published[: key[0]]]]
+            registry = models.registries[key] = ModelRegistry(values, repairs)
+        return registry
 
     def policies_at(self, k: datetime | None = None) -> PolicyRegistry:
         """The supervision policies known at K (all when None)."""
@@ -254,3 +262,9 @@ def shipped_files() -> dict[tuple[str, str], str]:
                 for kind in kinds:
                     files[kind, tomllib.loads(text)["version"]] = text
     return files
+
+
+def publishable_file(name: str) -> str:
+    """A shipped file meant to be published, not genesis (`data/published/`), by file name:
+    the repair policy of NDRC Order No. 36 of 2025 is `repair-2026.toml`."""
+    return (resources.files("ledger.domain") / "data" / "published" / name).read_text("utf-8")

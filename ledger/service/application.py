@@ -22,13 +22,7 @@ from ledger.domain.deciders.base import authorize_under
 from ledger.domain.errors import (
     NotFound,
 )
-from ledger.domain.model import (
-    ModelRegistry,
-    RepairPolicy,
-    RepairRegistry,
-    default_models,
-    default_repair_policies,
-)
+from ledger.domain.model import ModelRegistry, default_models, default_repair_policies
 from ledger.domain.rulebook import Rulebook
 from ledger.domain.rules.authority import Act
 from ledger.domain.rules.supervision import (
@@ -74,11 +68,7 @@ class CreditLedger(Application[UUID], Queries, Draws, Tokens, Rules):
         super().__init__(env)
         self.clock = clock
         # The shipped files (or the models given) are the genesis versions, known at every K.
-        repairs = (
-            default_repair_policies()
-            if models is None
-            else RepairRegistry(tuple(RepairPolicy.of_model(m) for m in models.models))
-        )
+        repairs = default_repair_policies() if models is None else models.repairs
         self.known_versions = KnownVersions(
             Rulebook.genesis_of(models or default_models(), default_policies(), repairs),
             rules_refresh_seconds,
@@ -110,11 +100,6 @@ class CreditLedger(Application[UUID], Queries, Draws, Tokens, Rules):
     def policies(self) -> PolicyRegistry:
         """Every supervision-policy version known now."""
         return self.policies_at(None)
-
-    @property
-    def repair_policies(self) -> RepairRegistry:
-        """Every repair-policy version known now."""
-        return self.repairs_at(None)
 
     # -- plumbing -----------------------------------------------------------------------------
 

@@ -67,7 +67,6 @@ def _decided(
             models=ledger.models,
             catalogue=ledger.catalogue,
             policies=ledger.policies,
-            repairs=ledger.repair_policies,
             new_id=new_id,
             draw=draw,
         )

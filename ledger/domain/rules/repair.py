@@ -51,7 +51,7 @@ def require_repairable(
             eligible_on=eligible_on,
             field="requested_on",
         )
-    counts, _, why = fact_counts_at(fact, requested_on, model)
+    counts, _, why = fact_counts_at(fact, requested_on, model, policy)
     if not counts:
         raise InvalidInput(
             f"fact {target_id} does not count on {requested_on.isoformat()}: {why}",

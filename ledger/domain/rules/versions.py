@@ -351,6 +351,9 @@ def _check_supervision(f: _File, labels: Collection[str], known_fields: Collecti
 def _check_repair(f: _File) -> None:
     f.name(("version",))
     f.day(("effective_from",))
+    notice = f.get(("stop_using_notice",), required=False)
+    if notice is not None and not isinstance(notice, bool):
+        raise f.fail(("stop_using_notice",), f"must be true or false, got {notice!r}", "a flag")
     minimum = f.table(("minimum_publication",))
     maximum = f.table(("maximum_publication",), required=False)
     for table, periods in (("minimum_publication", minimum), ("maximum_publication", maximum)):
