@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
 from ledger.domain.fold import step
 from ledger.domain.model import ModelRegistry
+from ledger.domain.rulebook import Rulebook
 from ledger.domain.rules.grade import Evaluation, evaluate, next_change_on, result_changed
 from ledger.domain.rules.supervision import (
     PolicyRegistry,
@@ -64,7 +65,7 @@ def outcome(
     events: Sequence[Any],
     positions: dict[int, int],
     today: date,
-    models: ModelRegistry,
+    models: ModelRegistry | Rulebook,
     policies: PolicyRegistry | None = None,
     *,
     with_changes: bool = True,
@@ -76,8 +77,16 @@ def outcome(
     `positions` maps the versions that belong to the batch to their ledger positions; only
     those produce feed entries. The evaluation before and after each such event is taken at
     the event's record date (China time), so the feed is a pure function of the log.
+
+    Given the `Rulebook`, each event is graded with the versions known at its record time and
+    today's grade with every version known; given one registry, everything is graded with it.
     """
-    policies = policies or default_policies()
+
+    def known_at(k: datetime | None) -> ModelRegistry:
+        return models.models_at(k) if isinstance(models, Rulebook) else models
+
+    if policies is None:
+        policies = models.policies_at() if isinstance(models, Rulebook) else default_policies()
     # `start` is the state folded from the versions before `events` (the runner's cache).
     state = start if start is not None else SubjectState()
     changes: list[GradeChange] = []
@@ -87,10 +96,11 @@ def outcome(
             step(state, event)
             continue
         as_of = china_date(event.timestamp)
-        before = evaluate(state, as_of, event.timestamp, models) if state.registered else None
+        then = known_at(event.timestamp)
+        before = evaluate(state, as_of, event.timestamp, then) if state.registered else None
         step(state, event)
-        after = evaluate(state, as_of, event.timestamp, models)
-        kind, field, detail = _published(event, state, models)
+        after = evaluate(state, as_of, event.timestamp, then)
+        kind, field, detail = _published(event, state, then)
         if kind is None and result_changed(before, after):
             kind = "grade"
         if kind is not None:
@@ -107,13 +117,14 @@ def outcome(
                     as_of=as_of,
                     evaluation=after,
                     previous=before,
-                    valid_until=next_change_on(after, models),
+                    valid_until=next_change_on(after, then),
                 )
             )
     assert state.last_recorded_at is not None
-    now = evaluate(state, today, state.last_recorded_at, models)
+    latest = known_at(None)
+    now = evaluate(state, today, state.last_recorded_at, latest)
     tiers = tuple(
-        supervise(state, f, today, state.last_recorded_at, models, policies)
+        supervise(state, f, today, state.last_recorded_at, latest, policies)
         for f in sorted(state.fields)
         if with_supervision and in_field(state, f, today)
     )
@@ -121,7 +132,7 @@ def outcome(
         subject_id=subject_id,
         state=state,
         today=now,
-        valid_until=next_change_on(now, models),
+        valid_until=next_change_on(now, latest),
         last_position=max(positions.values(), default=0),
         changes=tuple(changes),
         supervision=tiers,

@@ -87,7 +87,7 @@ def replay_subject(
             topic=type(event).TOPIC,  # type: ignore[attr-defined]
             recorded_at=recorded_at,
             summary=_summary(event),
-            evaluation=evaluate(state, day, recorded_at, ledger.models),
+            evaluation=evaluate(state, day, recorded_at, ledger.models_at(recorded_at)),
         )
 
 

@@ -14,7 +14,9 @@ import pytest
 from ledger.domain.commands import PublishVersion
 from ledger.domain.errors import Forbidden, InvalidVersion
 from ledger.domain.rulebook import RulebookStream, shipped_files
+from ledger.domain.values import subject_id_for
 from ledger.service.application import CreditLedger
+from ledger.store.stores import stream_positions
 from projections.annual import (
     AnnualResults,
     all_results,
@@ -23,6 +25,7 @@ from projections.annual import (
     subject_result,
 )
 from projections.dry_run import CURRENT, dry_run
+from projections.grades import outcome
 from tests.scenarios import fact, register
 from tests.support import ADMIN, PLATFORM, StepClock
 
@@ -200,3 +203,19 @@ def test_the_dry_run_counts_equal_the_restatements_differences_after_publication
     }
     current = {c: ledger.evaluate(c).grade for c in year_2023.values()}
     assert current[year_2023["general"]] == current[year_2023["clean"]] == "差"
+
+
+def test_read_models_given_the_rulebook_grade_each_event_with_the_versions_known_then(
+    stored_ledger: CreditLedger, clock: StepClock, year_2023: dict[str, str]
+) -> None:
+    ledger, code = stored_ledger, year_2023["general"]
+    clock.on(date(2023, 12, 1))
+    publish(ledger, model_2023())
+    sid = subject_id_for(code)
+    done = outcome(
+        sid, ledger.history(code), stream_positions(ledger, sid), ledger.today(), ledger.rulebook()
+    )
+    # The fact recorded in March 2023 moved the grade under the model known then.
+    (change,) = [c for c in done.changes if c.topic == "credit.fact_recorded.v1"]
+    assert (change.evaluation.model, str(change.evaluation.score)) == ("PCCE-2021", "75")
+    assert (done.today.model, str(done.today.score)) == ("PCCE-2023", "65")

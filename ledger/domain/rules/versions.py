@@ -209,8 +209,9 @@ def _check_model(f: _File, known_fields: Collection[str]) -> None:
     previous: Decimal | None = None
     for i, _ in enumerate(grades):
         code, label = f.name(("grades", i, "code")), f.name(("grades", i, "label"))
-        if code in codes or label in labels:
-            raise f.fail(("grades", i), f"grade {code}/{label} given twice", "distinct grades")
+        for key, value, seen in (("code", code, codes), ("label", label, labels)):
+            if value in seen:
+                raise f.fail(("grades", i, key), f"'{value}' names two grades", "distinct grades")
         codes.add(code)
         labels.add(label)
         last = i == len(grades) - 1
