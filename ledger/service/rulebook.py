@@ -18,7 +18,7 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import RecordConflictError
 
 from ledger.domain.commands import PublishVersion
-from ledger.domain.deciders.rulebook import Publication, publish_version
+from ledger.domain.deciders.rulebook import Publication, already_known, publish_version
 from ledger.domain.errors import Conflict
 from ledger.domain.model import ModelRegistry, RepairRegistry
 from ledger.domain.rulebook import (
@@ -31,7 +31,7 @@ from ledger.domain.rulebook import (
     Version,
 )
 from ledger.domain.rules.supervision import PolicyRegistry
-from ledger.domain.rules.versions import KINDS, load_version, parse_version
+from ledger.domain.rules.versions import KINDS, digest, load_version, parse_version
 from ledger.service.handlers import Written
 from ledger.store.log import read_log
 
@@ -100,6 +100,12 @@ class Rules(LedgerParts):
         """A file checked as a publication would check it, not stored (validate, dry run)."""
         book = self.rulebook(fresh=True)
         value = parse_version(kind, source, labels=_labels(book))
+        if already_known(_known(book), kind, value.version, digest(source)):
+            raise Conflict(
+                f"{kind} version {value.version} is already published with this file",
+                field="version",
+                rule="a version is checked before it is published",
+            )
         return Version(
             kind,  # type: ignore[arg-type]  # checked by parse_version
             value.version,
@@ -113,8 +119,7 @@ class Rules(LedgerParts):
         """Validate and store a version on the global rulebook stream (the handler's work)."""
         for _ in range(PUBLISH_ATTEMPTS):
             book = self.rulebook(fresh=True)
-            known = [(v.kind, v.version, v.digest) for k in KINDS for v in book.versions(k)]
-            decision = publish_version(known, command, labels=_labels(book))
+            decision = publish_version(_known(book), command, labels=_labels(book))
             if decision.payload is None:
                 return Written(RULEBOOK_ID, False, self.max_position(), status=decision.version)
             try:
@@ -140,6 +145,10 @@ class Rules(LedgerParts):
         assert decision.payload is not None
         stream.trigger_event(PUBLISHED[decision.kind], timestamp=max(now, last), **decision.payload)
         return stream
+
+
+def _known(book: Rulebook) -> list[tuple[str, str, str | None]]:
+    return [(v.kind, v.version, v.digest) for k in KINDS for v in book.versions(k)]
 
 
 def _labels(book: Rulebook) -> set[str]:

@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from ledger.domain.commands import PublishVersion
-from ledger.domain.errors import Forbidden, InvalidVersion
+from ledger.domain.errors import Conflict, Forbidden, InvalidVersion
 from ledger.domain.rulebook import RulebookStream, shipped_files
 from ledger.domain.values import subject_id_for
 from ledger.service.application import CreditLedger
@@ -129,8 +129,13 @@ def test_the_same_file_again_is_a_no_op_and_a_changed_one_under_its_name_is_refu
     )
     assert not again.created
     assert ledger.max_position() == head
-    with pytest.raises(Exception, match="already known with other contents"):
+    with pytest.raises(Conflict, match="already known with other contents"):
         publish(ledger, model_2023(points="20"))
+    # A dry run or a check of a name already published is refused the same way.
+    with pytest.raises(Conflict, match="already published with this file"):
+        ledger.candidate("model", model_2023())
+    with pytest.raises(Conflict, match="already known with other contents"):
+        ledger.candidate("model", model_2023(points="20"))
     with pytest.raises(Forbidden):
         ledger.handle(
             PublishVersion(kind="model", source=model_2023("7"), actor=PLATFORM, reason="x")

@@ -33,6 +33,25 @@ def require_admin(actor: Actor) -> None:
         )
 
 
+def already_known(
+    published: Collection[tuple[str, str, str | None]], kind: str, version: str, text_digest: str
+) -> bool:
+    """Whether this file is already known under its name; a different file under a name
+    already known is refused (a version name stands for one file)."""
+    for known_kind, known_version, known_digest in published:
+        if known_kind != kind or known_version != version:
+            continue
+        if known_digest == text_digest:
+            return True
+        raise Conflict(
+            f"{kind} version {version} is already known with other contents; "
+            "a changed file is published under a new version name",
+            field="version",
+            rule="a version name stands for one file",
+        )
+    return False
+
+
 def publish_version(
     published: Collection[tuple[str, str, str | None]],
     command: PublishVersion,
@@ -49,17 +68,8 @@ def publish_version(
     reason = str(text(command.reason, "reason"))
     value = parse_version(kind, command.source, labels=labels)
     mine = digest(command.source)
-    for known_kind, version, known_digest in published:
-        if known_kind != kind or version != value.version:
-            continue
-        if known_digest == mine:
-            return Publication(kind, value.version, value, None)
-        raise Conflict(
-            f"{kind} version {value.version} is already known with other contents; "
-            "a changed file is published under a new version name",
-            field="version",
-            rule="a version name stands for one file",
-        )
+    if already_known(published, kind, value.version, mine):
+        return Publication(kind, value.version, value, None)
     payload = {
         "version": value.version,
         "effective_from": value.effective_from,
