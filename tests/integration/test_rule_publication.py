@@ -224,3 +224,33 @@ def test_read_models_given_the_rulebook_grade_each_event_with_the_versions_known
     (change,) = [c for c in done.changes if c.topic == "credit.fact_recorded.v1"]
     assert (change.evaluation.model, str(change.evaluation.score)) == ("PCCE-2021", "75")
     assert (done.today.model, str(done.today.score)) == ("PCCE-2023", "65")
+
+
+def test_a_published_supervision_policy_sets_tiers_for_dates_from_its_start_once_known(
+    stored_ledger: CreditLedger, clock: StepClock
+) -> None:
+    ledger = stored_ledger
+    code = register(ledger, clock)  # a food subject graded 良 (B)
+    clock.on(date(2024, 2, 1))
+    before = ledger.clock()
+    policy = shipped_files()["supervision", "SUP-2021"]
+    later = policy.replace('version = "SUP-2021"', 'version = "SUP-2024"').replace(
+        "effective_from = 2021-01-01", "effective_from = 2024-01-01"
+    )
+    food_b = '[fields.food.B]\ntier = "reduced"\nratio = "0.02"'
+    assert food_b in later
+    later = later.replace(food_b, food_b.replace('"0.02"', '"0.05"'))
+    publish(ledger, later, kind="supervision")
+    now = ledger.supervision(code, field="food", as_of=date(2024, 1, 15))
+    assert (now.policy, str(now.ratio)) == ("SUP-2024", "0.05")
+    then = ledger.supervision(code, field="food", as_of=date(2024, 1, 15), known_at=before)
+    assert (then.policy, str(then.ratio)) == ("SUP-2021", "0.02")
+    earlier = ledger.supervision(code, field="food", as_of=date(2023, 12, 31))
+    assert earlier.policy == "SUP-2021"
+    # A policy that leaves a grade of the models without a letter is refused.
+    with pytest.raises(InvalidVersion, match="grade '差' has no letter"):
+        publish(
+            ledger,
+            later.replace('"SUP-2024"', '"SUP-2025"').replace('"差" = "D"\n', ""),
+            "supervision",
+        )
