@@ -11,7 +11,8 @@ from ledger.domain.errors import InvalidInput, InvalidVersion
 from ledger.domain.model import EvaluationModel, RepairPolicy
 from ledger.domain.rulebook import publishable_file, shipped_files
 from ledger.domain.rules.supervision import SupervisionPolicy
-from ledger.domain.rules.versions import key_lines, parse_version, show
+from ledger.domain.rules.versions import parse_version
+from ledger.domain.toml_lines import key_lines, show
 
 MODEL = shipped_files()["model", "PCCE-2021"]
 POLICY = shipped_files()["supervision", "SUP-2021"]
