@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import asdict
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -156,3 +156,92 @@ class ModelsOut(BaseModel):
     models: list[EvaluationModelOut] = Field(description="evaluation model versions, oldest first")
     industry: IndustryOut
     supervision: list[SupervisionPolicyOut] = Field(description="policy versions, oldest first")
+
+
+class RuleVersionOut(BaseModel):
+    """One version of some rules as the ledger knows it (`ledger.domain.rulebook.Version`)."""
+
+    kind: str = Field(description="model, supervision or repair")
+    version: str
+    effective_from: date = Field(description="valid time: in force for dates from this day")
+    known_from: datetime | None = Field(
+        description="record time it was published; null for a genesis version shipped with the "
+        "code, known at every record time"
+    )
+    position: int | None = Field(description="its ledger position; null for a genesis version")
+    published_by: str | None = None
+    reason: str | None = None
+    digest: str | None = Field(default=None, description="SHA-256 of its file")
+    in_force_today: bool = Field(description="the version of its kind in force today, known now")
+
+
+class RuleVersionsOut(BaseModel):
+    """Every version known now, genesis first, then in order of publication."""
+
+    versions: list[RuleVersionOut]
+
+
+class RuleFileOut(RuleVersionOut):
+    """A version with its file, as stored."""
+
+    source: str | None = Field(description="the file's text; null when given in code")
+
+
+class RuleFileIn(BaseModel):
+    """A model or policy file to check (validate, dry run)."""
+
+    kind: str = Field(description="model, supervision or repair", max_length=20)
+    source: str = Field(description="the TOML file's text", max_length=200_000)
+
+
+class PublishIn(RuleFileIn):
+    """A version to publish."""
+
+    reason: str = Field(description="why, e.g. the decision that adopted it", max_length=2000)
+
+
+class RuleValidOut(BaseModel):
+    kind: str
+    version: str
+    effective_from: date
+    valid: bool = True
+
+
+class PublishedOut(BaseModel):
+    kind: str
+    version: str
+    position: int = Field(description="the ledger position it was stored at")
+
+
+class DryRunIn(RuleFileIn):
+    years: list[int] | None = Field(
+        default=None, description="restatements to compare (default: every materialised year)"
+    )
+
+
+class TransitionOut(BaseModel):
+    grade_from: str | None = Field(description="the grade without the version (null: none)")
+    grade_to: str | None = Field(description="the grade with it")
+    count: int
+
+
+class ShiftOut(BaseModel):
+    scope: str = Field(description="`current` (today) or a year (its 31-October restatement)")
+    uscc: str
+    as_of: date
+    grade_from: str | None
+    grade_to: str | None
+    score_from: str | None
+    score_to: str | None
+
+
+class DryRunOut(BaseModel):
+    """What publishing the version now would change: per scope, counts per grade transition."""
+
+    kind: str
+    version: str
+    effective_from: date
+    known_at: datetime
+    subjects: int = Field(description="subjects graded")
+    scopes: dict[str, list[TransitionOut]]
+    changes: list[ShiftOut]

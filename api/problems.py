@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from ledger.domain.errors import LedgerError, NotEligible
+from ledger.domain.errors import InvalidVersion, LedgerError, NotEligible
 from ledger.store.stores import StoreFull, store_fault
 
 log = logging.getLogger("credit_ledger.api")
@@ -116,6 +116,8 @@ def install(app: FastAPI) -> None:
             extra["rule"] = exc.rule
         if isinstance(exc, NotEligible):
             extra["eligible_on"] = exc.eligible_on.isoformat()
+        if isinstance(exc, InvalidVersion):
+            extra["line"] = exc.line
         return problem(status, exc.message, kind=exc.kind, **extra)
 
     @app.exception_handler(Problem)

@@ -15,6 +15,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationInfo,
+    model_serializer,
     model_validator,
 )
 
@@ -432,11 +433,15 @@ class FieldOut(Mirror):
 class FeedItem(Mirror):
     position: int = Field(description="ledger position of the event that changed the grade")
     uscc: str
-    kind: Literal["grade", "industry", "inspection"] = Field(
-        description="a public grade change, an industry evaluation, or an inspection result"
+    kind: Literal["grade", "industry", "inspection", "stop_using"] = Field(
+        description="a public grade change, an industry evaluation, an inspection result, or "
+        "(under a repair policy with the notice, NDRC Order 36) an approved repair: every "
+        "department stops using the repaired record"
     )
     field: str | None
-    detail: str | None = Field(description="the industry grade, or the inspection outcome")
+    detail: str | None = Field(
+        description="the industry grade, the inspection outcome, or the repaired fact's id"
+    )
     topic: str
     recorded_at: datetime
     as_of: date = Field(description="the valid date graded: the event's record date (CST)")
@@ -482,6 +487,18 @@ class YearChange(Mirror):
     grade_before: str | None = Field(validation_alias=AliasPath("before", "grade"))
     score_after: DecimalText | None = Field(validation_alias=AliasPath("after", "score"))
     grade_after: str | None = Field(validation_alias=AliasPath("after", "grade"))
+    version: str | None = Field(
+        default=None,
+        description="the rule version whose publication changed the result (only then present)",
+    )
+
+    @model_serializer(mode="wrap")
+    def _version_only_when_published(self, handler: Any):  # type: ignore[no-untyped-def]
+        # A subject's own event has no version: the key is left out, not written as null.
+        out = handler(self)
+        if isinstance(out, dict) and out.get("version") is None:
+            out.pop("version", None)
+        return out
 
     @model_validator(mode="before")
     @classmethod

@@ -35,7 +35,10 @@ def open_ledger(
     """The credit ledger on the configured (or the given) store, its waits bounded."""
     settings = get_settings()
     app = CreditLedger(
-        env=store_env(database_url), clock=clock, cached_subjects=settings.write_cache_subjects
+        env=store_env(database_url),
+        clock=clock,
+        cached_subjects=settings.write_cache_subjects,
+        rules_refresh_seconds=settings.rules_refresh_seconds,
     )
     return bounded(app, attempts=settings.store_attempts)
 

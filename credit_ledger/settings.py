@@ -69,6 +69,13 @@ class Settings(BaseSettings):
         description="subjects whose folded state a process keeps for its next write to them "
         "(least recently used first out; 0 = fold every write's stream whole)",
     )
+    rules_refresh_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        le=300,
+        description="how often a process looks in the log for model and policy versions "
+        "published by another process (0 = on every read); its own publications at once",
+    )
     max_body_bytes: int = Field(
         default=1024 * 1024,
         ge=1024,

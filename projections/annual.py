@@ -17,6 +17,7 @@ from uuid import UUID
 
 from ledger.domain.errors import InvalidInput
 from ledger.domain.fold import step
+from ledger.domain.rulebook import PUBLISHED, Version
 from ledger.domain.rules.grade import Evaluation, evaluate, result_changed
 from ledger.domain.rules.population import in_population
 from ledger.domain.state import SubjectState
@@ -119,13 +120,15 @@ class YearFolds:
     def result(self, subject_id: UUID, ledger: CreditLedger) -> AnnualResult:
         """The year's result from the states folded so far."""
         then, now, as_of = self.then, self.now, self.as_of
+        # Each side grades with the model versions known at its record time: a version
+        # published after the cut-off restates the year and never touches the published result.
         published = (
-            evaluate(then, as_of, self.cutoff, ledger.models)
+            evaluate(then, as_of, self.cutoff, ledger.models_at(self.cutoff))
             if in_population(then, as_of)
             else None
         )
         restated = (
-            evaluate(now, as_of, self.known_now, ledger.models)
+            evaluate(now, as_of, self.known_now, ledger.models_at(self.known_now))
             if in_population(now, as_of)
             else None
         )
@@ -242,40 +245,49 @@ def latest_results(results: Iterable[AnnualResult]) -> list[AnnualResult]:
 
 @dataclass(frozen=True)
 class Change:
-    """A later event that changed a year's result, with the result before and after it."""
+    """A later event that changed a year's result, with the result before and after it: a
+    subject's event, or a published rule version (`version` names it)."""
 
     position: int | None
     topic: str
     recorded_at: datetime
     before: Evaluation | None
     after: Evaluation | None
+    version: str | None = None
 
 
-def changes_since_publication(ledger: CreditLedger, events: list[Any], year: int) -> list[Change]:
-    """The events recorded after the cut-off that changed the result for 31 October."""
+def changes_since_publication(
+    ledger: CreditLedger, events: list[Any], year: int, known_now: datetime | None = None
+) -> list[Change]:
+    """The events recorded after the cut-off that changed the result for 31 October: the
+    subject's own, and each rule version published since, in record order."""
     as_of = evaluation_date(year)
     cutoff = published_at(year)
+    now = known_now or ledger.clock()
     positions = stream_positions(ledger, events[0].originator_id)
+    book = ledger.rulebook()
+    publications = book.published_between(cutoff, now)
+    steps: list[tuple[datetime, Any]] = [(e.timestamp, e) for e in events]
+    steps += [(v.known_from, v) for v in publications]  # type: ignore[misc]
+    # A publication and a subject event are never at one instant in practice; if so, the
+    # subject's event first, as the log would have it.
+    steps.sort(key=lambda pair: (pair[0], isinstance(pair[1], Version)))
     state = SubjectState()
     current: Evaluation | None = None
     found: list[Change] = []
-    for event in events:
-        step(state, event)
+    for at, item in steps:
+        cause: tuple[int | None, str, str | None]
+        if isinstance(item, Version):
+            cause = (item.position, PUBLISHED[item.kind].TOPIC, item.version)
+        else:
+            step(state, item)
+            topic = type(item).TOPIC
+            cause = (positions.get(item.originator_version), topic, None)
         after = (
-            evaluate(state, as_of, event.timestamp, ledger.models)
-            if in_population(state, as_of)
-            else None
+            evaluate(state, as_of, at, book.models_at(at)) if in_population(state, as_of) else None
         )
-        if event.timestamp > cutoff and result_changed(current, after):
-            found.append(
-                Change(
-                    positions.get(event.originator_version),
-                    type(event).TOPIC,
-                    event.timestamp,
-                    current,
-                    after,
-                )
-            )
+        if at > cutoff and result_changed(current, after):
+            found.append(Change(cause[0], cause[1], at, current, after, version=cause[2]))
         current = after
     return found
 
@@ -449,7 +461,7 @@ class AnnualResults:
                 for r in latest_results(all_results(self.ledger, year))
             ]
             return YearSummary(year, *_count(pairs, labels), source="computed", built_position=None)
-        _, position = info
+        built_at, position = info
         stored = self.rows(year)
         grades = {u: (r["published_grade"], r["restated_grade"]) for u, r in stored.items()}
         # Subjects written to since the build are restated afresh; published never changes.
@@ -458,6 +470,9 @@ class AnnualResults:
         )
         touched = {UUID(str(n.originator_id)) for n in since}
         now = self.ledger.clock()
+        if self.ledger.rulebook().published_between(built_at, now):
+            # A rule version published since the build may restate every subject.
+            touched = {r.originator_id for r in self.ledger.subject_registrations()}
         for events in read_streams(self.ledger, list(touched)).values():
             result = subject_result(self.ledger, events, year, now)
             grades[escape_text(result.uscc)] = (

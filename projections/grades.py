@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
 from ledger.domain.fold import step
 from ledger.domain.model import ModelRegistry
+from ledger.domain.rulebook import Rulebook
 from ledger.domain.rules.grade import Evaluation, evaluate, next_change_on, result_changed
 from ledger.domain.rules.supervision import (
     PolicyRegistry,
@@ -64,7 +65,7 @@ def outcome(
     events: Sequence[Any],
     positions: dict[int, int],
     today: date,
-    models: ModelRegistry,
+    models: ModelRegistry | Rulebook,
     policies: PolicyRegistry | None = None,
     *,
     with_changes: bool = True,
@@ -76,8 +77,16 @@ def outcome(
     `positions` maps the versions that belong to the batch to their ledger positions; only
     those produce feed entries. The evaluation before and after each such event is taken at
     the event's record date (China time), so the feed is a pure function of the log.
+
+    Given the `Rulebook`, each event is graded with the versions known at its record time and
+    today's grade with every version known; given one registry, everything is graded with it.
     """
-    policies = policies or default_policies()
+
+    def known_at(k: datetime | None) -> ModelRegistry:
+        return models.models_at(k) if isinstance(models, Rulebook) else models
+
+    if policies is None:
+        policies = models.policies_at() if isinstance(models, Rulebook) else default_policies()
     # `start` is the state folded from the versions before `events` (the runner's cache).
     state = start if start is not None else SubjectState()
     changes: list[GradeChange] = []
@@ -86,7 +95,7 @@ def outcome(
     # before the next event is that same state, so up to that date it is also the next
     # event's `before` in every respect the feed keeps (score, grade, listing) — half the
     # evaluations of a rebuild.
-    last: tuple[date, Evaluation, date | None] | None = None
+    last: tuple[date, Evaluation, date | None, ModelRegistry] | None = None
     for event in events:
         position = positions.get(event.originator_version) if with_changes else None
         if position is None:
@@ -94,15 +103,18 @@ def outcome(
             last = None
             continue
         as_of = china_date(event.timestamp)
-        if last is not None and (last[2] is None or as_of < last[2]):
+        then = known_at(event.timestamp)
+        # The previous `after` stands for this `before` only under the same versions: a
+        # version published between the two events may grade the same state differently.
+        if last is not None and last[3] is then and (last[2] is None or as_of < last[2]):
             before: Evaluation | None = last[1]
         else:
-            before = evaluate(state, as_of, event.timestamp, models) if state.registered else None
+            before = evaluate(state, as_of, event.timestamp, then) if state.registered else None
         step(state, event)
-        after = evaluate(state, as_of, event.timestamp, models)
-        valid_until = next_change_on(after, models)
-        last = (as_of, after, valid_until)
-        kind, field, detail = _published(event)
+        after = evaluate(state, as_of, event.timestamp, then)
+        valid_until = next_change_on(after, then)
+        last = (as_of, after, valid_until, then)
+        kind, field, detail = _published(event, state, then)
         if kind is None and result_changed(before, after):
             kind = "grade"
         if kind is not None:
@@ -123,9 +135,10 @@ def outcome(
                 )
             )
     assert state.last_recorded_at is not None
-    now = evaluate(state, today, state.last_recorded_at, models)
+    latest = known_at(None)
+    now = evaluate(state, today, state.last_recorded_at, latest)
     tiers = tuple(
-        supervise(state, f, today, state.last_recorded_at, models, policies, public=now)
+        supervise(state, f, today, state.last_recorded_at, latest, policies, public=now)
         for f in sorted(state.fields)
         if with_supervision and in_field(state, f, today)
     )
@@ -133,7 +146,7 @@ def outcome(
         subject_id=subject_id,
         state=state,
         today=now,
-        valid_until=next_change_on(now, models),
+        valid_until=next_change_on(now, latest),
         last_position=max(positions.values(), default=0),
         changes=tuple(changes),
         supervision=tiers,
@@ -141,10 +154,19 @@ def outcome(
     )
 
 
-def _published(event: Any) -> tuple[str | None, str | None, str | None]:
-    """Events the feed publishes whatever the public grade does: industry grades, inspections."""
+def _published(
+    event: Any, state: SubjectState, models: ModelRegistry
+) -> tuple[str | None, str | None, str | None]:
+    """Events the feed publishes whatever the public grade does: industry grades, inspections,
+    and, where the repair policy says so (NDRC Order 36), the notice to stop using a repaired
+    record (its field, and the fact's id)."""
     if isinstance(event, Subject.IndustryEvaluationRecorded):
         return "industry", event.domain, event.grade
     if isinstance(event, Subject.InspectionResultRecorded):
         return "inspection", event.field, event.outcome
+    if isinstance(event, Subject.RepairDecided) and event.approved:
+        repair = state.repairs.get(event.repair_id)
+        if repair is not None and models.repairs.in_force(event.decided_on).stop_using_notice:
+            fact = state.facts.get(repair.target_id)
+            return "stop_using", fact.domain if fact else None, str(repair.target_id)
     return None, None, None

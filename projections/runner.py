@@ -325,6 +325,9 @@ class Projector:
                     stream.append(n)
         cache = self._states
         results = []
+        # One set of versions for the whole batch: each event graded with those known at its
+        # record time, today's grades with every version known (DOMAIN §4).
+        book = self.ledger.rulebook()
         for subject_id, stream in batch_events.items():
             positions = {n.originator_version: n.id for n in stream}
             cached = cache.pop(subject_id, None)
@@ -346,7 +349,7 @@ class Projector:
                     events,
                     positions,
                     today,
-                    self.ledger.models,
+                    book,
                     with_changes=with_changes,
                     with_supervision=with_supervision,
                     start=start,
@@ -494,7 +497,7 @@ class Projector:
         for row in stale:
             subject_id = UUID(row["subject_id"])
             events = list(self.ledger.events.get(subject_id))
-            done = outcome(subject_id, events, {}, today, self.ledger.models)
+            done = outcome(subject_id, events, {}, today, self.ledger.rulebook())
             outcomes.append(replace(done, last_position=int(row["last_position"])))
         if not outcomes:
             return 0

@@ -87,7 +87,7 @@ def replay_subject(
             topic=type(event).TOPIC,  # type: ignore[attr-defined]
             recorded_at=recorded_at,
             summary=_summary(event),
-            evaluation=evaluate(state, day, recorded_at, ledger.models),
+            evaluation=evaluate(state, day, recorded_at, ledger.models_at(recorded_at)),
         )
 
 
@@ -167,7 +167,7 @@ def _verify_subjects(
     for subject_id in subject_ids:
         events = list(ledger.events.get(UUID(subject_id)))
         positions = stream_positions(ledger, UUID(subject_id))
-        fresh = outcome(UUID(subject_id), events, positions, projector.today(), ledger.models)
+        fresh = outcome(UUID(subject_id), events, positions, projector.today(), ledger.rulebook())
         row = grades.get(subject_id)
         uscc = fresh.state.uscc
         if row is None:

@@ -22,6 +22,9 @@ from credit_ledger.cli import draws
 from credit_ledger.cli import annual
 
 # isort: split
+from credit_ledger.cli import models
+
+# isort: split
 from credit_ledger.cli.common import (
     ANNUAL_EVENTS_PER_WORKER,
     EXIT_STORE_FAULT,
@@ -41,6 +44,7 @@ __all__ = [
     "draws",
     "evaluation_json",
     "main",
+    "models",
     "operations",
     "reading",
     "tokens",

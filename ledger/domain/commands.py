@@ -214,6 +214,18 @@ class RegisterInspectors:
     actor: Actor
 
 
+@dataclass(frozen=True, kw_only=True)
+class PublishVersion:
+    """Publish a version of the evaluation model, the supervision policy or the repair policy
+    (admin): `source` is the file's text, validated before it is stored on the global stream.
+    Publishing the same file again is a no-op."""
+
+    kind: str
+    source: str
+    actor: Actor
+    reason: str
+
+
 #: A command that writes to one subject's stream.
 SubjectCommand = (
     RegisterSubject
@@ -232,7 +244,7 @@ SubjectCommand = (
     | LeaveField
     | RecordInspectionResult
 )
-Command = SubjectCommand | RegisterInspectors
+Command = SubjectCommand | RegisterInspectors | PublishVersion
 
 #: The import file's command names (`credit_ledger.bulk`) and the command each one is
 #: (inspection results are recorded against a draw, never imported).

@@ -49,3 +49,14 @@ class Forbidden(LedgerError):
     """The acting party's role or fields do not allow the write."""
 
     kind = "forbidden"
+
+
+class InvalidVersion(InvalidInput):
+    """A model or policy file breaks a rule of its kind; names the line (None: the whole file)."""
+
+    kind = "invalid"
+
+    def __init__(self, message: str, *, line: int | None, field: str, rule: str) -> None:
+        where = f"line {line}" if line is not None else "the file"
+        super().__init__(f"{where}: {field}: {message}", field=field, rule=rule)
+        self.line = line

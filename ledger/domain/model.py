@@ -19,6 +19,8 @@ from ledger.domain.values import ListType, add_months
 #: How a model file says who may record an indicator or list type (besides admins, who always may).
 ANY_FIELD = "any_field"
 ADMIN_ONLY = "admin_only"
+#: The severities of deductions, each with its own repair periods (DOMAIN §5).
+SEVERITIES = ("minor", "general", "serious")
 
 
 @dataclass(frozen=True)
@@ -242,8 +244,11 @@ class EvaluationModel:
             override_grade=data["listing_override"]["grade"],
             override_list_types=frozenset(data["listing_override"]["list_types"]),
             indicators=indicators,
+            # A published model may leave repair to the repair policy; a genesis model's table
+            # is the genesis repair policy (`RepairPolicy.of_model`).
             repair_minimum={
-                sev: Period.parse(p) for sev, p in data["repair"]["minimum_publication"].items()
+                sev: Period.parse(p)
+                for sev, p in data.get("repair", {}).get("minimum_publication", {}).items()
             },
             authority=Authority.parse(
                 data.get("authority"),
@@ -265,10 +270,16 @@ class ModelChoice:
 class ModelRegistry:
     """All versions of the evaluation model, each in force from its effective date."""
 
-    def __init__(self, models: list[EvaluationModel]) -> None:
+    def __init__(
+        self, models: list[EvaluationModel], repairs: RepairRegistry | None = None
+    ) -> None:
         if not models:
             raise ValueError("at least one evaluation model version is needed")
         self.models = tuple(sorted(models, key=lambda m: m.effective_from))
+        #: The repair policies graded with (by default the models' own repair tables).
+        self.repairs = repairs or RepairRegistry(
+            tuple(RepairPolicy.of_model(m) for m in self.models if m.repair_minimum)
+        )
         versions = [m.version for m in self.models]
         if len(set(versions)) != len(versions):
             raise ValueError(f"duplicate model versions: {versions}")
@@ -309,6 +320,56 @@ class ModelRegistry:
         return any(code in m.indicators for m in self.models)
 
 
+@dataclass(frozen=True)
+class RepairPolicy:
+    """One version of the credit-repair policy (DOMAIN §5): per severity, the minimum period of
+    publication before a repair may be requested and, when given, the maximum after which a
+    deduction stops being published (and counting) by itself."""
+
+    version: str
+    effective_from: date
+    minimum: dict[str, Period]
+    maximum: dict[str, Period]
+    #: Whether an approved repair puts a "stop using" notice to every department on the feed.
+    stop_using_notice: bool = False
+
+    @classmethod
+    def from_toml(cls, raw: dict[str, Any]) -> RepairPolicy:
+        """Build a policy from a parsed repair-policy file (checked by `rules.versions`)."""
+        return cls(
+            version=raw["version"],
+            effective_from=raw["effective_from"],
+            minimum={s: Period.parse(p) for s, p in raw["minimum_publication"].items()},
+            maximum={s: Period.parse(p) for s, p in raw.get("maximum_publication", {}).items()},
+            stop_using_notice=bool(raw.get("stop_using_notice", False)),
+        )
+
+    @classmethod
+    def of_model(cls, model: EvaluationModel) -> RepairPolicy:
+        """The genesis repair policy: the repair table of a shipped model file."""
+        return cls(model.version, model.effective_from, dict(model.repair_minimum), {})
+
+    def publication_ends(self, severity: str | None, decided_on: date) -> date | None:
+        """The day publication of a deduction of `severity` stops by itself; None if never."""
+        period = self.maximum.get(severity or "")
+        return None if period is None else period.end_after(decided_on)
+
+
+@dataclass(frozen=True)
+class RepairRegistry:
+    """Every repair-policy version, each in force from its effective date (the first before)."""
+
+    policies: tuple[RepairPolicy, ...]
+
+    def in_force(self, on: date) -> RepairPolicy:
+        """The version in force on a date (the first one before any)."""
+        chosen = self.policies[0]
+        for policy in self.policies:
+            if policy.effective_from <= on:
+                chosen = policy
+        return chosen
+
+
 def load_model_file(path: Path) -> EvaluationModel:
     """Read one model version from a TOML file."""
     with path.open("rb") as fh:
@@ -325,3 +386,9 @@ def default_models() -> ModelRegistry:
         if entry.name.endswith(".toml")
     ]
     return ModelRegistry(models)
+
+
+@cache
+def default_repair_policies() -> RepairRegistry:
+    """The genesis repair policy: the repair tables of the shipped model files."""
+    return default_models().repairs

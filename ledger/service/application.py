@@ -22,9 +22,11 @@ from ledger.domain.deciders.base import authorize_under
 from ledger.domain.errors import (
     NotFound,
 )
-from ledger.domain.model import ModelRegistry, default_models
+from ledger.domain.model import ModelRegistry, default_models, default_repair_policies
+from ledger.domain.rulebook import Rulebook
 from ledger.domain.rules.authority import Act
 from ledger.domain.rules.supervision import (
+    PolicyRegistry,
     default_policies,
 )
 from ledger.domain.values import (
@@ -35,6 +37,7 @@ from ledger.service.draws import Draws
 from ledger.service.folded import DEFAULT_CAPACITY
 from ledger.service.handlers import Written, handle
 from ledger.service.queries import Queries
+from ledger.service.rulebook import KnownVersions, Rules
 from ledger.service.tokens import Tokens, VerifiedTokens
 from ledger.service.unit_of_work import UnitOfWork
 from ledger.store.codec import DateAsISO
@@ -48,7 +51,7 @@ def system_clock() -> datetime:
 
 
 # Application first: its stores are what the mixins' `LedgerParts` declares they use.
-class CreditLedger(Application[UUID], Queries, Draws, Tokens):
+class CreditLedger(Application[UUID], Queries, Draws, Tokens, Rules):
     """Credit facts, listings, objections and repairs as immutable events, graded on demand."""
 
     name = "credit_ledger"
@@ -60,11 +63,16 @@ class CreditLedger(Application[UUID], Queries, Draws, Tokens):
         clock: Callable[[], datetime] = system_clock,
         models: ModelRegistry | None = None,
         cached_subjects: int = DEFAULT_CAPACITY,
+        rules_refresh_seconds: float = 1.0,
     ) -> None:
         super().__init__(env)
         self.clock = clock
-        self.models = models or default_models()
-        self.policies = default_policies()
+        # The shipped files (or the models given) are the genesis versions, known at every K.
+        repairs = default_repair_policies() if models is None else models.repairs
+        self.known_versions = KnownVersions(
+            Rulebook.genesis_of(models or default_models(), default_policies(), repairs),
+            rules_refresh_seconds,
+        )
         self.catalogue = catalogue()
         self.unit_of_work = UnitOfWork(self, cached_subjects=cached_subjects)
         self.verified_tokens = VerifiedTokens()
@@ -82,6 +90,16 @@ class CreditLedger(Application[UUID], Queries, Draws, Tokens):
         """Add date values to the stored-event JSON."""
         super().register_transcodings(transcoder)
         transcoder.register(DateAsISO())
+
+    @property
+    def models(self) -> ModelRegistry:
+        """Every evaluation-model version known now (writes decide under these)."""
+        return self.models_at(None)
+
+    @property
+    def policies(self) -> PolicyRegistry:
+        """Every supervision-policy version known now."""
+        return self.policies_at(None)
 
     # -- plumbing -----------------------------------------------------------------------------
 

@@ -115,6 +115,11 @@ def on_inspection_result(ledger: CreditLedger, command: commands.RecordInspectio
     return _decided(ledger, _code(command.uscc), command, draw=draw)
 
 
+def on_publication(ledger: CreditLedger, command: commands.PublishVersion) -> Written:
+    """A model or policy version goes to the global rulebook stream, not a subject's."""
+    return ledger.publish(command)
+
+
 def on_inspectors(ledger: CreditLedger, command: commands.RegisterInspectors) -> Written:
     """An inspector pool is its field's own stream, not a subject's."""
     return ledger.register_inspectors(
@@ -140,6 +145,7 @@ HANDLERS: dict[type[Any], Handler] = {
     commands.LeaveField: on_subject,
     commands.RecordInspectionResult: on_inspection_result,
     commands.RegisterInspectors: on_inspectors,
+    commands.PublishVersion: on_publication,
 }
 
 

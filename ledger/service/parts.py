@@ -30,9 +30,17 @@ class LedgerParts(Protocol):
     mapper: Mapper[UUID]
     events: EventStore[UUID]
     clock: Callable[[], datetime]
-    models: ModelRegistry
-    policies: PolicyRegistry
     catalogue: Catalogue
+
+    @property
+    def models(self) -> ModelRegistry: ...
+
+    @property
+    def policies(self) -> PolicyRegistry: ...
+
+    def models_at(self, known_at: datetime | None = None) -> ModelRegistry: ...
+
+    def policies_at(self, known_at: datetime | None = None) -> PolicyRegistry: ...
 
     @property
     def repository(self) -> Repository[UUID]: ...

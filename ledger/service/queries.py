@@ -136,7 +136,8 @@ class Queries(LedgerParts):
     ) -> Evaluation:
         """The explained evaluation at valid date D (default: today, CST) as known at K (now)."""
         d, k = self._valid_and_known(as_of, known_at)
-        return evaluate_history(self.history(uscc), d, k, self.models)  # type: ignore[arg-type]
+        events = self.history(uscc)
+        return evaluate_history(events, d, k, self.models_at(k))  # type: ignore[arg-type]
 
     def evaluate_many(
         self,
@@ -156,13 +157,14 @@ class Queries(LedgerParts):
         wanted = {code: subject_id_for(code) for code in map(normalize_uscc, codes)}
         streams = read_streams(self, list(wanted.values()))  # type: ignore[arg-type]
         results: dict[str, Evaluation | NotFound] = {}
+        models = self.models_at(k)
         for code, subject_id in wanted.items():
             events = streams.get(subject_id)
             if not events:
                 results[code] = _unknown(code)
                 continue
             try:
-                results[code] = evaluate_history(events, d, k, self.models)
+                results[code] = evaluate_history(events, d, k, models)
             except NotFound as unknown_then:  # registered after K
                 results[code] = unknown_then
         return BatchEvaluation(d, k, results)
@@ -181,7 +183,7 @@ class Queries(LedgerParts):
         state = fold(self.history(uscc), k)  # type: ignore[arg-type]
         if not state.registered:
             raise NotFound(f"subject not known at {k.isoformat()}", field="known_at")
-        return supervise(state, field, d, k, self.models, self.policies)
+        return supervise(state, field, d, k, self.models_at(k), self.policies_at(k))
 
     def states_at(self, position: int) -> dict[Any, SubjectState]:
         """Every subject's state from the events at or before a ledger position."""

@@ -20,6 +20,7 @@ from starlette.responses import Response
 
 from api.grade_reads import GradeReadLog, check_routes, grade_fields
 from credit_ledger.bootstrap import service
+from ledger.domain.rulebook import shipped_files
 from ledger.service.audit import GradeRead, QueryAudit
 from tests.api.conftest import Api
 from tests.support import uscc
@@ -144,6 +145,16 @@ def _body(path: str, body: Callable[[World], Any], **params: Any) -> Request:
     return lambda w: (path.format(**w.ids, uscc=CODE), params, body(w))
 
 
+def _renamed() -> str:
+    """The shipped model under another name: published, it changes no grade of the walk."""
+    return shipped_files()["model", "PCCE-2021"].replace('"PCCE-2021"', '"PCCE-WALK"')
+
+
+def _lower_base() -> str:
+    """A model that would lower every score (its dry run answers grades)."""
+    return _renamed().replace('"PCCE-WALK"', '"PCCE-LOW"').replace('base = "80"', 'base = "40"')
+
+
 #: How to call each operation of the OpenAPI document; a new operation must be added here.
 CALLS: dict[tuple[str, str], Request] = {
     ("GET", "/healthz"): _get("/healthz"),
@@ -264,6 +275,18 @@ CALLS: dict[tuple[str, str], Request] = {
     ),
     ("GET", "/v1/me"): _get("/v1/me"),
     ("GET", "/v1/models"): _get("/v1/models"),
+    ("GET", "/v1/models/versions"): _get("/v1/models/versions"),
+    ("GET", "/v1/models/versions/{kind}/{version}"): _get("/v1/models/versions/model/PCCE-2021"),
+    ("POST", "/v1/models/validate"): _body(
+        "/v1/models/validate", lambda w: {"kind": "model", "source": _lower_base()}
+    ),
+    ("POST", "/v1/models/dry-run"): _body(
+        "/v1/models/dry-run", lambda w: {"kind": "model", "source": _lower_base()}
+    ),
+    ("POST", "/v1/models/versions"): _body(
+        "/v1/models/versions",
+        lambda w: {"kind": "model", "source": _renamed(), "reason": "走查"},
+    ),
     ("GET", "/v1/audit/reads"): _get("/v1/audit/reads", limit=1000, purpose="walk"),
 }
 
@@ -282,6 +305,7 @@ GRADE_ANSWERS = {
     ("GET", "/v1/inspections/draws/{draw_id}"),
     ("GET", "/v1/inspections/draws/{draw_id}/population"),
     ("GET", "/v1/audit/reads"),
+    ("POST", "/v1/models/dry-run"),
 }
 
 

@@ -350,4 +350,8 @@ def test_annual_dashboard_shows_published_and_restated(page: Any, console: Conso
     expect(page.locator(f"#annual-table tr[data-year='{year}']")).to_be_visible()
     expect(page.locator("#lag-table tbody tr")).to_have_count(3)
     expect(page.locator("#ledger-position")).to_have_text(re.compile(r"^\d+$"))
+    # The model in force and the history of versions, as the ledger knows them.
+    expect(page.locator("#in-force dd[data-kind=model]")).to_contain_text("PCCE-2021")
+    versions = console.get("/v1/models/versions", who)["versions"]
+    expect(page.locator("#version-history tbody tr")).to_have_count(len(versions))
     screenshot(page, "annual.png")

@@ -4,6 +4,7 @@ import { ApiError, api, cached } from "./api.js";
 import { annualChart } from "./charts.js";
 import { bi, cstTime, fill, h, message, pool, publishedYears } from "./dom.js";
 import { gradeClass, gradeCode, gradeLabels } from "./models.js";
+import { renderVersions } from "./versions.js";
 
 function explain(error) {
   return error instanceof ApiError ? error.detail : String(error);
@@ -53,8 +54,10 @@ async function readiness(panel) {
 export async function renderAnnual(root) {
   const chartPanel = h("section", { class: "panel", id: "annual-chart" }, h("h2", {}, bi("年度评价等级分布", "Annual grade distribution")), h("p", { class: "muted loading" }, "加载中 loading…"));
   const lagPanel = h("section", { class: "panel", id: "readiness" });
-  root.append(chartPanel, lagPanel);
+  const versionsPanel = h("section", { class: "panel", id: "rule-versions" });
+  root.append(chartPanel, versionsPanel, lagPanel);
   const lag = readiness(lagPanel);
+  const versions = renderVersions(versionsPanel);
 
   const years = publishedYears();
   const results = await cached("annual", () =>
@@ -117,5 +120,5 @@ export async function renderAnnual(root) {
         )
       : null,
   );
-  await lag;
+  await Promise.all([lag, versions]);
 }

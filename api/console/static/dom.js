@@ -175,6 +175,9 @@ const TOPIC_ZH = {
   repair_revoked: "撤销修复",
   industry_evaluation_recorded: "行业评价",
   inspection_result_recorded: "检查结果",
+  model_published: "发布评价模型",
+  supervision_policy_published: "发布监管政策",
+  repair_policy_published: "发布修复政策",
 };
 
 function topicKey(topic) {

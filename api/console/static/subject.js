@@ -420,6 +420,7 @@ async function yearsPanel(panel, uscc) {
                   "li",
                   {},
                   h("strong", {}, topicZh(c.topic)),
+                  c.version ? h("span", { class: "badge" }, ` ${c.version}`) : null,
                   ` ${c.topic} · ${cstTime(c.recorded_at)}`,
                   c.position !== null ? ` · #${c.position}` : "",
                   " · ",

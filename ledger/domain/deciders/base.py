@@ -19,7 +19,7 @@ from ledger.domain.dates import happened_on
 from ledger.domain.errors import Conflict, InvalidInput, NotFound
 from ledger.domain.events import SubjectEvent
 from ledger.domain.inspections import InspectionDraw
-from ledger.domain.model import ModelRegistry
+from ledger.domain.model import ModelRegistry, RepairPolicy
 from ledger.domain.rules import authority
 from ledger.domain.rules.authority import Act
 from ledger.domain.rules.supervision import PolicyRegistry
@@ -41,6 +41,10 @@ class Context:
     new_id: UUID
     #: The draw an inspection result is recorded against (None: no such draw).
     draw: InspectionDraw | None = None
+
+    def repair_policy(self, on: date) -> RepairPolicy:
+        """The repair policy in force on a date (graded with the models)."""
+        return self.models.repairs.in_force(on)
 
     @property
     def today(self) -> date:

@@ -40,7 +40,13 @@ def request_repair(state: SubjectState, command: RequestRepair, ctx: Context) ->
     registered(state, code)
     happened(ctx, requested_on, "requested_on")
     fact = fact_of(state, target_id)
-    require_repairable(fact, target_id, requested_on, ctx.models.in_force(requested_on).model)
+    require_repairable(
+        fact,
+        target_id,
+        requested_on,
+        ctx.models.in_force(requested_on).model,
+        ctx.repair_policy(requested_on),
+    )
     source = text(command.source_document, "source_document", required=False)
     repair_id = command.repair_id or ctx.new_id
     known = state.repairs.get(repair_id)

@@ -14,7 +14,7 @@ from uuid import UUID
 
 from ledger.domain.errors import NotFound
 from ledger.domain.fold import FoldableEvent, fold
-from ledger.domain.model import EvaluationModel, ModelRegistry
+from ledger.domain.model import EvaluationModel, ModelRegistry, RepairPolicy
 from ledger.domain.state import FactState, ListingState, SubjectState
 
 NOTICE = "Shared for government supervision only; not an endorsement."
@@ -87,7 +87,20 @@ class Evaluation:
     notice: str = NOTICE
 
 
-def fact_window_end(fact: FactState, model: EvaluationModel) -> date | None:
+def publication_end(
+    fact: FactState, model: EvaluationModel, policy: RepairPolicy | None
+) -> date | None:
+    """When a deduction's publication stops by itself under the repair policy (NDRC Order 36's
+    maximum publication periods); None without such a period."""
+    indicator = model.indicators[fact.indicator]
+    if policy is None or not indicator.is_deduction:
+        return None
+    return policy.publication_ends(indicator.severity, fact.decided_on)
+
+
+def fact_window_end(
+    fact: FactState, model: EvaluationModel, policy: RepairPolicy | None = None
+) -> date | None:
     """The first day the fact no longer counts, ignoring repairs; None while it never ends."""
     indicator = model.indicators[fact.indicator]
     ends = [
@@ -96,6 +109,7 @@ def fact_window_end(fact: FactState, model: EvaluationModel) -> date | None:
             indicator.period.end_after(fact.decided_on),
             fact.effective_until,
             fact.ended_on,
+            publication_end(fact, model, policy),
         )
         if d is not None
     ]
@@ -103,9 +117,12 @@ def fact_window_end(fact: FactState, model: EvaluationModel) -> date | None:
 
 
 def fact_counts_at(
-    fact: FactState, day: date, model: EvaluationModel
+    fact: FactState, day: date, model: EvaluationModel, policy: RepairPolicy | None = None
 ) -> tuple[bool, date | None, str]:
-    """Whether a fact counts at `day`, until when (exclusive), and if not, why not."""
+    """Whether a fact counts at `day`, until when (exclusive), and if not, why not.
+
+    `policy` is the repair policy in force at `day`: its maximum publication periods, if any,
+    end a deduction's count."""
     if fact.revoked:
         return False, None, "revoked: void from the start"
     if fact.voided_by is not None:
@@ -114,8 +131,17 @@ def fact_counts_at(
         return False, None, f"indicator not in model {model.version}"
     if day < fact.decided_on:
         return False, None, f"decided on {fact.decided_on.isoformat()}, after the evaluation date"
-    end = fact_window_end(fact, model)
+    end = fact_window_end(fact, model, policy)
     if end is not None and day >= end:
+        if end == publication_end(fact, model, policy) and policy is not None:
+            return (
+                False,
+                None,
+                (
+                    f"publication ended on {end.isoformat()} "
+                    f"(maximum publication period of repair policy {policy.version})"
+                ),
+            )
         return False, None, f"stopped counting on {end.isoformat()}"
     for suspension in fact.suspensions:
         if suspension.start <= day and (suspension.until is None or day < suspension.until):
@@ -146,12 +172,13 @@ def evaluate(
         )
     choice = models.in_force(as_of)
     model = choice.model
+    policy = models.repairs.in_force(as_of)
     contributions: list[Contribution] = []
     excluded: list[Excluded] = []
     deductions = Decimal(0)
     bonuses = Decimal(0)
     for fact in state.facts.values():
-        counts, until, why = fact_counts_at(fact, as_of, model)
+        counts, until, why = fact_counts_at(fact, as_of, model, policy)
         if not counts:
             if as_of >= fact.decided_on or fact.void:
                 excluded.append(Excluded(fact.fact_id, fact.indicator, why))
@@ -244,6 +271,9 @@ def next_change_on(evaluation: Evaluation, models: ModelRegistry) -> date | None
     candidates = [c.counts_until for c in evaluation.contributions if c.counts_until is not None]
     candidates += [li.delisted_on for li in evaluation.listings if li.delisted_on is not None]
     candidates += [m.effective_from for m in models.models if m.effective_from > evaluation.as_of]
+    candidates += [
+        p.effective_from for p in models.repairs.policies if p.effective_from > evaluation.as_of
+    ]
     return min(candidates) if candidates else None
 
 

@@ -73,10 +73,11 @@ def subject_counts(state: SubjectState, today: date, models: ModelRegistry) -> S
     """Counts of a subject's records; facts count by the model in force `today`, as the
     evaluation of that day counts them."""
     model = models.in_force(today).model
+    policy = models.repairs.in_force(today)
     return SubjectCounts(
         facts=len(state.facts),
         facts_counting_today=sum(
-            1 for f in state.facts.values() if fact_counts_at(f, today, model)[0]
+            1 for f in state.facts.values() if fact_counts_at(f, today, model, policy)[0]
         ),
         listings=len(state.listings),
         listings_active_today=sum(

@@ -6,29 +6,38 @@ from datetime import date
 from uuid import UUID
 
 from ledger.domain.errors import InvalidInput, NotEligible
-from ledger.domain.model import EvaluationModel
+from ledger.domain.model import EvaluationModel, RepairPolicy
 from ledger.domain.rules.grade import fact_counts_at
 from ledger.domain.state import FactState
 from ledger.domain.values import add_months
 
 
-def repair_eligible_on(fact: FactState, model: EvaluationModel) -> date | None:
-    """The first date a repair may be requested for a deduction fact; None for a bonus."""
+def repair_eligible_on(
+    fact: FactState, model: EvaluationModel, policy: RepairPolicy | None = None
+) -> date | None:
+    """The first date a repair may be requested for a deduction fact; None for a bonus.
+
+    The minimum publication period is the repair policy's (by default the model's own table,
+    the genesis repair policy)."""
     indicator = model.indicator(fact.indicator, field_name="target_id")
     # pragma: no mutate below: a deduction always has a severity (the model refuses one without),
     # so `or` and `and` agree; the test only narrows the type.
     if not indicator.is_deduction or indicator.severity is None:  # pragma: no mutate
         return None
-    minimum = model.repair_minimum[indicator.severity]
+    minimum = (policy or RepairPolicy.of_model(model)).minimum[indicator.severity]
     return add_months(fact.decided_on, minimum.months)
 
 
 def require_repairable(
-    fact: FactState, target_id: UUID, requested_on: date, model: EvaluationModel
+    fact: FactState,
+    target_id: UUID,
+    requested_on: date,
+    model: EvaluationModel,
+    policy: RepairPolicy | None = None,
 ) -> None:
     """Refuse a repair of a bonus, before the minimum publication period, or of a fact that no
     longer counts on the day of the request."""
-    eligible_on = repair_eligible_on(fact, model)
+    eligible_on = repair_eligible_on(fact, model, policy)
     if eligible_on is None:
         raise InvalidInput(
             f"fact {target_id} ({fact.indicator}) is a bonus; only deductions are repaired",
@@ -42,7 +51,7 @@ def require_repairable(
             eligible_on=eligible_on,
             field="requested_on",
         )
-    counts, _, why = fact_counts_at(fact, requested_on, model)
+    counts, _, why = fact_counts_at(fact, requested_on, model, policy)
     if not counts:
         raise InvalidInput(
             f"fact {target_id} does not count on {requested_on.isoformat()}: {why}",
