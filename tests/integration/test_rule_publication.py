@@ -26,6 +26,7 @@ from projections.annual import (
 )
 from projections.dry_run import CURRENT, dry_run
 from projections.grades import outcome
+from projections.runner import Projector
 from tests.scenarios import fact, register
 from tests.support import ADMIN, PLATFORM, StepClock
 
@@ -224,6 +225,22 @@ def test_read_models_given_the_rulebook_grade_each_event_with_the_versions_known
     (change,) = [c for c in done.changes if c.topic == "credit.fact_recorded.v1"]
     assert (change.evaluation.model, str(change.evaluation.score)) == ("PCCE-2021", "75")
     assert (done.today.model, str(done.today.score)) == ("PCCE-2023", "65")
+
+
+def test_the_rebuilt_read_models_grade_with_the_published_versions(
+    stored_ledger: CreditLedger, clock: StepClock, year_2023: dict[str, str]
+) -> None:
+    ledger, code = stored_ledger, year_2023["general"]
+    clock.on(date(2023, 12, 1))
+    publish(ledger, model_2023())
+    projector = Projector(ledger, today=ledger.today)
+    projector.rebuild_all()
+    (row,) = projector.rows_of_subjects("current_grades", [str(subject_id_for(code))])
+    assert (row["model"], row["score"]) == ("PCCE-2023", "65")
+    fed = projector.rows_of_subjects("feed", [str(subject_id_for(code))])
+    fact_row = next(r for r in fed if r["topic"] == "credit.fact_recorded.v1")
+    # The March 2023 fact is in the feed as graded when it was recorded: under PCCE-2021.
+    assert fact_row["score"] == "75"
 
 
 def test_a_published_supervision_policy_sets_tiers_for_dates_from_its_start_once_known(
