@@ -61,10 +61,7 @@ def table(reports: list[dict[str, Any]]) -> str:
         ]
         for name, key in FIGURES:
             values: list[float | None] = [s.get(key) for s in by_size]
-            growth = [
-                _cell(b / a) if a and b is not None else "—"
-                for a, b in pairwise(values)
-            ]
+            growth = [_cell(b / a) if a and b is not None else "—" for a, b in pairwise(values)]
             cells = " | ".join(_cell(v) for v in values)
             lines.append(f"| {kind} | {name} | {cells} | {' | '.join(growth)} |")
     return "\n".join(lines) + "\n"

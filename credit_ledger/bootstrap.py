@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 
 from fastapi import FastAPI
 
@@ -16,6 +17,7 @@ from api.config import ServiceConfig
 from credit_ledger.settings import Settings, get_settings
 from ledger.service.application import CreditLedger, system_clock
 from ledger.service.audit import QueryAudit
+from ledger.service.ciphers import MasterKey
 from ledger.store.stores import audit_env, bounded, persistence_env
 
 
@@ -27,14 +29,37 @@ def store_env(database_url: str | None = None) -> dict[str, str]:
     )
 
 
+def master_key(settings: Settings) -> MasterKey | None:
+    """The master key of persons' data keys, from the environment or a key file, if given."""
+    if settings.master_key is not None:
+        return MasterKey.from_text(
+            settings.master_key.get_secret_value(), source="CREDIT_LEDGER_MASTER_KEY"
+        )
+    if settings.master_key_file:
+        return MasterKey.from_file(Path(settings.master_key_file))
+    return None
+
+
 def open_ledger(
     database_url: str | None = None, *, clock: Callable[[], datetime] = system_clock
 ) -> CreditLedger:
-    """The credit ledger on the configured (or the given) store, its waits bounded."""
+    """The credit ledger on the configured (or the given) store, its waits bounded; refused
+    (`IdentityUnavailable`) when the store holds persons and their keys are not configured."""
     settings = get_settings()
+    secret = settings.person_secret
     app = CreditLedger(
-        env=store_env(database_url), clock=clock, cached_subjects=settings.write_cache_subjects
+        env=store_env(database_url),
+        clock=clock,
+        cached_subjects=settings.write_cache_subjects,
+        vault=master_key(settings),
+        person_secret=None if secret is None else secret.get_secret_value().encode(),
+        cipher=settings.cipher,
     )
+    try:
+        app.identities.check()
+    except Exception:
+        app.close()
+        raise
     return bounded(app, attempts=settings.store_attempts)
 
 

@@ -214,6 +214,15 @@ class RegisterInspectors:
     actor: Actor
 
 
+@dataclass(frozen=True, kw_only=True)
+class EraseIdentity:
+    """Destroy a natural person's identity (DOMAIN §9): admins, with the lawful reason."""
+
+    uscc: str
+    reason: str
+    actor: Actor
+
+
 #: A command that writes to one subject's stream.
 SubjectCommand = (
     RegisterSubject
@@ -231,6 +240,7 @@ SubjectCommand = (
     | JoinField
     | LeaveField
     | RecordInspectionResult
+    | EraseIdentity
 )
 Command = SubjectCommand | RegisterInspectors
 

@@ -1,0 +1,95 @@
+"""The ledger's natural-person operations (DOMAIN §9): register, look up, reveal and erase.
+
+A person is registered through the one write path like any subject, under its ref and with its
+identity sealed before the command is built; only the data key's destruction, after the erasure
+event is stored, happens beside it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ledger.domain.commands import EraseIdentity, RegisterSubject
+from ledger.domain.errors import NotFound
+from ledger.domain.fold import fold
+from ledger.domain.persons import PersonIdentity, normalize_id_number
+from ledger.domain.state import SubjectState
+from ledger.domain.text import clean_text
+from ledger.domain.values import Actor, SubjectKind, normalize_uscc, subject_id_for
+from ledger.service.handlers import Written
+from ledger.service.identity import Identities
+
+if TYPE_CHECKING:
+    from ledger.service.parts import LedgerParts
+else:
+    LedgerParts = object
+
+
+@dataclass(frozen=True)
+class PersonRegistered:
+    """A person's registration: its ref (the code every path takes) and what was written."""
+
+    ref: str
+    written: Written
+
+
+class Persons(LedgerParts):
+    """Natural persons on the ledger; `identities` seals and opens what is theirs."""
+
+    identities: Identities
+
+    def _stored_state(self, ref: str) -> SubjectState | None:
+        events = list(self.events.get(subject_id_for(ref)))
+        return fold(events) if events else None  # type: ignore[arg-type]
+
+    def register_person(
+        self,
+        *,
+        id_number: str,
+        name: str,
+        actor: Actor,
+        fields: Sequence[str] = (),
+        source_document: str | None = None,
+    ) -> PersonRegistered:
+        """Register a natural person by identity number; the same person again is a no-op."""
+        actor.require("register")
+        number = normalize_id_number(id_number)
+        identity = PersonIdentity(clean_text(name, "name"), number)
+        ref = self.identities.ref_for(number)
+        token = None
+        existing = self._stored_state(ref)
+        if existing is not None and self.identities.reveal(existing.name) == identity:
+            token = existing.name  # the same details: the registration decides a no-op
+        written = self.handle(
+            RegisterSubject(
+                uscc=ref,
+                name=token or self.identities.seal(ref, identity),
+                kind=SubjectKind.NATURAL_PERSON,
+                fields=fields,
+                actor=actor,
+                source_document=source_document,
+            )
+        )
+        return PersonRegistered(ref, written)
+
+    def lookup_person(self, id_number: str) -> str:
+        """The ref of a registered person, found by the keyed hash of the number alone."""
+        ref = self.identities.ref_for(normalize_id_number(id_number))
+        if self._stored_state(ref) is None:
+            raise NotFound("no natural person with that identity number", field="id_number")
+        return ref
+
+    def person_identity(self, state: SubjectState) -> PersonIdentity | None:
+        """A person's identity in the clear (None once erased): for an audited reveal only."""
+        if state.identity_erased:
+            return None
+        return self.identities.reveal(state.name)
+
+    def erase_person(self, ref: str, *, reason: str, actor: Actor) -> Written:
+        """Erase a person's identity: record the erasure, then destroy the data key. Erasing
+        again destroys the key again (a crash between the two leaves no key behind)."""
+        written: Written = self.handle(EraseIdentity(uscc=ref, reason=reason, actor=actor))
+        self.identities.destroy(normalize_uscc(ref))
+        return written
