@@ -32,6 +32,8 @@ REF_LENGTH = 27
 SEALED_PREFIX = "pii1."
 SEALED = re.compile(r"pii1\.(P[A-Z2-7]{26})\.([A-Za-z0-9_-]{16,})")
 _SEALED_BYTES = re.compile(SEALED.pattern.encode())
+#: Something shaped like an identity number inside a text (a log line, a path).
+_ID_NUMBER_LIKE = re.compile(r"(?<![0-9A-Za-z])[0-9]{17}[0-9Xx](?![0-9A-Za-z])")
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,11 @@ def mask_id_number(number: str) -> str:
     if len(number) < 10:
         return "*" * len(number)
     return number[:6] + "*" * (len(number) - 10) + number[-4:]
+
+
+def mask_identity_numbers(text: str) -> str:
+    """A text with everything shaped like an identity number in it masked (for logs)."""
+    return _ID_NUMBER_LIKE.sub(lambda m: mask_id_number(m.group(0)), text)
 
 
 def mask_name(name: str) -> str:
