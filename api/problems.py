@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from ledger.domain.errors import LedgerError, NotEligible
+from ledger.service.identity import IdentityUnavailable
 from ledger.store.stores import StoreFull, store_fault
 
 log = logging.getLogger("credit_ledger.api")
@@ -117,6 +118,10 @@ def install(app: FastAPI) -> None:
         if isinstance(exc, NotEligible):
             extra["eligible_on"] = exc.eligible_on.isoformat()
         return problem(status, exc.message, kind=exc.kind, **extra)
+
+    @app.exception_handler(IdentityUnavailable)
+    async def identity_unavailable(request: Request, exc: IdentityUnavailable) -> Response:
+        return problem(503, str(exc), kind="identity-unavailable")
 
     @app.exception_handler(Problem)
     async def http_problem(request: Request, exc: Problem) -> Response:

@@ -18,6 +18,7 @@ from credit_ledger.settings import Settings, get_settings
 from ledger.service.application import CreditLedger, system_clock
 from ledger.service.audit import QueryAudit
 from ledger.service.ciphers import MasterKey
+from ledger.store.chain import settle_chain_hash
 from ledger.store.stores import audit_env, bounded, persistence_env
 
 
@@ -56,6 +57,7 @@ def open_ledger(
         cipher=settings.cipher,
     )
     try:
+        settle_chain_hash(app.recorder, settings.chain_hash)
         app.identities.check()
     except Exception:
         app.close()
@@ -67,7 +69,9 @@ def open_audit(database_url: str | None = None) -> QueryAudit:
     """The query-audit log on the same store as the ledger, its waits bounded."""
     settings = get_settings()
     env = audit_env(database_url or settings.database_url, wait_seconds=settings.store_wait_seconds)
-    return bounded(QueryAudit(env=env), attempts=settings.store_attempts)
+    audit = QueryAudit(env=env)
+    settle_chain_hash(audit.recorder, settings.chain_hash)
+    return bounded(audit, attempts=settings.store_attempts)
 
 
 def service_config(settings: Settings | None = None) -> ServiceConfig:

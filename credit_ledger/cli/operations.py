@@ -149,6 +149,7 @@ def verify(
 ) -> None:
     """Prove the logs unchanged (hash chains) and the read models equal to a fresh replay."""
     from credit_ledger.bootstrap import open_audit
+    from ledger.store.chain import stored_chain_hash
     from replay.tools import verify as run_verify
 
     anchor = None
@@ -170,13 +171,17 @@ def verify(
                 anchor=anchor,
                 progress=lambda _k, n: bar.advance(task, n),
             )
+        hashes = [stored_chain_hash(r) for r in (ledger.recorder, audit.recorder)]
     finally:
         ledger.close()
         audit.close()
     problems = list(report.problems)
-    for chain in report.chains:
+    for chain, hash_name in zip(report.chains, hashes, strict=True):
+        # SHA-256 is every store's unless created otherwise; another hash is named.
+        named = "" if hash_name == "sha256" else f" ({hash_name.upper()})"
         console.print(
             f"chain {chain.table}: {chain.events} events, head {chain.head_position}:{chain.head}"
+            + named
         )
     console.print(f"checked {report.checked}")
     if problems:

@@ -76,9 +76,14 @@ class Persons(LedgerParts):
 
     def lookup_person(self, id_number: str) -> str:
         """The ref of a registered person, found by the keyed hash of the number alone."""
-        ref = self.identities.ref_for(normalize_id_number(id_number))
+        number = normalize_id_number(id_number)
+        unknown = NotFound("no natural person with that identity number", field="id_number")
+        # Without a ledger secret the store holds no person (`Identities.check` saw to that).
+        if self.identities.secret is None:
+            raise unknown
+        ref = self.identities.ref_for(number)
         if self._stored_state(ref) is None:
-            raise NotFound("no natural person with that identity number", field="id_number")
+            raise unknown
         return ref
 
     def person_identity(self, state: SubjectState) -> PersonIdentity | None:
