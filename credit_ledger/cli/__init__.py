@@ -22,6 +22,9 @@ from credit_ledger.cli import draws
 from credit_ledger.cli import annual
 
 # isort: split
+from credit_ledger.cli import persons
+
+# isort: split
 from credit_ledger.cli.common import (
     ANNUAL_EVENTS_PER_WORKER,
     EXIT_STORE_FAULT,
@@ -42,6 +45,7 @@ __all__ = [
     "evaluation_json",
     "main",
     "operations",
+    "persons",
     "reading",
     "tokens",
 ]

@@ -201,6 +201,9 @@ def serve(
     import uvicorn
 
     settings = get_settings()
+    # Opened once first, so a store that cannot be served (persons without their master key)
+    # is refused here in one clear line, before any worker starts.
+    open_store().close()
     options: dict[str, Any] = {
         "host": host or settings.host,
         "port": port or settings.port,
