@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime
 from typing import Any, Protocol
 from uuid import UUID
@@ -48,6 +48,8 @@ class LedgerParts(Protocol):
     def _authorize(self, actor: Actor, act: Act, on: date | None) -> None: ...
 
     def handle(self, command: Any) -> Any: ...
+
+    def subject_registrations(self) -> Iterator[Any]: ...
 
     def history(self, uscc: str) -> list[DomainEventProtocol[UUID]]: ...
 

@@ -9,17 +9,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import TYPE_CHECKING
 
 from ledger.domain.commands import EraseIdentity, RegisterSubject
 from ledger.domain.errors import NotFound
 from ledger.domain.fold import fold
 from ledger.domain.persons import PersonIdentity, normalize_id_number
+from ledger.domain.rules.retention import retention_ends_on
 from ledger.domain.state import SubjectState
 from ledger.domain.text import clean_text
-from ledger.domain.values import Actor, SubjectKind, normalize_uscc, subject_id_for
+from ledger.domain.values import Actor, SubjectKind, china_date, normalize_uscc, subject_id_for
 from ledger.service.handlers import Written
 from ledger.service.identity import Identities
+from ledger.store.stores import read_streams
 
 if TYPE_CHECKING:
     from ledger.service.parts import LedgerParts
@@ -91,6 +94,29 @@ class Persons(LedgerParts):
         if state.identity_erased:
             return None
         return self.identities.reveal(state.name)
+
+    def persons_due_for_erasure(self, today: date) -> list[tuple[str, str]]:
+        """Every person whose retention period ended by `today`, with the reason to record."""
+        ids = [
+            r.originator_id
+            for r in self.subject_registrations()
+            if r.kind == SubjectKind.NATURAL_PERSON
+        ]
+        due = []
+        for stream in read_streams(self, ids).values():  # type: ignore[arg-type]
+            state = fold(stream)
+            ends = retention_ends_on(state, today, self.models)
+            if ends is not None and ends <= today:
+                assert state.last_recorded_at is not None
+                last = china_date(state.last_recorded_at)
+                due.append(
+                    (
+                        state.uscc,
+                        f"retention period ended on {ends.isoformat()} "
+                        f"(last record {last.isoformat()})",
+                    )
+                )
+        return due
 
     def erase_person(self, ref: str, *, reason: str, actor: Actor) -> Written:
         """Erase a person's identity: record the erasure, then destroy the data key. Erasing
