@@ -13,7 +13,7 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 from ledger.domain.commands import EraseIdentity, RegisterSubject
-from ledger.domain.errors import NotFound
+from ledger.domain.errors import Conflict, NotFound
 from ledger.domain.fold import fold
 from ledger.domain.persons import PersonIdentity, normalize_id_number
 from ledger.domain.rules.retention import retention_ends_on
@@ -63,6 +63,13 @@ class Persons(LedgerParts):
         ref = self.identities.ref_for(number)
         token = None
         existing = self._stored_state(ref)
+        if existing is not None and existing.identity_erased:
+            # Erased for good: a new key under the same ref would bring the person back.
+            raise Conflict(
+                f"subject {ref}: this person's identity was erased and is not registered again",
+                field="id_number",
+                rule="an erased identity stays erased (DOMAIN §9)",
+            )
         if existing is not None and self.identities.reveal(existing.name) == identity:
             token = existing.name  # the same details: the registration decides a no-op
         written = self.handle(
@@ -85,7 +92,9 @@ class Persons(LedgerParts):
         if self.identities.secret is None:
             raise unknown
         ref = self.identities.ref_for(number)
-        if self._stored_state(ref) is None:
+        state = self._stored_state(ref)
+        # An erased person is no longer found by number: the record stays, the link does not.
+        if state is None or state.identity_erased:
             raise unknown
         return ref
 

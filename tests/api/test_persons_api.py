@@ -246,6 +246,13 @@ def test_erasure_keeps_grades_and_verify_green(papi: Api, store_url: str) -> Non
         rebuilt.rebuild(projection)
     assert verify(papi.ledger, papi.client.app.state.audit).ok  # type: ignore[attr-defined]
     assert papi.ledger.identities.table.get([ref]) == {}
+    # Erased for good: not found by number any more, and not registered again.
+    assert papi.post("/v1/persons/lookup", {"id_number": NUMBER}, "reader").status_code == 404
+    again_registered = papi.post(
+        "/v1/subjects", {"kind": "natural_person", "id_number": NUMBER, "name": NAME}
+    )
+    assert again_registered.status_code == 409, again_registered.text
+    assert papi.ledger.identities.table.get([ref]) == {}
     assert_absent(store_bytes(store_url), "the store after erasure")
 
 
