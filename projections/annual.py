@@ -71,16 +71,8 @@ def subject_result(
     cutoff = published_at(year)
     then = fold(events, cutoff)
     now = fold(events, known_now)
-    published = (
-        evaluate(then, as_of, cutoff, ledger.models)
-        if in_population(then, as_of, ledger.models)
-        else None
-    )
-    restated = (
-        evaluate(now, as_of, known_now, ledger.models)
-        if in_population(now, as_of, ledger.models)
-        else None
-    )
+    published = evaluate(then, as_of, cutoff, ledger.models) if in_population(then, as_of) else None
+    restated = evaluate(now, as_of, known_now, ledger.models) if in_population(now, as_of) else None
     return AnnualResult(now.uscc, events[0].originator_id, published, restated)
 
 
@@ -136,7 +128,7 @@ def changes_since_publication(ledger: CreditLedger, events: list[Any], year: int
         step(state, event)
         after = (
             evaluate(state, as_of, event.timestamp, ledger.models)
-            if in_population(state, as_of, ledger.models)
+            if in_population(state, as_of)
             else None
         )
         if event.timestamp > cutoff and result_changed(current, after):

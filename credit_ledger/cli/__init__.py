@@ -16,13 +16,13 @@ from credit_ledger.cli import tokens
 from credit_ledger.cli import operations
 
 # isort: split
+from credit_ledger.cli import persons
+
+# isort: split
 from credit_ledger.cli import draws
 
 # isort: split
 from credit_ledger.cli import annual
-
-# isort: split
-from credit_ledger.cli import persons
 
 # isort: split
 from credit_ledger.cli.common import (

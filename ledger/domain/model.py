@@ -52,6 +52,59 @@ class Period:
 
 
 @dataclass(frozen=True)
+class PersonRules:
+    """What a model version says of natural persons (its `[natural_persons]` table, DOMAIN §9):
+    whether the annual population counts them, which indicators never apply to them, and how
+    long their identity is kept after their last recorded event. A version without the table
+    counts no persons and keeps identities until an admin erases them."""
+
+    in_population: bool = False
+    not_applicable: frozenset[str] = frozenset()
+    retention: Period | None = None
+
+    @classmethod
+    def parse(cls, raw: Any, version: str, indicators: Collection[str]) -> PersonRules:
+        """Read a `[natural_persons]` table, naming a bad entry."""
+        if raw is None:
+            return cls()
+        if not isinstance(raw, dict) or set(raw) - {"in_population", "not_applicable", "retention"}:
+            raise ValueError(
+                f"{version}: [natural_persons] takes in_population, not_applicable, retention"
+            )
+        included = raw.get("in_population", False)
+        codes = raw.get("not_applicable", [])
+        if not isinstance(included, bool):
+            raise ValueError(f"{version}: natural_persons.in_population must be true or false")
+        if not isinstance(codes, list) or not set(codes) <= set(indicators):
+            raise ValueError(f"{version}: natural_persons.not_applicable must list indicators")
+        retention = raw.get("retention")
+        return cls(
+            in_population=included,
+            not_applicable=frozenset(codes),
+            retention=None if retention is None else Period.parse(retention),
+        )
+
+
+def person_rules(model: EvaluationModel) -> PersonRules:
+    """The natural-person rules of a model version (as its shipped file states them)."""
+    return _shipped_person_rules().get(model.version, PersonRules())
+
+
+@cache
+def _shipped_person_rules() -> dict[str, PersonRules]:
+    # Read beside the model proper, so the model's own loading stays as it is.
+    folder = resources.files("ledger.domain") / "data" / "models"
+    rules: dict[str, PersonRules] = {}
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".toml"):
+            data = tomllib.loads(entry.read_text("utf-8"))
+            rules[data["version"]] = PersonRules.parse(
+                data.get("natural_persons"), data["version"], data["indicators"]
+            )
+    return rules
+
+
+@dataclass(frozen=True)
 class Indicator:
     """One indicator of the model: a deduction or bonus of fixed points for a period."""
 
@@ -325,56 +378,3 @@ def default_models() -> ModelRegistry:
         if entry.name.endswith(".toml")
     ]
     return ModelRegistry(models)
-
-
-@dataclass(frozen=True)
-class PersonRules:
-    """What a model version says of natural persons (its `[natural_persons]` table, DOMAIN §9):
-    whether the annual population counts them, which indicators never apply to them, and how
-    long their identity is kept after their last recorded event. A version without the table
-    counts no persons and keeps identities until an admin erases them."""
-
-    in_population: bool = False
-    not_applicable: frozenset[str] = frozenset()
-    retention: Period | None = None
-
-    @classmethod
-    def parse(cls, raw: Any, version: str, indicators: Collection[str]) -> PersonRules:
-        """Read a `[natural_persons]` table, naming a bad entry."""
-        if raw is None:
-            return cls()
-        if not isinstance(raw, dict) or set(raw) - {"in_population", "not_applicable", "retention"}:
-            raise ValueError(
-                f"{version}: [natural_persons] takes in_population, not_applicable, retention"
-            )
-        included = raw.get("in_population", False)
-        codes = raw.get("not_applicable", [])
-        if not isinstance(included, bool):
-            raise ValueError(f"{version}: natural_persons.in_population must be true or false")
-        if not isinstance(codes, list) or not set(codes) <= set(indicators):
-            raise ValueError(f"{version}: natural_persons.not_applicable must list indicators")
-        retention = raw.get("retention")
-        return cls(
-            in_population=included,
-            not_applicable=frozenset(codes),
-            retention=None if retention is None else Period.parse(retention),
-        )
-
-
-def person_rules(model: EvaluationModel) -> PersonRules:
-    """The natural-person rules of a model version (as its shipped file states them)."""
-    return _shipped_person_rules().get(model.version, PersonRules())
-
-
-@cache
-def _shipped_person_rules() -> dict[str, PersonRules]:
-    # Read beside the model proper, so the model's own loading stays as it is.
-    folder = resources.files("ledger.domain") / "data" / "models"
-    rules: dict[str, PersonRules] = {}
-    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
-        if entry.name.endswith(".toml"):
-            data = tomllib.loads(entry.read_text("utf-8"))
-            rules[data["version"]] = PersonRules.parse(
-                data.get("natural_persons"), data["version"], data["indicators"]
-            )
-    return rules

@@ -63,10 +63,10 @@ class CreditLedger(Application[UUID], Queries, Draws, Tokens, Persons):
         *,
         clock: Callable[[], datetime] = system_clock,
         models: ModelRegistry | None = None,
-        cached_subjects: int = DEFAULT_CAPACITY,
         vault: KeyVault | None = None,
         person_secret: bytes | None = None,
         cipher: str = SM4_GCM,
+        cached_subjects: int = DEFAULT_CAPACITY,
     ) -> None:
         super().__init__(env)
         self.clock = clock
