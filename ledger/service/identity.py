@@ -55,6 +55,8 @@ class Identities:
         self.vault = vault
         self.secret = secret
         self.cipher = cipher
+        #: The keys were checked against (or recorded in) the store by this process.
+        self._writable_checked = False
 
     # -- keys and their checks ------------------------------------------------------------------
 
@@ -94,16 +96,33 @@ class Identities:
                 "are named with"
             )
 
+    def _configured(self) -> None:
+        """Refuse to name or seal a person without both keys, saying which setting is missing."""
+        missing = [
+            name
+            for name, value in (
+                ("CREDIT_LEDGER_MASTER_KEY (or CREDIT_LEDGER_MASTER_KEY_FILE)", self.vault),
+                ("CREDIT_LEDGER_PERSON_SECRET", self.secret),
+            )
+            if value is None
+        ]
+        if missing:
+            raise IdentityUnavailable(
+                "natural persons need the master key of their data keys and the ledger secret "
+                f"of their refs; not configured: {', '.join(missing)}"
+            )
+
     def _writable(self) -> KeyVault:
         """The vault, once the keys are known to be this store's (recorded with the first)."""
-        if self.vault is None or self.secret is None:
-            self._matches({})  # names what is missing
+        self._configured()
         assert self.vault is not None
-        self._matches(
-            self.table.record_meta(
-                {"master": self.vault.check_value(), "secret": self._secret_check() or ""}
+        if not self._writable_checked:
+            self._matches(
+                self.table.record_meta(
+                    {"master": self.vault.check_value(), "secret": self._secret_check() or ""}
+                )
             )
-        )
+            self._writable_checked = True
         return self.vault
 
     # -- refs -----------------------------------------------------------------------------------
@@ -111,7 +130,7 @@ class Identities:
     def ref_for(self, id_number: str) -> str:
         """The ref of a (normalised) identity number: a keyed hash, never a plain one."""
         if self.secret is None:
-            self._matches({"master": self.vault.check_value()} if self.vault else {})
+            self._configured()
         assert self.secret is not None
         digest = hmac.digest(self.secret, id_number.encode(), hashlib.sha256)
         return person_ref(UUID(bytes=digest[:16]))

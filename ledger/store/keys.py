@@ -41,21 +41,25 @@ class DataKeyTable:
 
     def exists(self) -> bool:
         """Whether the table was ever created (no person was ever registered otherwise)."""
+        # Tables are never dropped: once seen, they are there for the life of the process.
+        if self._created:
+            return True
         with self.recorder.datastore.transaction(commit=False) as cur:
             if self.sqlite:
                 cur.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (META_TABLE,))
+                self._created = cur.fetchone() is not None
             else:
                 cur.execute(
                     "SELECT to_regclass(%s) IS NOT NULL AS found",
                     (f'"{self.recorder.datastore.schema}"."{META_TABLE}"',),
                 )
                 row = cur.fetchone()
-                return bool(row and row["found"])
-            return cur.fetchone() is not None
+                self._created = bool(row and row["found"])
+        return self._created
 
     def create(self) -> None:
         """Create both tables if missing."""
-        if self._created:
+        if self.exists():
             return
         blob = "BLOB" if self.sqlite else "bytea"
         with self.recorder.datastore.transaction(commit=True) as cur:

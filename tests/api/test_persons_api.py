@@ -312,3 +312,12 @@ def test_identity_numbers_are_checked_by_name(papi: Api) -> None:
         assert number not in answer.text
     unknown = papi.post("/v1/persons/lookup", {"id_number": "410481199003071232"}, "reader")
     assert unknown.status_code == 404
+
+
+def test_without_keys_a_person_is_refused_naming_the_settings(api: Api) -> None:
+    answer = api.post("/v1/subjects", {"kind": "natural_person", "id_number": NUMBER, "name": NAME})
+    assert answer.status_code == 503, answer.text
+    assert "CREDIT_LEDGER_MASTER_KEY" in answer.json()["detail"]
+    assert "CREDIT_LEDGER_PERSON_SECRET" in answer.json()["detail"]
+    assert_absent(answer.content, "the refusal")
+    assert not api.ledger.identities.table.exists()  # nothing was written for the person
