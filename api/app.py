@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
-from api import docs, grade_reads, limits, observability, problems
+from api import docs, grade_reads, limits, masking, observability, problems
 from api.config import ServiceConfig
 from api.console.router import router as console_router
 from api.routers import audit as audit_routes
@@ -22,6 +22,7 @@ from api.routers import (
     models,
     objections,
     operations,
+    persons,
     repairs,
     subjects,
 )
@@ -105,11 +106,13 @@ def create_app(
     # Middleware added later wraps what came before: the observer, outermost, sees the limit's
     # 413s, the guard's refusals and every failure, so each is logged and counted.
     limits.install(app, settings.max_body_bytes)
+    masking.install(app)
     grade_reads.install(app)
     observability.install(app, problems.failure)
     for module in (
         operations,
         subjects,
+        persons,
         objections,
         repairs,
         evaluations,

@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ledger.domain.persons import mask_identity_numbers
 from projections import health
 
 REGISTRY = CollectorRegistry()
@@ -60,7 +61,8 @@ class JSONFormatter(logging.Formatter):
             entry.update(extra)
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return orjson.dumps(entry).decode()
+        # A client may put an identity number where a ref belongs: the log never repeats it.
+        return mask_identity_numbers(orjson.dumps(entry).decode())
 
 
 def configure_logging(level: str) -> None:

@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from ledger.domain.errors import InvalidVersion, LedgerError, NotEligible
+from ledger.service.identity import IdentityUnavailable
 from ledger.store.stores import StoreFull, store_fault
 
 log = logging.getLogger("credit_ledger.api")
@@ -119,6 +120,10 @@ def install(app: FastAPI) -> None:
         if isinstance(exc, InvalidVersion):
             extra["line"] = exc.line
         return problem(status, exc.message, kind=exc.kind, **extra)
+
+    @app.exception_handler(IdentityUnavailable)
+    async def identity_unavailable(request: Request, exc: IdentityUnavailable) -> Response:
+        return problem(503, str(exc), kind="identity-unavailable")
 
     @app.exception_handler(Problem)
     async def http_problem(request: Request, exc: Problem) -> Response:

@@ -106,7 +106,17 @@ class Body(BaseModel):
 
 
 class SubjectIn(Body):
-    uscc: str = Field(description="unified social credit code (GB 32100-2015)", max_length=64)
+    uscc: str | None = Field(
+        default=None,
+        description="unified social credit code (GB 32100-2015); not for a natural person",
+        max_length=64,
+    )
+    id_number: str | None = Field(
+        default=None,
+        description="a natural person's resident identity number (GB 11643), instead of uscc: "
+        "stored only encrypted; the answer's ref names the person from then on",
+        max_length=64,
+    )
     name: str = text()
     kind: SubjectKind
     fields: list[str] = Field(default_factory=list, max_length=40)
@@ -118,6 +128,31 @@ class SubjectCreated(BaseModel):
     uscc: str
     subject_id: UUID
     position: int
+
+
+class PersonCreated(SubjectCreated):
+    ref: str = Field(description="the person's opaque ref: every path takes it for a credit code")
+
+
+class PersonLookupIn(Body):
+    id_number: str = Field(max_length=64, description="resident identity number (GB 11643)")
+
+
+class PersonRef(BaseModel):
+    ref: str
+    subject_id: UUID
+
+
+class IdentityOut(BaseModel):
+    """A natural person's identity: masked, or in the clear for an audited reveal."""
+
+    name: str
+    id_number: str
+    revealed: bool
+
+
+class EraseIn(Body):
+    reason: str = text()
 
 
 class Counts(Mirror):
@@ -144,6 +179,12 @@ class SubjectOut(Mirror):
     established_on: date | None
     registered_at: datetime
     counts: Counts
+
+
+class PersonOut(SubjectOut):
+    """A natural person: the subject, and its identity (masked unless revealed)."""
+
+    identity: IdentityOut
 
 
 class FactIn(Body):

@@ -16,10 +16,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Protocol
 from uuid import UUID
 
+from stdnum.cn import ric
 from stdnum.cn import uscc as stdnum_uscc
 
 from ledger.domain.catalog import catalogue
-from ledger.domain.commands import COMMANDS
+from ledger.domain.commands import COMMANDS, RecordFact
 from ledger.domain.errors import LedgerError
 from ledger.domain.values import CST, SYSTEM_ACTOR, Actor, Role, add_months
 from ledger.service.application import CreditLedger
@@ -580,3 +581,47 @@ def load(
             yield action, exc
         else:
             yield action, None
+
+
+#: The practitioners' fields of the plan's annex whose subjects are people (DOMAIN §9).
+PRACTITIONER_FIELDS = ("private_education", "legal_services", "civil_air_defence")
+SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗"
+GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰"
+
+
+def identity_number(rng: random.Random) -> str:
+    """A valid resident identity number of someone born in Wugang (GB 11643 check digit)."""
+    born = _random_day(rng, date(1965, 1, 1), date(2000, 12, 31))
+    body = f"{REGION}{born:%Y%m%d}{rng.randint(0, 999):03d}"
+    return body + ric.calc_check_digit(body + "0")
+
+
+def load_practitioners(app: CreditLedger, seed: int, count: int = 6) -> list[str]:
+    """A few natural persons (teachers, lawyers, civil-air-defence staff), registered with
+    their identity sealed, and a record or two each; answers their refs. Needs the master key
+    and ledger secret (`CREDIT_LEDGER_MASTER_KEY`, `CREDIT_LEDGER_PERSON_SECRET`)."""
+    refs = []
+    for n in range(count):
+        rng = random.Random(f"{seed}:practitioner:{n}")
+        field_code = PRACTITIONER_FIELDS[n % len(PRACTITIONER_FIELDS)]
+        name = rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.randint(1, 2)))
+        ref = app.register_person(
+            id_number=identity_number(rng), name=name, actor=SYSTEM_ACTOR, fields=[field_code]
+        ).ref
+        refs.append(ref)
+        # Every other one has a penalty; the rest a municipal honour.
+        penalty = n % 2 == 0
+        app.handle(
+            RecordFact(
+                uscc=ref,
+                indicator=rng.choice(["penalty.general", "penalty.serious"])
+                if penalty
+                else "honor.municipal",
+                decided_on=_random_day(rng, date(2024, 1, 1), date(2025, 6, 30)),
+                domain=field_code,
+                document_no=f"舞{_short(field_code)}{'罚' if penalty else '表'}〔2025〕"
+                f"{rng.randint(1, 99)}号",
+                actor=SYSTEM_ACTOR,
+            )
+        )
+    return refs

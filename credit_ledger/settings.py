@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -80,6 +80,29 @@ class Settings(BaseSettings):
         default=1024 * 1024,
         ge=1024,
         description="largest request body accepted; a larger one is answered 413 unread",
+    )
+
+    # Natural persons' personal information (DOMAIN §9). Secrets never appear in a log.
+    master_key: SecretStr | None = Field(
+        default=None,
+        description="64 hex characters: the master key wrapping persons' data keys (or use "
+        "master_key_file); a store holding persons does not start without it",
+    )
+    master_key_file: str | None = Field(
+        default=None, description="a file holding the master key as 64 hex characters"
+    )
+    person_secret: SecretStr | None = Field(
+        default=None,
+        description="the ledger secret of the keyed hash (HMAC) naming a person's stream by "
+        "identity number; never changes over a store's life",
+    )
+    cipher: Literal["sm4-gcm", "aes-256-gcm"] = Field(
+        default="sm4-gcm", description="cipher of new persons' data (SM4-GCM, GB/T 32907)"
+    )
+    chain_hash: Literal["sha256", "sm3"] = Field(
+        default="sha256",
+        description="hash of a new store's hash chain (SM3, GB/T 32905, or SHA-256); a store "
+        "keeps the one it was created with",
     )
 
 

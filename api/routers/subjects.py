@@ -10,7 +10,10 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Response, status
 
 from api.deps import (
+    AUDITORS,
     MAX_POSITION,
+    Admin,
+    Audit,
     Auditor,
     Config,
     Filer,
@@ -24,6 +27,7 @@ from api.schemas import (
     PROBLEM_RESPONSES,
     Changed,
     DelistIn,
+    EraseIn,
     EvaluationOut,
     FactCreated,
     FactEndIn,
@@ -31,6 +35,7 @@ from api.schemas import (
     FactRevokeIn,
     HistoryEvent,
     HistoryOut,
+    IdentityOut,
     IndustryEvaluationCreated,
     IndustryEvaluationIn,
     IsoDate,
@@ -42,6 +47,8 @@ from api.schemas import (
     ListingIn,
     ObjectionCreated,
     ObjectionIn,
+    PersonCreated,
+    PersonOut,
     RepairCreated,
     RepairIn,
     SubjectCreated,
@@ -62,8 +69,10 @@ from ledger.domain.commands import (
     RequestRepair,
     RevokeFact,
 )
+from ledger.domain.errors import Forbidden, InvalidInput
+from ledger.domain.persons import ERASED
 from ledger.domain.rules.queues import subject_counts
-from ledger.domain.values import normalize_uscc, subject_id_for
+from ledger.domain.values import Actor, SubjectKind, normalize_uscc, subject_id_for
 from ledger.service.application import Written
 from ledger.store.stores import stream_positions
 
@@ -79,11 +88,38 @@ def _position(written: Written) -> int:
     return written.position or 0
 
 
-@router.post("", status_code=201, response_model=SubjectCreated)
+@router.post("", status_code=201, response_model=SubjectCreated | PersonCreated)
 def register_subject(
     body: SubjectIn, actor: Recorder, ledger: Ledger, response: Response
 ) -> SubjectCreated:
-    """Register a subject (idempotent: the same details again answer 200)."""
+    """Register a subject (idempotent: the same details again answer 200).
+
+    A natural person (`kind: natural_person`) is registered by `id_number` instead of `uscc`
+    and answered with an opaque `ref`, which every path takes in place of a credit code."""
+    if (body.kind == SubjectKind.NATURAL_PERSON) != (body.id_number is not None) or (
+        body.uscc is None
+    ) == (body.id_number is None):
+        raise InvalidInput(
+            "a natural person is registered by id_number, any other subject by uscc",
+            field="id_number" if body.kind == SubjectKind.NATURAL_PERSON else "uscc",
+            rule="kind natural_person takes id_number; other kinds take uscc",
+        )
+    if body.id_number is not None:
+        person = ledger.register_person(
+            id_number=body.id_number,
+            name=body.name,
+            actor=actor,
+            fields=body.fields,
+            source_document=body.source_document,
+        )
+        _created(response, person.written)
+        return PersonCreated(
+            uscc=person.ref,
+            ref=person.ref,
+            subject_id=person.written.id,
+            position=_position(person.written),
+        )
+    assert body.uscc is not None
     written = ledger.handle(
         RegisterSubject(
             uscc=body.uscc,
@@ -101,18 +137,77 @@ def register_subject(
     )
 
 
-@router.get("/{uscc}", response_model=SubjectOut)
-def get_subject(uscc: str, actor: Reader, ledger: Ledger) -> SubjectOut:
-    """A subject, its fields and counts of what is recorded about it."""
+@router.get("/{uscc}", response_model=SubjectOut | PersonOut)
+def get_subject(
+    uscc: str,
+    actor: Reader,
+    ledger: Ledger,
+    audit: Audit,
+    reveal: Annotated[
+        bool, Query(description="a person's full identity: admin or auditor, with a purpose")
+    ] = False,
+    purpose: Annotated[
+        str | None, Query(max_length=200, description="the legal purpose of a reveal (audited)")
+    ] = None,
+) -> SubjectOut:
+    """A subject, its fields and counts of what is recorded about it; a natural person's
+    identity masked, or revealed to an admin or auditor stating a purpose (audited)."""
     state = ledger.subject(uscc)
     assert state.registered_at is not None
-    return SubjectOut.model_validate(
-        Joined(
-            state,
-            subject_id=subject_id_for(state.uscc),
-            counts=subject_counts(state, ledger.today(), ledger.models),
-        )
+    joined = Joined(
+        state,
+        subject_id=subject_id_for(state.uscc),
+        counts=subject_counts(state, ledger.today(), ledger.models),
     )
+    if state.kind != SubjectKind.NATURAL_PERSON:
+        if reveal:
+            raise InvalidInput(
+                "only a natural person's identity is revealed", field="reveal", rule="DOMAIN §9"
+            )
+        return SubjectOut.model_validate(joined)
+    if reveal:
+        _may_reveal(actor, purpose)
+        audit.record_read(
+            token_id=actor.actor_id,
+            role=actor.role.value,
+            department=actor.department,
+            endpoint="reveal_identity",
+            uscc=state.uscc,
+            purpose=purpose,
+            query=f"GET /v1/subjects/{state.uscc}?reveal=true",
+        )
+    identity = ledger.person_identity(state)
+    if identity is None:
+        shown = IdentityOut(name=ERASED, id_number=ERASED, revealed=False)
+    else:
+        seen = identity if reveal else identity.masked
+        shown = IdentityOut(name=seen.name, id_number=seen.id_number, revealed=reveal)
+    return PersonOut.model_validate(Joined(joined, identity=shown))
+
+
+def _may_reveal(actor: Actor, purpose: str | None) -> None:
+    """A reveal is an admin's or auditor's, and states its legal purpose (DOMAIN §9)."""
+    if actor.role not in AUDITORS:
+        raise Forbidden(
+            f"role '{actor.role.value}' may not reveal a person's identity; "
+            "allowed: admin, auditor",
+            field="reveal",
+            rule="a reveal needs admin or auditor",
+        )
+    if purpose is None or not purpose.strip():
+        raise InvalidInput(
+            "revealing a person's identity needs the legal purpose: ?purpose=…",
+            field="purpose",
+            rule="a reveal states its legal purpose (audited)",
+        )
+
+
+@router.post("/{uscc}/erase", response_model=Changed)
+def erase_identity(uscc: str, body: EraseIn, actor: Admin, ledger: Ledger) -> Changed:
+    """Erase a natural person's identity by destroying its data key (crypto-shredding): the
+    events stay and grade as before; the identity reads `[erased]` from then on."""
+    written = ledger.erase_person(uscc, reason=body.reason, actor=actor)
+    return Changed(id=written.id, changed=written.created, position=_position(written))
 
 
 @router.post("/{uscc}/facts", status_code=201, response_model=FactCreated)

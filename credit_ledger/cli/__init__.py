@@ -16,6 +16,9 @@ from credit_ledger.cli import tokens
 from credit_ledger.cli import operations
 
 # isort: split
+from credit_ledger.cli import persons
+
+# isort: split
 from credit_ledger.cli import draws
 
 # isort: split
@@ -46,6 +49,7 @@ __all__ = [
     "main",
     "models",
     "operations",
+    "persons",
     "reading",
     "tokens",
 ]

@@ -15,6 +15,8 @@ from credit_ledger.parallel import default_workers
 from credit_ledger.settings import get_settings
 from ledger.domain.dates import parse_date, parse_instant
 from ledger.domain.errors import InvalidInput
+from ledger.service.ciphers import CipherError
+from ledger.service.identity import IdentityUnavailable
 from ledger.store.stores import StoreURLError, process_local, store_fault
 
 app = typer.Typer(
@@ -90,6 +92,8 @@ def open_store(**kwargs: Any) -> Any:
         return open_ledger(get_settings().database_url, **kwargs)
     except StoreURLError as exc:
         raise fail(f"CREDIT_LEDGER_DATABASE_URL: {exc}") from None
+    except (IdentityUnavailable, CipherError) as exc:
+        raise fail(str(exc)) from None
 
 
 #: The exit status of a command the store could not serve (sysexits' EX_TEMPFAIL: try again).

@@ -32,7 +32,7 @@ def demo(
     ] = 2021,
 ) -> None:
     """Load realistic synthetic history (2019 to today) into the configured, empty store."""
-    from credit_ledger.demo import SimulatedClock, load, plan
+    from credit_ledger.demo import SimulatedClock, load, load_practitioners, plan
 
     today = datetime.now(CST).date()
     clock = SimulatedClock(datetime(2019, 1, 1, tzinfo=UTC))
@@ -66,6 +66,15 @@ def demo(
         )
         for label, code in summary.samples.items():
             console.print(f"  {label:>13}: {code}")
+        if ledger.identities.vault is not None and ledger.identities.secret is not None:
+            refs = load_practitioners(ledger, seed)
+            console.print(f"{len(refs)} practitioners (natural persons, identities sealed):")
+            console.print(f"  {'practitioner':>13}: {refs[0]}")
+        else:
+            console.print(
+                "Practitioners (natural persons) were left out: set CREDIT_LEDGER_MASTER_KEY "
+                "and CREDIT_LEDGER_PERSON_SECRET to include them."
+            )
         console.print("Try: credit-ledger evaluate <USCC> --as-of 2023-10-31")
     finally:
         ledger.close()

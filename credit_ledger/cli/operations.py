@@ -168,6 +168,7 @@ def verify(
 ) -> None:
     """Prove the logs unchanged (hash chains) and the read models equal to a fresh replay."""
     from credit_ledger.bootstrap import open_audit
+    from ledger.store.chain import stored_chain_hash
     from replay.tools import verify as run_verify
 
     anchor = None
@@ -189,13 +190,17 @@ def verify(
                 anchor=anchor,
                 progress=lambda _k, n: bar.advance(task, n),
             )
+        hashes = [stored_chain_hash(r) for r in (ledger.recorder, audit.recorder)]
     finally:
         ledger.close()
         audit.close()
     problems = list(report.problems)
-    for chain in report.chains:
+    for chain, hash_name in zip(report.chains, hashes, strict=True):
+        # SHA-256 is every store's unless created otherwise; another hash is named.
+        named = "" if hash_name == "sha256" else f" ({hash_name.upper()})"
         console.print(
             f"chain {chain.table}: {chain.events} events, head {chain.head_position}:{chain.head}"
+            + named
         )
     console.print(f"checked {report.checked}")
     if problems:
@@ -215,6 +220,9 @@ def serve(
     import uvicorn
 
     settings = get_settings()
+    # Opened once first, so a store that cannot be served (persons without their master key)
+    # is refused here in one clear line, before any worker starts.
+    open_store().close()
     options: dict[str, Any] = {
         "host": host or settings.host,
         "port": port or settings.port,

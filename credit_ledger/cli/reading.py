@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated, Any
 
 import orjson
@@ -109,6 +110,8 @@ def evaluate(
             as_of=date_option(as_of, "--as-of"),
             known_at=instant_option(known_at, "--known-at"),
         )
+        # A natural person is shown masked, as in every output (DOMAIN §9).
+        ev = replace(ev, name=ledger.identities.shown(ev.name))
     except LedgerError as exc:
         raise fail(f"{exc.field or 'input'}: {exc.message}") from None
     finally:
@@ -140,6 +143,7 @@ def replay(
                 as_of=date_option(as_of, "--as-of"),
             )
         )
+        steps = [replace(s, summary=ledger.identities.shown(s.summary)) for s in steps]
     except LedgerError as exc:
         raise fail(f"{exc.field or 'input'}: {exc.message}") from None
     finally:

@@ -29,6 +29,15 @@ class RegisterSubject:
 
 
 @dataclass(frozen=True, kw_only=True)
+class EraseIdentity:
+    """Destroy a natural person's identity (DOMAIN §9): admins, with the lawful reason."""
+
+    uscc: str
+    reason: str
+    actor: Actor
+
+
+@dataclass(frozen=True, kw_only=True)
 class RecordFact:
     """Record a credit fact (DOMAIN §4); idempotent on `(domain, document_no)`."""
 
@@ -243,6 +252,7 @@ SubjectCommand = (
     | JoinField
     | LeaveField
     | RecordInspectionResult
+    | EraseIdentity
 )
 Command = SubjectCommand | RegisterInspectors | PublishVersion
 

@@ -17,6 +17,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.utils import register_topic
 
 from ledger.domain.fold import step
+from ledger.domain.persons import ERASED
 from ledger.domain.state import (
     FactState,
     IndustryEvaluationState,
@@ -367,6 +368,18 @@ class IndustryEvaluationRecorded(SubjectEvent):
         )
 
 
+class IdentityErased(SubjectEvent):
+    """IdentityErased: a natural person's data key was destroyed (crypto-shredding, DOMAIN §9);
+    the stream stays and grades as before, its sealed identity can no longer be opened."""
+
+    TOPIC = "credit.identity_erased.v1"
+    reason: str
+
+    def fold(self, state: SubjectState) -> None:
+        state.name = ERASED
+        state.identity_erased = True
+
+
 #: Every event class stored on subject streams, by class name (the aggregate's names for them).
 SUBJECT_EVENTS: dict[str, type[SubjectEvent]] = {
     cls.__name__: cls
@@ -387,6 +400,7 @@ SUBJECT_EVENTS: dict[str, type[SubjectEvent]] = {
         LeftField,
         InspectionResultRecorded,
         IndustryEvaluationRecorded,
+        IdentityErased,
     )
 }
 

@@ -54,6 +54,45 @@ class Period:
 
 
 @dataclass(frozen=True)
+class PersonRules:
+    """What a model version says of natural persons (its `[natural_persons]` table, DOMAIN §9):
+    whether the annual population counts them, which indicators never apply to them, and how
+    long their identity is kept after their last recorded event. A version without the table
+    counts no persons and keeps identities until an admin erases them."""
+
+    in_population: bool = False
+    not_applicable: frozenset[str] = frozenset()
+    retention: Period | None = None
+
+    @classmethod
+    def parse(cls, raw: Any, version: str, indicators: Collection[str]) -> PersonRules:
+        """Read a `[natural_persons]` table, naming a bad entry."""
+        if raw is None:
+            return cls()
+        if not isinstance(raw, dict) or set(raw) - {"in_population", "not_applicable", "retention"}:
+            raise ValueError(
+                f"{version}: [natural_persons] takes in_population, not_applicable, retention"
+            )
+        included = raw.get("in_population", False)
+        codes = raw.get("not_applicable", [])
+        if not isinstance(included, bool):
+            raise ValueError(f"{version}: natural_persons.in_population must be true or false")
+        if not isinstance(codes, list) or not set(codes) <= set(indicators):
+            raise ValueError(f"{version}: natural_persons.not_applicable must list indicators")
+        retention = raw.get("retention")
+        return cls(
+            in_population=included,
+            not_applicable=frozenset(codes),
+            retention=None if retention is None else Period.parse(retention),
+        )
+
+
+def person_rules(model: EvaluationModel) -> PersonRules:
+    """The natural-person rules of a model version (its `[natural_persons]` table)."""
+    return model.persons
+
+
+@dataclass(frozen=True)
 class Indicator:
     """One indicator of the model: a deduction or bonus of fixed points for a period."""
 
@@ -169,6 +208,8 @@ class EvaluationModel:
     indicators: dict[str, Indicator]
     repair_minimum: dict[str, Period]
     authority: Authority
+    #: The `[natural_persons]` table: a published version carries its own (DOMAIN §9).
+    persons: PersonRules = PersonRules()
 
     def indicator(self, code: str, *, field_name: str = "indicator") -> Indicator:
         """The indicator with this code, or a refusal listing the known codes."""
@@ -256,6 +297,7 @@ class EvaluationModel:
                 indicators,
                 catalogue().fields if known_fields is None else known_fields,
             ),
+            persons=PersonRules.parse(data.get("natural_persons"), data["version"], indicators),
         )
 
 

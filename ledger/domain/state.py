@@ -187,6 +187,8 @@ class SubjectState:
     industry_evaluations: list[IndustryEvaluationState] = field(default_factory=list)
     memberships: list[Membership] = field(default_factory=list)
     inspections: list[InspectionResultState] = field(default_factory=list)
+    #: A natural person whose data key was destroyed: `name` then reads `[erased]` (DOMAIN §9).
+    identity_erased: bool = False
 
     @property
     def registered(self) -> bool:

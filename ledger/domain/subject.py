@@ -45,6 +45,7 @@ class Subject(Aggregate):
     LeftField = events.LeftField
     InspectionResultRecorded = events.InspectionResultRecorded
     IndustryEvaluationRecorded = events.IndustryEvaluationRecorded
+    IdentityErased = events.IdentityErased
 
     @staticmethod
     def create_id(uscc: str) -> UUID:

@@ -13,6 +13,7 @@ from uuid import UUID, uuid5
 from stdnum.cn import uscc as stdnum_uscc
 
 from ledger.domain.errors import Forbidden, InvalidInput
+from ledger.domain.persons import is_person_ref, mask_id_number, ref_stream_id
 from ledger.domain.text import natural_key
 
 #: China Standard Time has had no daylight saving since 1991, so a fixed offset is exact.
@@ -25,13 +26,14 @@ LOCATOR_NAMESPACE = UUID("1d2f4e6a-8b0c-5e2d-a4f6-b8c0d2e4f6a8")
 
 
 class SubjectKind(StrEnum):
-    """The kinds of credit subject the ledger grades (natural persons come later)."""
+    """The kinds of credit subject the ledger grades; a natural person's code is its ref."""
 
     ENTERPRISE = "enterprise"
     INDIVIDUAL_BUSINESS = "individual_business"
     SOCIAL_ORGANIZATION = "social_organization"
     PUBLIC_INSTITUTION = "public_institution"
     GOVERNMENT_DEPARTMENT = "government_department"
+    NATURAL_PERSON = "natural_person"
 
 
 class ListType(StrEnum):
@@ -74,6 +76,7 @@ WRITE_ROLES: dict[str, frozenset[Role]] = {
     "register": frozenset({Role.ADMIN, Role.RECORDER, Role.SYSTEM}),
     "record": frozenset({Role.ADMIN, Role.RECORDER, Role.SYSTEM}),
     "file": frozenset({Role.ADMIN, Role.PLATFORM, Role.SYSTEM}),
+    "erase": frozenset({Role.ADMIN, Role.SYSTEM}),
 }
 
 
@@ -94,7 +97,7 @@ class Actor:
         """Admins and the ledger's own tooling may write in every field."""
         return self.role in (Role.ADMIN, Role.SYSTEM)
 
-    def require(self, action: Literal["register", "record", "file"]) -> None:
+    def require(self, action: Literal["register", "record", "file", "erase"]) -> None:
         """Refuse the action unless the actor's role may perform it."""
         if self.role not in WRITE_ROLES[action]:
             allowed = ", ".join(sorted(r.value for r in WRITE_ROLES[action] if r != Role.SYSTEM))
@@ -110,7 +113,8 @@ SYSTEM_ACTOR = Actor(actor_id="system:cli", role=Role.SYSTEM, department=None)
 
 
 def normalize_uscc(value: str, *, field_name: str = "uscc") -> str:
-    """The compact, upper-case credit code, or a refusal naming the GB 32100-2015 rule broken."""
+    """The compact, upper-case credit code (or a natural person's ref, which every path and
+    command takes in its place), or a refusal naming the GB 32100-2015 rule broken."""
     if isinstance(value, str) and field_name == "uscc":
         return _normalize_cached(value)
     return _normalize(value, field_name)
@@ -193,9 +197,19 @@ def _normalize(value: str, field_name: str) -> str:
         raise InvalidInput("must be a string", field=field_name, rule="GB 32100-2015")
     # A credit code is a natural key too: full-width ９１… is the same code as 91….
     code = stdnum_uscc.compact(natural_key(value)).upper()
+    if is_person_ref(code):
+        return code
     problem = uscc_structure_problem(code)
     if problem is None:
         return code
+    if len(code) == 18 and code[:17].isdigit():
+        # Likely an identity number: never repeated in the clear, not even in a refusal.
+        raise InvalidInput(
+            f"'{mask_id_number(code)}' is not a credit code; a natural person is named by the "
+            "ref its registration answered (POST /v1/persons/lookup finds it)",
+            field=field_name,
+            rule="GB 32100-2015 unified social credit code, or a person's ref",
+        )
     raise InvalidInput(
         f"'{value}' is not a valid unified social credit code: {problem}",
         field=field_name,
@@ -205,7 +219,10 @@ def _normalize(value: str, field_name: str) -> str:
 
 @lru_cache(maxsize=16384)  # bounded: a batch's subjects, not the whole population
 def subject_id_for(uscc: str) -> UUID:
-    """The stream id of a subject: uuid5 of its credit code in a fixed namespace."""
+    """The stream id of a subject: uuid5 of its credit code in a fixed namespace; a person's
+    ref names its stream (a keyed hash of the identity number) itself."""
+    if is_person_ref(uscc):
+        return ref_stream_id(uscc)
     return uuid5(SUBJECT_NAMESPACE, uscc)
 
 

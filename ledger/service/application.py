@@ -33,14 +33,18 @@ from ledger.domain.values import (
     Actor,
     require_aware,
 )
+from ledger.service.ciphers import SM4_GCM, KeyVault
 from ledger.service.draws import Draws
 from ledger.service.folded import DEFAULT_CAPACITY
 from ledger.service.handlers import Written, handle
+from ledger.service.identity import Identities
+from ledger.service.persons import Persons
 from ledger.service.queries import Queries
 from ledger.service.rulebook import KnownVersions, Rules
 from ledger.service.tokens import Tokens, VerifiedTokens
 from ledger.service.unit_of_work import UnitOfWork
 from ledger.store.codec import DateAsISO
+from ledger.store.keys import DataKeyTable
 
 __all__ = ["CreditLedger", "Written", "system_clock"]
 
@@ -51,7 +55,7 @@ def system_clock() -> datetime:
 
 
 # Application first: its stores are what the mixins' `LedgerParts` declares they use.
-class CreditLedger(Application[UUID], Queries, Draws, Tokens, Rules):
+class CreditLedger(Application[UUID], Queries, Draws, Tokens, Rules, Persons):
     """Credit facts, listings, objections and repairs as immutable events, graded on demand."""
 
     name = "credit_ledger"
@@ -62,6 +66,9 @@ class CreditLedger(Application[UUID], Queries, Draws, Tokens, Rules):
         *,
         clock: Callable[[], datetime] = system_clock,
         models: ModelRegistry | None = None,
+        vault: KeyVault | None = None,
+        person_secret: bytes | None = None,
+        cipher: str = SM4_GCM,
         cached_subjects: int = DEFAULT_CAPACITY,
         rules_refresh_seconds: float = 1.0,
     ) -> None:
@@ -76,6 +83,8 @@ class CreditLedger(Application[UUID], Queries, Draws, Tokens, Rules):
         self.catalogue = catalogue()
         self.unit_of_work = UnitOfWork(self, cached_subjects=cached_subjects)
         self.verified_tokens = VerifiedTokens()
+        #: Natural persons' keys (DOMAIN §9); `identities.check()` refuses the wrong ones.
+        self.identities = Identities(DataKeyTable(self), vault, person_secret, cipher)
         #: Called with the number of events after every save (metrics hook for adapters).
         self.save_listeners: list[Callable[[int], None]] = []
 

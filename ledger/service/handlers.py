@@ -144,6 +144,7 @@ HANDLERS: dict[type[Any], Handler] = {
     commands.JoinField: on_subject,
     commands.LeaveField: on_subject,
     commands.RecordInspectionResult: on_inspection_result,
+    commands.EraseIdentity: on_subject,
     commands.RegisterInspectors: on_inspectors,
     commands.PublishVersion: on_publication,
 }

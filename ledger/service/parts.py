@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime
 from typing import Any, Protocol
 from uuid import UUID
@@ -54,6 +54,10 @@ class LedgerParts(Protocol):
     def _field(self, code: str, field_name: str) -> str: ...
 
     def _authorize(self, actor: Actor, act: Act, on: date | None) -> None: ...
+
+    def handle(self, command: Any) -> Any: ...
+
+    def subject_registrations(self) -> Iterator[Any]: ...
 
     def history(self, uscc: str) -> list[DomainEventProtocol[UUID]]: ...
 

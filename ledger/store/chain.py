@@ -2,9 +2,11 @@
 
 Each stored event gets a link, `sha256(previous link | position | stream | version | topic |
 state bytes)`, written in the same transaction as the event, while the store's write lock
-serialises appends. The database refuses UPDATE, DELETE and TRUNCATE of events and links, so
-only someone able to bypass triggers (a superuser) can change a row — and `verify` then finds
-the first position whose recomputed link no longer matches.
+serialises appends. A store created with SM3 (GB/T 32905) chains with it instead: the choice is
+recorded in the store (`{events}_chain_hash`), and both appends and `verify` read it there.
+The database refuses UPDATE, DELETE and TRUNCATE of events and links, so only someone able to
+bypass triggers (a superuser) can change a row — and `verify` then finds the first position
+whose recomputed link no longer matches.
 """
 
 from __future__ import annotations
@@ -50,18 +52,28 @@ RETRY_PAUSE = 0.2  # between attempts, as the library pauses
 Method = TypeVar("Method", bound=Callable[..., Any])
 
 
+#: The hashes a chain can use; a store without a recorded choice uses the first.
+CHAIN_HASHES = ("sha256", "sm3")
+
+
 def chain_link(
-    previous: str, position: int, originator_id: UUID | str, version: int, topic: str, state: bytes
+    previous: str,
+    position: int,
+    originator_id: UUID | str,
+    version: int,
+    topic: str,
+    state: bytes,
+    hash_name: str = "sha256",
 ) -> str:
     """The link of one stored event, covering the previous link and the event's stored bytes."""
-    digest = hashlib.sha256()
+    digest = hashlib.sha256() if hash_name == "sha256" else hashlib.new(hash_name)
     digest.update(f"{previous}|{position}|{originator_id}|{version}|{topic}|".encode())
     digest.update(state)
     return digest.hexdigest()
 
 
 def _links(
-    previous: str, ids: Sequence[int], events: Sequence[StoredEvent]
+    previous: str, ids: Sequence[int], events: Sequence[StoredEvent], hash_name: str = "sha256"
 ) -> list[tuple[int, str]]:
     rows = []
     for position, event in zip(ids, events, strict=True):
@@ -72,13 +84,88 @@ def _links(
             event.originator_version,
             event.topic,
             event.state,
+            hash_name,
         )
         rows.append((position, previous))
     return rows
 
 
+def _hash_table(recorder: Any) -> str:
+    return f"{recorder.events_table_name}_chain_hash"
+
+
+def read_chain_hash(recorder: Any, cursor: Any) -> str:
+    """The hash a chained log uses, as its store records it (none recorded: SHA-256)."""
+    table = _hash_table(recorder)
+    if isinstance(recorder, SQLiteApplicationRecorder):
+        cursor.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,))
+        if cursor.fetchone() is None:
+            return CHAIN_HASHES[0]
+        cursor.execute(f"SELECT hash FROM {table}")  # noqa: S608 - our own table name
+    else:
+        qualified = f'"{recorder.datastore.schema}"."{table}"'
+        cursor.execute("SELECT to_regclass(%s) IS NOT NULL AS found", (qualified,))
+        row = cursor.fetchone()
+        if not (row and row["found"]):
+            return CHAIN_HASHES[0]
+        cursor.execute(
+            SQL("SELECT hash FROM {schema}.{table}").format(
+                schema=Identifier(recorder.datastore.schema), table=Identifier(table)
+            )
+        )
+    row = cursor.fetchone()
+    return str(row["hash"]) if row else CHAIN_HASHES[0]
+
+
+def stored_chain_hash(recorder: Any) -> str:
+    """The hash a chained log's store records for it (what `verify_chain` recomputes with)."""
+    with recorder.datastore.transaction(commit=False) as cursor:
+        return read_chain_hash(recorder, cursor)
+
+
+def settle_chain_hash(recorder: Any, wanted: str) -> str:
+    """The hash of a chained log: the one its store records, or — for a store with no events
+    yet — `wanted`, recorded now. An existing store keeps the hash it was created with."""
+    if wanted not in CHAIN_HASHES:
+        raise ValueError(f"chain hash must be one of {', '.join(CHAIN_HASHES)}, not {wanted!r}")
+    if not isinstance(recorder, ChainedSQLiteRecorder | ChainedPostgresRecorder):
+        return CHAIN_HASHES[0]
+    empty = not recorder.max_notification_id()
+    with recorder.datastore.transaction(commit=True) as cursor:
+        found = read_chain_hash(recorder, cursor)
+        if found == CHAIN_HASHES[0] and wanted != found and empty:
+            table = _hash_table(recorder)
+            if isinstance(recorder, ChainedSQLiteRecorder):
+                # The write lock, taken by the first statement, makes the check and the row one.
+                cursor.execute(f"CREATE TABLE IF NOT EXISTS {table} (hash TEXT NOT NULL)")
+                cursor.execute(
+                    f"INSERT INTO {table} SELECT ? WHERE NOT EXISTS (SELECT 1 FROM {table})",  # noqa: S608
+                    (wanted,),
+                )
+            else:
+                name = SQL("{schema}.{table}").format(
+                    schema=Identifier(recorder.datastore.schema), table=Identifier(table)
+                )
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
+                cursor.execute(
+                    SQL("CREATE TABLE IF NOT EXISTS {0} (hash text NOT NULL)").format(name)
+                )
+                cursor.execute(
+                    SQL("INSERT INTO {0} SELECT %s WHERE NOT EXISTS (SELECT 1 FROM {0})").format(
+                        name
+                    ),
+                    (wanted,),
+                )
+            found = read_chain_hash(recorder, cursor)
+    recorder.chain_hash = found
+    return found
+
+
 class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
     """The stock SQLite recorder plus immutability triggers and a hash-chain table."""
+
+    #: The chain's hash, read from the store on the first append (`read_chain_hash`).
+    chain_hash: str | None = None
 
     def __init__(
         self, datastore: SQLiteDatastore, events_table_name: str = "stored_events"
@@ -125,9 +212,11 @@ class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
             "ORDER BY notification_id DESC LIMIT 1"
         )
         row = c.fetchone()
+        if self.chain_hash is None:
+            self.chain_hash = read_chain_hash(self, c)
         c.executemany(
             f"INSERT INTO {self.chain_table_name} VALUES (?, ?)",  # noqa: S608
-            _links(row["link"] if row else GENESIS, ids, stored_events),
+            _links(row["link"] if row else GENESIS, ids, stored_events, self.chain_hash),
         )
         return ids
 
@@ -222,6 +311,8 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
 
     #: Set per store from the settings (`credit_ledger.bootstrap`).
     attempts = STORE_ATTEMPTS
+    #: The chain's hash, read from the store before the first append (`read_chain_hash`).
+    chain_hash: str | None = None
     select_events = _bounded(PostgresApplicationRecorder.select_events)
     select_notifications = _bounded(PostgresApplicationRecorder.select_notifications)
     max_notification_id = _bounded(PostgresApplicationRecorder.max_notification_id)
@@ -369,7 +460,15 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
     ) -> Sequence[int] | None:
         """Large batches (imports) go in by binary COPY, small ones by the server-side append."""
         # The library passes `tracking=None` on every save of a plain application.
-        if any(v is not None for v in kwargs.values()) or self.datastore.enable_db_functions:
+        if self.chain_hash is None:
+            with self.datastore.transaction(commit=False) as curs:
+                self.chain_hash = read_chain_hash(self, curs)
+        # The server-side append links with sha256 only: another hash links here, in Python.
+        if (
+            any(v is not None for v in kwargs.values())
+            or self.datastore.enable_db_functions
+            or self.chain_hash != "sha256"
+        ):
             ids: Sequence[int] | None = self._insert_by_statement(stored_events, **kwargs)
             return ids
         if len(stored_events) < self.copy_from:
@@ -443,7 +542,10 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
         row = curs.fetchone()
         with curs.copy(self.copy_links) as copy:
             copy.set_types(["int8", "text"])
-            for link in _links(row["link"] if row else GENESIS, ids, stored_events):
+            links = _links(
+                row["link"] if row else GENESIS, ids, stored_events, self.chain_hash or "sha256"
+            )
+            for link in links:
                 copy.write_row(link)
         return ids
 
@@ -468,7 +570,10 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
         curs.execute(self.select_last_link)
         row = curs.fetchone()
         curs.executemany(
-            self.insert_links, _links(row["link"] if row else GENESIS, ids, stored_events)
+            self.insert_links,
+            _links(
+                row["link"] if row else GENESIS, ids, stored_events, self.chain_hash or "sha256"
+            ),
         )
         return ids
 
@@ -553,6 +658,7 @@ def verify_chain(recorder: Any, anchor: tuple[int, str] | None = None) -> ChainR
         return ChainReport(
             str(type(recorder).__name__), 0, GENESIS, 0, ("store keeps no hash chain",)
         )
+    hash_name = stored_chain_hash(recorder)
     problems: list[str] = []
     previous = GENESIS
     count = 0
@@ -570,6 +676,7 @@ def verify_chain(recorder: Any, anchor: tuple[int, str] | None = None) -> ChainR
                 event["originator_version"],
                 event["topic"],
                 _as_bytes(event["state"]),
+                hash_name,
             )
             if anchor is not None and position == anchor[0]:
                 anchor_reached = expected == anchor[1]

@@ -231,6 +231,12 @@ CALLS: dict[tuple[str, str], Request] = {
         "/v1/subjects/{uscc}/fields/drugs/leave", lambda w: {"left_on": "2025-02-01"}
     ),
     ("GET", "/v1/subjects/{uscc}/history"): _get("/v1/subjects/{uscc}/history", purpose="walk"),
+    ("POST", "/v1/subjects/{uscc}/erase"): _body(
+        "/v1/subjects/{uscc}/erase", lambda w: {"reason": "walk"}
+    ),
+    ("POST", "/v1/persons/lookup"): _body(
+        "/v1/persons/lookup", lambda w: {"id_number": "410481199003071232"}
+    ),
     ("POST", "/v1/objections/{objection_id}/resolve"): _body(
         "/v1/objections/{objection}/resolve",
         lambda w: {"outcome": "rejected", "resolved_on": "2025-04-10"},

@@ -130,10 +130,24 @@ function searchBar(uscc, asOf, knownAt, ctx) {
     input,
     h("button", { type: "submit", id: "uscc-search" }, bi("查询", "Search")),
   );
+  input.addEventListener("input", () => input.setCustomValidity(""));
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     const code = input.value.trim().toUpperCase();
-    if (code) ctx.go("subject", [code], { as_of: asOf, known_at: knownAt });
+    if (!code) return;
+    if (!/^\d{17}[\dX]$/.test(code)) {
+      ctx.go("subject", [code], { as_of: asOf, known_at: knownAt });
+      return;
+    }
+    // A resident identity number never goes in a URL: its ref is looked up by POST (DOMAIN §9).
+    input.value = "";
+    api("/v1/persons/lookup", { method: "POST", body: { id_number: code } }).then(
+      (found) => ctx.go("subject", [found.ref], { as_of: asOf, known_at: knownAt }),
+      (error) => {
+        input.setCustomValidity(error.message || "未找到 not found");
+        input.reportValidity();
+      },
+    );
   });
 
   const asOfInput = h("input", { type: "date", id: "as-of", value: asOf, min: "2000-01-01" });

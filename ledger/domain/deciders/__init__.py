@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ledger.domain import commands
-from ledger.domain.deciders import facts, fields, objections, repairs
+from ledger.domain.deciders import facts, fields, objections, persons, repairs
 from ledger.domain.deciders.base import Change, Context, Decision
 from ledger.domain.state import SubjectState
 
@@ -33,6 +33,7 @@ DECIDERS: dict[type[Any], Callable[[SubjectState, Any, Context], Decision]] = {
     commands.JoinField: fields.join_field,
     commands.LeaveField: fields.leave_field,
     commands.RecordInspectionResult: fields.record_inspection_result,
+    commands.EraseIdentity: persons.erase_identity,
 }
 
 

@@ -32,6 +32,7 @@ from ledger.domain.deciders.base import (
     registered,
     text,
 )
+from ledger.domain.deciders.persons import applicable, registrable
 from ledger.domain.errors import Conflict, InvalidInput
 from ledger.domain.rules.authority import Enrol, InField, PutOnList, RecordIndicator
 from ledger.domain.state import SubjectState
@@ -52,6 +53,7 @@ def register_subject(state: SubjectState, command: RegisterSubject, ctx: Context
     code = normalize_uscc(command.uscc)
     name = str(text(command.name, "name"))
     choice(command.kind, SubjectKind, "kind")
+    registrable(code, name, command.kind)
     fields = sorted({field(ctx, f, "fields") for f in command.fields})
     established_on = command.established_on
     if established_on is not None:
@@ -104,6 +106,7 @@ def record_fact(state: SubjectState, command: RecordFact, ctx: Context) -> Decis
             rule="effective_until must be after decided_on",
         )
     registered(state, code)
+    applicable(ctx, state, command.indicator, decided_on)
     happened(ctx, decided_on, "decided_on")
     fact_id, recorded = new_fact(
         state,
