@@ -24,7 +24,7 @@ from ledger.domain.state import SubjectState
 from ledger.domain.subject import SUBJECT_EVENT_TOPICS
 from ledger.domain.values import end_of_china_day
 from ledger.service.application import CreditLedger
-from ledger.store.log import read_log, read_pages
+from ledger.store.log import by_stream, read_log, read_pages
 from ledger.store.stores import read_streams, stream_positions
 from projections.store import ReadStore, escape_text, holdable
 from projections.store.annual import RESULT_COLUMNS, AnnualTables
@@ -216,14 +216,7 @@ def all_results(
     ready: list[AnnualResult] = []
     year_pass = YearPass(ledger, year, now, upto, ready.append)
     for page in read_pages(ledger.recorder, stop=upto, page_size=PASS_PAGE, part=part, parts=parts):
-        streams: dict[UUID, list[Any]] = {}
-        for row in page:
-            if row.topic in SUBJECT_TOPICS:
-                stream = streams.get(row.originator_id)
-                if stream is None:
-                    streams[row.originator_id] = [row]
-                else:
-                    stream.append(row)
+        streams = by_stream(page, SUBJECT_TOPICS)
         before = len(year_pass.seen)
         for subject_id, rows in streams.items():
             year_pass.take(subject_id, [to_event(r) for r in rows])

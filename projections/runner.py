@@ -29,8 +29,8 @@ from uuid import UUID
 from ledger.domain.state import SubjectState
 from ledger.domain.subject import SUBJECT_EVENT_TOPICS
 from ledger.service.application import CreditLedger
+from ledger.store.log import by_stream, read_pages
 from ledger.store.log import partition_of as partition_of  # the rule, for the passes' callers
-from ledger.store.log import read_pages
 from projections.grades import SubjectOutcome, outcome
 from projections.health import FAILURES, Backoff, ProjectionFailed, ProjectionFailure
 from projections.models import READ_MODELS
@@ -314,15 +314,7 @@ class Projector:
         with_supervision: bool = True,
         taken: list[tuple[UUID, list[Any], dict[int, int]]] | None = None,
     ) -> list[SubjectOutcome]:
-        # One dictionary lookup per event: hashing a UUID is a Python-level call.
-        batch_events: dict[UUID, list[Any]] = {}
-        for n in notifications:
-            if n.topic in SUBJECT_TOPICS:
-                stream = batch_events.get(n.originator_id)
-                if stream is None:
-                    batch_events[n.originator_id] = [n]
-                else:
-                    stream.append(n)
+        batch_events = by_stream(notifications, SUBJECT_TOPICS)
         cache = self._states
         results = []
         # One set of versions for the whole batch: each event graded with those known at its

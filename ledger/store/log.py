@@ -7,7 +7,7 @@ by one), so bounds, order and page sizes mean the same everywhere.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from itertools import chain
 from typing import Any, NamedTuple
 from uuid import UUID
@@ -41,6 +41,21 @@ class StoredRow(NamedTuple):
 def partition_of(subject_id: UUID, parts: int) -> int:
     """Which of `parts` partitions a stream belongs to (its id's last byte, modulo parts)."""
     return (subject_id.int & 0xFF) % parts
+
+
+def by_stream(rows: Sequence[Any], topics: Collection[str]) -> dict[UUID, list[Any]]:
+    """The rows of these topics grouped by stream, in log order within each stream and in the
+    order each stream first appears (a page of the log, ready to fold subject by subject)."""
+    # One dictionary lookup per row: hashing a UUID is a Python-level call.
+    streams: dict[UUID, list[Any]] = {}
+    for row in rows:
+        if row.topic in topics:
+            stream = streams.get(row.originator_id)
+            if stream is None:
+                streams[row.originator_id] = [row]
+            else:
+                stream.append(row)
+    return streams
 
 
 def read_pages(

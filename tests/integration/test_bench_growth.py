@@ -1,4 +1,5 @@
-"""The bench's growth table: each figure at every size and the factor between sizes."""
+"""The bench's growth table: each figure at every size and the factor between them (beside the
+harness test: the bench is not part of the domain the mutation step copies)."""
 
 from __future__ import annotations
 
