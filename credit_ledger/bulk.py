@@ -31,7 +31,7 @@ from ledger.domain.errors import Conflict, InvalidInput, LedgerError
 from ledger.domain.values import SYSTEM_ACTOR, Actor, Role, normalize_uscc, subject_id_for
 from ledger.service.application import CreditLedger
 from ledger.service.lean import LeanBatch
-from ledger.store.stores import existing_streams
+from ledger.store.stores import existing_streams, refresh_statistics
 from projections.runner import partition_of
 from projections.store.checkpoints import ImportCheckpoints
 
@@ -307,6 +307,8 @@ def import_file(
                 progress(total, total, report.events)
     finally:
         ledger.clock = original_clock
+    if report.events:
+        refresh_statistics(ledger)
     return report
 
 

@@ -318,6 +318,20 @@ def _on_events(statement: str, recorder: Any) -> Composed:
     )
 
 
+def refresh_statistics(app: Application[Any]) -> None:
+    """Have PostgreSQL re-read the events table's statistics (after a bulk load).
+
+    Until autovacuum gets to it, the planner still sees the table as it was before the load,
+    and a topic query (the token check of every request, the rulebook's refresh) then walks
+    the whole log in position order instead of taking the topic index: 285 ms instead of
+    0.1 ms at 650 000 events. SQLite plans by its indexes and needs nothing here.
+    """
+    recorder: Any = app.recorder
+    if isinstance(recorder, ChainedPostgresRecorder):
+        with recorder.datastore.get_connection() as conn:
+            conn.execute(_on_events("ANALYZE {schema}.{table}", recorder))
+
+
 #: The one-row table the write probe commits to, beside the read models.
 PROBE_TABLE = "store_probe"
 

@@ -289,3 +289,24 @@ def test_the_command_line_imports_by_either_path_and_names_a_wrong_one(tmp_path:
         printed[via] = done.stdout.split(" in ")[0]  # the counts, not the time taken
     assert printed["bulk"] == printed["command"]
     assert " applied, " in printed["bulk"]
+
+
+def test_an_import_into_postgresql_leaves_the_planner_fresh_statistics(tmp_path: Path) -> None:
+    # Stale statistics after a bulk load made every topic query walk the whole log.
+    half, _ = platform_file(tmp_path, 30)
+    with postgres_schema() as url:
+        ledger = open_ledger(url)
+        try:
+            import_file(ledger, half, rejects=tmp_path / "r", keep_record_time=True)
+            recorder: Any = ledger.recorder
+            with recorder.datastore.transaction(commit=False) as cursor:
+                cursor.execute(
+                    "SELECT last_analyze FROM pg_stat_user_tables "
+                    "WHERE schemaname = %s AND relname = %s",
+                    (recorder.datastore.schema, recorder.events_table_name),
+                )
+                row = cursor.fetchone()
+            assert row is not None
+            assert row["last_analyze"] is not None
+        finally:
+            ledger.close()
