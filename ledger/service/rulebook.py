@@ -55,6 +55,8 @@ class KnownVersions:
         #: `time.monotonic()` of the last check (never checked: minus infinity).
         self.checked = float("-inf")
         self.refresh_seconds = refresh_seconds
+        #: Held by the one thread reading the log for a refresh that fell due.
+        self.refreshing = threading.Lock()
 
 
 class Rules(LedgerParts):
@@ -66,8 +68,17 @@ class Rules(LedgerParts):
     def rulebook(self, *, fresh: bool = False) -> Rulebook:
         """The versions known to this process (read from the log when due, or when `fresh`)."""
         cache = self.known_versions
-        if fresh or time.monotonic() - cache.checked >= cache.refresh_seconds:
+        if fresh:
             self._refresh_rules()
+        # One reader refreshes; requests arriving meanwhile answer with the book as it is, as
+        # they would a moment before it fell due, instead of each reading the log.
+        elif time.monotonic() - cache.checked >= cache.refresh_seconds and (
+            cache.refreshing.acquire(blocking=False)
+        ):
+            try:
+                self._refresh_rules()
+            finally:
+                cache.refreshing.release()
         return cache.book
 
     def models_at(self, known_at: datetime | None = None) -> ModelRegistry:
