@@ -28,10 +28,12 @@ bearer = HTTPBearer(auto_error=False, description="a token from `credit-ledger t
 MAX_POSITION = 2**62
 
 READERS = frozenset({Role.READER, Role.RECORDER, Role.AUDITOR, Role.ADMIN})
-# Who may write is the ledger's rule (`WRITE_ROLES`); no token acts as its own tooling (system).
-RECORDERS = WRITE_ROLES["record"] - {Role.SYSTEM}
-FILERS = WRITE_ROLES["file"] - {Role.SYSTEM}
+# Who may write is the ledger's rule (`WRITE_ROLES`); no token acts as its own tooling (system),
+# and a downstream ledger writes only by delivering its records (`/v1/federation/deliveries`).
+RECORDERS = WRITE_ROLES["record"] - {Role.SYSTEM, Role.FEDERATION}
+FILERS = WRITE_ROLES["file"] - {Role.SYSTEM, Role.FEDERATION}
 AUDITORS = frozenset({Role.AUDITOR, Role.ADMIN})
+FEDERATED = frozenset({Role.FEDERATION, Role.ADMIN})
 
 
 # The dependencies that only look something up are coroutines: FastAPI runs a plain function
@@ -103,6 +105,9 @@ Recorder = Annotated[Actor, Depends(_role_in(RECORDERS, "record"))]
 Filer = Annotated[Actor, Depends(_role_in(FILERS, "file objections or repair requests"))]
 Auditor = Annotated[Actor, Depends(_role_in(AUDITORS, "read histories and the audit log"))]
 Admin = Annotated[Actor, Depends(_role_in(frozenset({Role.ADMIN}), "administer"))]
+Federated = Annotated[
+    Actor, Depends(_role_in(FEDERATED, "deliver records or read results as a downstream ledger"))
+]
 
 
 def wait_for_position(

@@ -25,8 +25,7 @@ import orjson
 from eventsourcing.persistence import RecordConflictError
 
 from credit_ledger.demo import DemoSummary, pool_actions, subject_actions
-from ledger.domain.commands import COMMANDS
-from ledger.domain.dates import parse_date
+from ledger.domain.commands import COMMANDS, argument
 from ledger.domain.errors import Conflict, InvalidInput, LedgerError
 from ledger.domain.values import SYSTEM_ACTOR, Actor, Role, normalize_uscc, subject_id_for
 from ledger.service.application import CreditLedger
@@ -35,26 +34,6 @@ from ledger.store.stores import existing_streams, refresh_statistics
 from projections.runner import partition_of
 from projections.store.checkpoints import ImportCheckpoints
 
-DATES = frozenset(
-    {
-        "decided_on",
-        "effective_until",
-        "ended_on",
-        "listed_on",
-        "delisted_on",
-        "filed_on",
-        "resolved_on",
-        "requested_on",
-        "established_on",
-        "evaluated_on",
-        "revoked_on",
-        "joined_on",
-        "left_on",
-    }
-)
-IDS = frozenset(
-    {"fact_id", "listing_id", "objection_id", "repair_id", "target_id", "evaluation_id"}
-)
 ACTORS = {"system": SYSTEM_ACTOR, "platform": Actor("system:platform", Role.PLATFORM)}
 
 
@@ -94,17 +73,11 @@ def decode(raw: bytes) -> tuple[datetime, str, dict[str, Any]]:
     kwargs: dict[str, Any] = {}
     for key, value in line["args"].items():
         try:
-            if key == "actor":
-                value = ACTORS[value]
-            elif key in DATES and value is not None:
-                value = parse_date(value, key)
-            elif key in IDS and value is not None:
-                value = UUID(value)
+            kwargs[key] = ACTORS[value] if key == "actor" else argument(key, value)
         except InvalidInput as refused:
-            raise BadLine(f"args.{key}: {refused.message}") from None
-        except (KeyError, TypeError, ValueError):
+            raise BadLine(refused.message) from None
+        except (KeyError, TypeError):
             raise BadLine(f"args.{key}: {value!r} is not a valid {key}") from None
-        kwargs[key] = value
     kwargs.setdefault("actor", SYSTEM_ACTOR)
     return at, command, kwargs
 

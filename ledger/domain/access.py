@@ -90,4 +90,5 @@ class AccessToken(Aggregate):
             role=Role(self.role),
             department=self.department,
             fields=frozenset(self.fields),
+            name=self.name,
         )

@@ -6,12 +6,15 @@ by the ledger when the command is handled. Every command names its acting party 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Any
 from uuid import UUID
 
+from ledger.domain.dates import parse_date
+from ledger.domain.errors import InvalidInput
 from ledger.domain.values import Actor
 
 
@@ -275,3 +278,63 @@ COMMANDS: dict[str, type[Command]] = {
     "join_field": JoinField,
     "leave_field": LeaveField,
 }
+
+
+#: Arguments of an import line (or a delivery) that are dates, and that are ids.
+DATE_ARGUMENTS = frozenset(
+    {
+        "decided_on",
+        "effective_until",
+        "ended_on",
+        "listed_on",
+        "delisted_on",
+        "filed_on",
+        "resolved_on",
+        "requested_on",
+        "established_on",
+        "evaluated_on",
+        "revoked_on",
+        "joined_on",
+        "left_on",
+    }
+)
+ID_ARGUMENTS = frozenset(
+    {"fact_id", "listing_id", "objection_id", "repair_id", "target_id", "evaluation_id"}
+)
+
+
+def argument(key: str, value: Any) -> Any:
+    """One JSON argument as the command takes it: dates and ids parsed (InvalidInput naming
+    `args.KEY` when one does not parse); everything else as given, for the deciders to check."""
+    if value is None:
+        return None
+    if key in DATE_ARGUMENTS:
+        try:
+            return parse_date(value, key)
+        except InvalidInput as refused:
+            raise InvalidInput(
+                f"args.{key}: {refused.message}", field=f"args.{key}", rule=refused.rule
+            ) from None
+    if key in ID_ARGUMENTS:
+        try:
+            return UUID(str(value))
+        except ValueError:
+            raise InvalidInput(
+                f"args.{key}: {value!r} is not a valid {key}", field=f"args.{key}", rule="a UUID"
+            ) from None
+    return value
+
+
+def command_of(name: str, args: Mapping[str, Any], actor: Actor) -> Command:
+    """The command an import-file name and JSON arguments stand for, by `actor`."""
+    if name not in COMMANDS:
+        raise InvalidInput(
+            f"unknown command {name!r}", field="command", rule=", ".join(sorted(COMMANDS))
+        )
+    kwargs = {key: argument(key, value) for key, value in args.items() if key != "actor"}
+    try:
+        return COMMANDS[name](**kwargs, actor=actor)
+    except TypeError as exc:
+        raise InvalidInput(
+            f"arguments do not fit {name}: {exc}", field="args", rule=f"the arguments of {name}"
+        ) from None

@@ -380,6 +380,20 @@ class IdentityErased(SubjectEvent):
         state.identity_erased = True
 
 
+class Received(SubjectEvent):
+    """DeliveryReceived: the events before it on the stream (those of one decision) came from a
+    downstream ledger's record `source_position` (DOMAIN §10); it changes no grade."""
+
+    TOPIC = "credit.delivery_received.v1"
+    source: str
+    source_position: int
+    source_topic: str
+
+    def fold(self, state: SubjectState) -> None:
+        if self.source not in state.sources:
+            state.sources.append(self.source)
+
+
 #: Every event class stored on subject streams, by class name (the aggregate's names for them).
 SUBJECT_EVENTS: dict[str, type[SubjectEvent]] = {
     cls.__name__: cls
@@ -401,6 +415,7 @@ SUBJECT_EVENTS: dict[str, type[SubjectEvent]] = {
         InspectionResultRecorded,
         IndustryEvaluationRecorded,
         IdentityErased,
+        Received,
     )
 }
 

@@ -189,6 +189,8 @@ class SubjectState:
     inspections: list[InspectionResultState] = field(default_factory=list)
     #: A natural person whose data key was destroyed: `name` then reads `[erased]` (DOMAIN §9).
     identity_erased: bool = False
+    #: The downstream ledgers whose deliveries recorded events here (DOMAIN §10).
+    sources: list[str] = field(default_factory=list)
 
     @property
     def registered(self) -> bool:

@@ -46,6 +46,7 @@ class Subject(Aggregate):
     InspectionResultRecorded = events.InspectionResultRecorded
     IndustryEvaluationRecorded = events.IndustryEvaluationRecorded
     IdentityErased = events.IdentityErased
+    Received = events.Received
 
     @staticmethod
     def create_id(uscc: str) -> UUID:

@@ -69,13 +69,15 @@ class Role(StrEnum):
     READER = "reader"
     AUDITOR = "auditor"
     PLATFORM = "platform"
+    #: A downstream ledger (a city's) delivering its records up and reading its results (§10).
+    FEDERATION = "federation"
     SYSTEM = "system"
 
 
 WRITE_ROLES: dict[str, frozenset[Role]] = {
-    "register": frozenset({Role.ADMIN, Role.RECORDER, Role.SYSTEM}),
-    "record": frozenset({Role.ADMIN, Role.RECORDER, Role.SYSTEM}),
-    "file": frozenset({Role.ADMIN, Role.PLATFORM, Role.SYSTEM}),
+    "register": frozenset({Role.ADMIN, Role.RECORDER, Role.FEDERATION, Role.SYSTEM}),
+    "record": frozenset({Role.ADMIN, Role.RECORDER, Role.FEDERATION, Role.SYSTEM}),
+    "file": frozenset({Role.ADMIN, Role.PLATFORM, Role.FEDERATION, Role.SYSTEM}),
     "erase": frozenset({Role.ADMIN, Role.SYSTEM}),
 }
 
@@ -91,6 +93,8 @@ class Actor:
     role: Role
     department: str | None = None
     fields: frozenset[str] = field(default_factory=frozenset)
+    #: The token's name; for a federation token, the downstream ledger it stands for.
+    name: str | None = None
 
     @property
     def unrestricted(self) -> bool:

@@ -35,6 +35,7 @@ from ledger.domain.values import (
 )
 from ledger.service.ciphers import SM4_GCM, KeyVault
 from ledger.service.draws import Draws
+from ledger.service.federation import Federation
 from ledger.service.folded import DEFAULT_CAPACITY
 from ledger.service.handlers import Written, handle
 from ledger.service.identity import Identities
@@ -55,7 +56,7 @@ def system_clock() -> datetime:
 
 
 # Application first: its stores are what the mixins' `LedgerParts` declares they use.
-class CreditLedger(Application[UUID], Queries, Draws, Tokens, Rules, Persons):
+class CreditLedger(Application[UUID], Queries, Draws, Tokens, Rules, Persons, Federation):
     """Credit facts, listings, objections and repairs as immutable events, graded on demand."""
 
     name = "credit_ledger"

@@ -17,6 +17,7 @@ from ledger.domain import commands
 from ledger.domain.commands import Command
 from ledger.domain.deciders import Context, Decision, decide
 from ledger.domain.errors import LedgerError, NotFound
+from ledger.domain.federation import Receipt, received
 from ledger.domain.inspections import InspectionDraw
 from ledger.domain.state import SubjectState
 from ledger.domain.values import normalize_uscc
@@ -56,8 +57,10 @@ def _decided(
     *,
     draw: InspectionDraw | None = None,
     after_last: bool = True,
+    receipt: Receipt | None = None,
 ) -> Written:
-    """Decide the command on its subject's state and store what was decided."""
+    """Decide the command on its subject's state and store what was decided (with the
+    `receipt` of a downstream ledger's delivery after its events, DOMAIN §10)."""
     # Drawn once, so a retried command keeps the id it would have been given.
     new_id = uuid4()
 
@@ -70,7 +73,8 @@ def _decided(
             new_id=new_id,
             draw=draw,
         )
-        return decide(state, command, context)
+        decision = decide(state, command, context)
+        return decision if receipt is None else received(decision, context, command.actor, receipt)
 
     decision, position = ledger.unit_of_work.change(uscc, on_state, after_last=after_last)
     return Written(
@@ -83,27 +87,34 @@ def _decided(
     )
 
 
-def on_subject(ledger: CreditLedger, command: Any) -> Written:
+def on_subject(ledger: CreditLedger, command: Any, receipt: Receipt | None = None) -> Written:
     """A command naming its subject by credit code."""
-    return _decided(ledger, _code(command.uscc), command)
+    return _decided(ledger, _code(command.uscc), command, receipt=receipt)
 
 
-def on_registration(ledger: CreditLedger, command: commands.RegisterSubject) -> Written:
+def on_registration(
+    ledger: CreditLedger, command: commands.RegisterSubject, receipt: Receipt | None = None
+) -> Written:
     """A registration: record time is the clock's alone (a new stream has no last event)."""
-    return _decided(ledger, _code(command.uscc), command, after_last=False)
+    return _decided(ledger, _code(command.uscc), command, after_last=False, receipt=receipt)
 
 
-def on_objection(ledger: CreditLedger, command: commands.ResolveObjection) -> Written:
+def on_objection(
+    ledger: CreditLedger, command: commands.ResolveObjection, receipt: Receipt | None = None
+) -> Written:
     """A command naming an objection: its subject is found by the objection's id."""
     uscc = ledger.unit_of_work.locate("objection", command.objection_id)
-    return _decided(ledger, uscc, command)
+    return _decided(ledger, uscc, command, receipt=receipt)
 
 
 def on_repair(
-    ledger: CreditLedger, command: commands.DecideRepair | commands.RevokeRepair
+    ledger: CreditLedger,
+    command: commands.DecideRepair | commands.RevokeRepair,
+    receipt: Receipt | None = None,
 ) -> Written:
     """A command naming a repair: its subject is found by the repair's id."""
-    return _decided(ledger, ledger.unit_of_work.locate("repair", command.repair_id), command)
+    uscc = ledger.unit_of_work.locate("repair", command.repair_id)
+    return _decided(ledger, uscc, command, receipt=receipt)
 
 
 def on_inspection_result(ledger: CreditLedger, command: commands.RecordInspectionResult) -> Written:
@@ -150,6 +161,36 @@ HANDLERS: dict[type[Any], Handler] = {
 }
 
 
+#: The commands a downstream ledger's delivery may carry (its records of subjects, §10).
+DELIVERABLE: dict[type[Any], Callable[..., Written]] = {
+    commands.RegisterSubject: on_registration,
+    commands.RecordFact: on_subject,
+    commands.EndFact: on_subject,
+    commands.RevokeFact: on_subject,
+    commands.ListSubject: on_subject,
+    commands.DelistSubject: on_subject,
+    commands.FileObjection: on_subject,
+    commands.ResolveObjection: on_objection,
+    commands.RequestRepair: on_subject,
+    commands.DecideRepair: on_repair,
+    commands.RevokeRepair: on_repair,
+    commands.JoinField: on_subject,
+    commands.LeaveField: on_subject,
+}
+
+
 def handle(ledger: CreditLedger, command: Command) -> Written:
     """Carry out one command on the ledger."""
     return HANDLERS[type(command)](ledger, command)
+
+
+def handle_delivered(ledger: CreditLedger, command: Command, receipt: Receipt) -> Written:
+    """Carry out a downstream ledger's delivered command, noting where it came from."""
+    handler = DELIVERABLE.get(type(command))
+    if handler is None:
+        raise LedgerError(
+            f"{type(command).__name__} is not delivered between ledgers",
+            field="command",
+            rule="deliveries carry registrations, facts, listings, objections and repairs",
+        )
+    return handler(ledger, command, receipt)

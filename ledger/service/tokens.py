@@ -91,6 +91,16 @@ class Tokens(LedgerParts):
                 f"'{role}' is not one of: {', '.join(roles)}", field="role", rule="token roles"
             )
         codes = sorted({self._field(f, "fields") for f in fields})
+        if role == Role.FEDERATION and not codes:
+            # A downstream ledger reports every department's records unless narrowed; the
+            # authority table still decides each record (DOMAIN §4).
+            codes = sorted(self.catalogue.fields)
+        if role == Role.FEDERATION and optional_text(name, "name") is None:
+            raise InvalidInput(
+                "a federation token names the downstream ledger it stands for (--name 舞钢市)",
+                field="name",
+                rule="federation tokens are named",
+            )
         if role == Role.RECORDER and not codes:
             raise InvalidInput(
                 "a recorder token needs at least one field", field="fields", rule="recorder fields"
@@ -112,7 +122,9 @@ class Tokens(LedgerParts):
             secret_hash=hash_secret(secret),
             role=role,
             fields=codes,
-            department=departments.pop() if len(departments) == 1 else None,
+            department=(
+                departments.pop() if len(departments) == 1 and role != Role.FEDERATION else None
+            ),
             name=label,
             issued_by=actor.actor_id,
         )

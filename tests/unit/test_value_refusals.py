@@ -120,7 +120,11 @@ def test_a_record_time_without_an_offset_is_refused_naming_the_field() -> None:
 
 @pytest.mark.parametrize(
     ("action", "allowed"),
-    [("register", "admin, recorder"), ("record", "admin, recorder"), ("file", "admin, platform")],
+    [
+        ("register", "admin, federation, recorder"),
+        ("record", "admin, federation, recorder"),
+        ("file", "admin, federation, platform"),
+    ],
 )
 def test_a_role_that_may_not_write_is_refused_naming_the_roles_that_may(
     action: str, allowed: str
