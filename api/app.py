@@ -15,6 +15,7 @@ from api.routers import audit as audit_routes
 from api.routers import (
     batch,
     evaluations,
+    federation,
     feed,
     fields,
     inspections,
@@ -122,6 +123,7 @@ def create_app(
         inspections,
         me,
         models,
+        federation,
         audit_routes,
     ):
         app.include_router(module.router)

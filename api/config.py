@@ -17,3 +17,7 @@ class ServiceConfig:
     retry_after_seconds: int
     ready_timeout_seconds: float
     max_body_bytes: int
+    #: The upstream ledger this one syncs with (None: no upstream), and how long a record may
+    #: wait for its acknowledgement before readiness says the sync stalled.
+    upstream_url: str | None = None
+    sync_stall_seconds: float = 300.0

@@ -105,6 +105,7 @@ Recorder = Annotated[Actor, Depends(_role_in(RECORDERS, "record"))]
 Filer = Annotated[Actor, Depends(_role_in(FILERS, "file objections or repair requests"))]
 Auditor = Annotated[Actor, Depends(_role_in(AUDITORS, "read histories and the audit log"))]
 Admin = Annotated[Actor, Depends(_role_in(frozenset({Role.ADMIN}), "administer"))]
+Overseer = Annotated[Actor, Depends(_role_in(AUDITORS, "read the sync state"))]
 Federated = Annotated[
     Actor, Depends(_role_in(FEDERATED, "deliver records or read results as a downstream ledger"))
 ]

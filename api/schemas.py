@@ -564,6 +564,11 @@ class SubjectYearOut(Mirror):
     current: EvaluationOut = Field(description="today's evaluation, as known now")
     restated_differs: bool
     changes: list[YearChange] = Field(description="later events that changed the year's result")
+    upstream: dict[str, Any] | None = Field(
+        default=None,
+        description="the upstream ledger's result for the year (published and restated, with "
+        "the upstream position it was read at), when this ledger has an upstream (DOMAIN §10)",
+    )
 
 
 # A subject's supervision in a field (`ledger.domain.rules.supervision.Supervision`); the public

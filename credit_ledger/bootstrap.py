@@ -91,6 +91,8 @@ def service_config(settings: Settings | None = None) -> ServiceConfig:
         retry_after_seconds=s.retry_after_seconds,
         ready_timeout_seconds=s.ready_timeout_seconds,
         max_body_bytes=s.max_body_bytes,
+        upstream_url=s.upstream_url,
+        sync_stall_seconds=s.sync_stall_seconds,
     )
 
 

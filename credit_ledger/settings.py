@@ -105,6 +105,35 @@ class Settings(BaseSettings):
         "keeps the one it was created with",
     )
 
+    # Federation (DOMAIN §10): this ledger's upstream, and the sync worker's pace.
+    upstream_url: str | None = Field(
+        default=None,
+        description="base URL of the upstream ledger (the province's, http://HOST:PORT) that "
+        "`credit-ledger sync` delivers to and pulls results from",
+    )
+    upstream_token: SecretStr | None = Field(
+        default=None,
+        description="a token the upstream issued with role federation for this ledger",
+    )
+    sync_interval_seconds: float = Field(
+        default=5.0, gt=0, le=3600, description="how often `credit-ledger sync` looks for work"
+    )
+    sync_batch: int = Field(
+        default=200, ge=1, le=1000, description="deliveries (and results) per request of a sync"
+    )
+    sync_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="how long one request to the upstream may take before the sync backs off",
+    )
+    sync_stall_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="/readyz is 503 when a record waits longer than this for the upstream's "
+        "acknowledgement",
+    )
+
 
 @cache
 def get_settings() -> Settings:

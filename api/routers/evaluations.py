@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
 
@@ -67,5 +67,19 @@ def subject_year(
             current=current,
             restated_differs=result_changed(result.published, result.restated),
             changes=changes,
+            upstream=_upstream_year(ledger, code, year),
         )
     )
+
+
+def _upstream_year(ledger: Ledger, code: str, year: int) -> dict[str, Any] | None:
+    """The upstream's published and restated result for the year, as last pulled."""
+    view = ledger.upstream_view(code)
+    if view is None or view.result.get("year") != year:
+        return None
+    return {
+        "position": view.position,
+        "recorded_at": None if view.recorded_at is None else view.recorded_at.isoformat(),
+        "published": view.result.get("published"),
+        "restated": view.result.get("restated"),
+    }

@@ -54,6 +54,43 @@ def readyz(
         "projection_lag": lag,
         "projector": "in-process" if background is not None else "external",
         "projector_error": background.last_error if background is not None else None,
+        "sync": sync_health(request.app.state.config, ledger),
+    }
+
+
+def sync_health(config: Any, ledger: CreditLedger) -> dict[str, Any] | None:
+    """The sync's part of readiness (with an upstream configured): 503 when a record has
+    waited longer than `CREDIT_LEDGER_SYNC_STALL_SECONDS` for the upstream's acknowledgement."""
+    upstream = config.upstream_url
+    if upstream is None:
+        return None
+    log = ledger.sync_log(upstream)
+    waiting = ledger.waiting(upstream)
+    acknowledged = 0 if log is None else log.acknowledged
+    if waiting is not None and waiting.recorded_at is not None:
+        waited = (ledger.clock() - waiting.recorded_at).total_seconds()
+        if waited > config.sync_stall_seconds:
+            raise Problem(
+                503,
+                f"sync stalled: the record at position {waiting.position} has waited "
+                f"{waited:.0f} s for {upstream} to acknowledge it (limit "
+                f"{config.sync_stall_seconds:.0f} s); is `credit-ledger sync` running and the "
+                "upstream reachable?",
+                kind="sync-stalled",
+                extra={
+                    "sync": {
+                        "upstream": upstream,
+                        "acknowledged": acknowledged,
+                        "waiting_position": waiting.position,
+                        "waiting_since": waiting.recorded_at.isoformat(),
+                    }
+                },
+            )
+    return {
+        "upstream": upstream,
+        "acknowledged": acknowledged,
+        "parked": 0 if log is None else len(log.parked),
+        "waiting_since": None if waiting is None else str(waiting.recorded_at),
     }
 
 

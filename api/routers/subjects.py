@@ -56,6 +56,7 @@ from api.schemas import (
     SubjectOut,
     SupervisionOut,
 )
+from api.upstream import SubjectUpstreamOut, beside_upstream
 from ledger.domain.commands import (
     DelistSubject,
     EndFact,
@@ -486,3 +487,17 @@ def get_history(uscc: str, actor: Auditor, ledger: Ledger, reads: GradeReadLog) 
     code = normalize_uscc(uscc)
     reads.record("history", [code], count=len(items))
     return HistoryOut(uscc=code, subject_id=subject_id, events=items)
+
+
+@router.get("/{uscc}/upstream", response_model=SubjectUpstreamOut)
+def get_upstream(
+    uscc: str, actor: Reader, ledger: Ledger, reads: GradeReadLog
+) -> SubjectUpstreamOut:
+    """This ledger's own result for the subject beside its upstream's (as last pulled by
+    `credit-ledger sync`), and where they differ (DOMAIN §10)."""
+    code = normalize_uscc(uscc)
+    answer = beside_upstream(ledger, code)
+    reads.record(
+        "subjects.upstream", [code], grade=(answer.local.get("current") or {}).get("grade")
+    )
+    return answer

@@ -28,6 +28,9 @@ from credit_ledger.cli import annual
 from credit_ledger.cli import models
 
 # isort: split
+from credit_ledger.cli import federation
+
+# isort: split
 from credit_ledger.cli.common import (
     ANNUAL_EVENTS_PER_WORKER,
     EXIT_STORE_FAULT,
@@ -46,6 +49,7 @@ __all__ = [
     "data",
     "draws",
     "evaluation_json",
+    "federation",
     "main",
     "models",
     "operations",

@@ -53,6 +53,8 @@ class Delivery:
     topic: str
     subject_id: UUID
     department: str | None
+    #: When the local ledger recorded it (how long it has waited for the upstream).
+    recorded_at: datetime | None = None
 
     def line(self) -> dict[str, Any]:
         """The delivery as JSON (an exchange file's line, an HTTP delivery's item)."""
@@ -64,6 +66,7 @@ class Delivery:
             "topic": self.topic,
             "subject_id": str(self.subject_id),
             "department": self.department,
+            "recorded_at": None if self.recorded_at is None else self.recorded_at.isoformat(),
         }
 
 
@@ -191,6 +194,7 @@ def delivery_of(
         topic=topic,
         subject_id=event.originator_id,
         department=event.department,
+        recorded_at=event.timestamp,
     )
 
 
@@ -387,6 +391,7 @@ class UpstreamView(Aggregate):
         result: dict[str, Any]
 
         def apply(self, aggregate: UpstreamView) -> None:
+            aggregate.upstream = self.upstream
             aggregate.position = self.upstream_position
             aggregate.result = self.result
             aggregate.recorded_at = self.timestamp
@@ -398,6 +403,7 @@ class UpstreamView(Aggregate):
 
     def __init__(self, uscc: str) -> None:
         self.uscc = uscc
+        self.upstream = ""
         self.position = 0
         self.result: dict[str, Any] = {}
         self.recorded_at: datetime | None = None

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 from uuid import UUID
 
@@ -363,10 +362,11 @@ class Federation(LedgerParts):
             self.save(log, *pending)
         return recorded
 
-    def last_acknowledged_at(self, upstream: str) -> datetime | None:
-        """When the upstream last acknowledged deliveries (the sync log's last note)."""
+    def waiting(self, upstream: str) -> Delivery | None:
+        """The oldest local record not yet acknowledged by the upstream (None: all were)."""
         log = self.sync_log(upstream)
-        return None if log is None else log.modified_on
+        page = self.outgoing(0 if log is None else log.acknowledged, limit=50)
+        return page.deliveries[0] if page.deliveries else None
 
 
 def _position(item: Mapping[str, Any]) -> int:
