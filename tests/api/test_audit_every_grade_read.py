@@ -158,6 +158,17 @@ def _lower_base() -> str:
 #: How to call each operation of the OpenAPI document; a new operation must be added here.
 CALLS: dict[tuple[str, str], Request] = {
     ("GET", "/healthz"): _get("/healthz"),
+    ("GET", "/v1/subjects/{uscc}/upstream"): _get("/v1/subjects/{uscc}/upstream"),
+    ("GET", "/v1/federation/differences"): _get("/v1/federation/differences"),
+    ("GET", "/v1/federation/inbox"): _get("/v1/federation/inbox"),
+    ("GET", "/v1/federation/parked"): _get("/v1/federation/parked"),
+    ("GET", "/v1/federation/state"): _get("/v1/federation/state"),
+    # Both answer 403 to an admin: only a federation token delivers and reads its results
+    # (tests/api/test_federation_http.py reads them with one, audited).
+    ("GET", "/v1/federation/results"): _get("/v1/federation/results"),
+    ("POST", "/v1/federation/deliveries"): _body(
+        "/v1/federation/deliveries", lambda w: {"items": []}
+    ),
     ("GET", "/readyz"): _get("/readyz"),
     ("GET", "/metrics"): _get("/metrics"),
     ("POST", "/v1/subjects"): _body(
@@ -312,6 +323,7 @@ GRADE_ANSWERS = {
     ("GET", "/v1/inspections/draws/{draw_id}/population"),
     ("GET", "/v1/audit/reads"),
     ("POST", "/v1/models/dry-run"),
+    ("GET", "/v1/subjects/{uscc}/upstream"),
 }
 
 
