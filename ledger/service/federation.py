@@ -255,12 +255,15 @@ class Federation(LedgerParts):
     ) -> dict[str, Any]:
         last = int(item.get("last", position))
         department = item.get("department")
-        delivering = replace(
-            actor,
-            role=Role.FEDERATION if actor.role == Role.FEDERATION else actor.role,
-            department=department if isinstance(department, str) else actor.department,
-        )
         try:
+            if department is not None and department not in self.catalogue.departments:
+                raise InvalidInput(
+                    f"unknown department {department!r}",
+                    field="department",
+                    rule="a department code of the plan's annex (see GET /v1/fields)",
+                )
+            # The record keeps the department it was made for at the source.
+            delivering = replace(actor, department=department or actor.department)
             args = item.get("args")
             if not isinstance(args, Mapping):
                 raise InvalidInput("a delivery's args are an object", field="args", rule="JSON")
