@@ -94,6 +94,7 @@ class Sync:
         self.upstream = upstream.rstrip("/")
         self.batch = batch
         self.metrics = metrics or SyncMetrics()
+        self._pulled = 0
         self.client = client or httpx.Client(
             base_url=self.upstream,
             headers={"Authorization": f"Bearer {token}"},
@@ -158,25 +159,30 @@ class Sync:
     def pull_once(self, report: SyncReport) -> bool:
         """Read the next page of the upstream's results; whether it moved the cursor."""
         log = self.ledger.sync_log(self.upstream)
-        after = 0 if log is None else log.pulled
         known_year = None if log is None else log.pulled_year
+        # The cursor is noted in the log only now and then (`record_upstream`); between notes
+        # this process remembers how far it read.
+        after = max(0 if log is None else log.pulled, self._pulled)
         page = self._call(
             "GET", "/v1/federation/results", params={"after": after, "limit": self.batch}
         )
         if page["year"] != known_year and after:
             # A newly published year changes every subject's published result: read all again.
+            after = 0
             page = self._call(
                 "GET", "/v1/federation/results", params={"after": 0, "limit": self.batch}
             )
+        upto = int(page["next"])
         recorded = self.ledger.record_upstream(
-            self.upstream, page["items"], upto=int(page["next"]), year=page["year"]
+            self.upstream, page["items"], upto=upto, year=page["year"]
         )
+        self._pulled = upto
         report.pulled += len(page["items"])
         report.recorded += recorded
-        report.pulled_to = int(page["next"])
+        report.pulled_to = upto
         self.metrics.pulled.inc(len(page["items"]))
-        self.metrics.pulled_to.set(int(page["next"]))
-        return int(page["next"]) > after or page["year"] != known_year
+        self.metrics.pulled_to.set(upto)
+        return upto > after or page["year"] != known_year
 
     def catch_up(self, progress: Callable[[SyncReport], None] | None = None) -> SyncReport:
         """Deliver and pull until both ways are caught up (`sync --once`)."""

@@ -358,7 +358,9 @@ class Federation(LedgerParts):
                 result=result,
             )
             recorded += 1
-        if upto != log.pulled or year != log.pulled_year or recorded:
+        # Like the upward cursor, a read that recorded nothing is noted only every QUIET_GAP
+        # positions: a busy upstream must not fill this log with cursor notes.
+        if recorded or year != log.pulled_year or abs(upto - log.pulled) >= QUIET_GAP:
             log.trigger_event(SyncLog.Pulled, upto=upto, year=year, recorded=recorded)
         pending = [v for v in views.values() if v._pending_events]
         if pending or log._pending_events:
