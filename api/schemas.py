@@ -570,6 +570,14 @@ class SubjectYearOut(Mirror):
         "the upstream position it was read at), when this ledger has an upstream (DOMAIN §10)",
     )
 
+    @model_serializer(mode="wrap")
+    def _upstream_only_when_pulled(self, handler: Any):  # type: ignore[no-untyped-def]
+        # A ledger without an upstream answers as before: the key is left out, not null.
+        out = handler(self)
+        if isinstance(out, dict) and out.get("upstream") is None:
+            out.pop("upstream", None)
+        return out
+
 
 # A subject's supervision in a field (`ledger.domain.rules.supervision.Supervision`); the public
 # and industry grades it rests on are read from its parts.
