@@ -130,6 +130,13 @@ def read_batch(directory: Path) -> tuple[Manifest, list[dict[str, Any]]]:
     return manifest, check(manifest, data)
 
 
+def checked_batch(manifest: Any, data: bytes) -> tuple[Manifest, list[dict[str, Any]]]:
+    """A batch sent whole (the manifest's parsed JSON and the NDJSON bytes), checked as a batch
+    read from files is."""
+    parsed = manifest_of(manifest)
+    return parsed, check(parsed, data)
+
+
 @dataclass
 class ExchangeReport:
     """What an import of a batch did: counts by outcome, and the refused lines with reasons.
@@ -160,9 +167,22 @@ def import_batch(
     chunk: int = MAX_DELIVERIES,
     progress: Callable[[int, int], None] | None = None,
 ) -> ExchangeReport:
-    """Check a batch against its manifest, then decide its lines as its source's deliveries
-    (chunks of at most `MAX_DELIVERIES`, each one transaction with the inbox note)."""
+    """Check a batch against its manifest, then decide its lines as its source's deliveries."""
     manifest, lines = read_batch(directory)
+    return take_batch(ledger, manifest, lines, chunk=chunk, progress=progress)
+
+
+def take_batch(
+    ledger: CreditLedger,
+    manifest: Manifest,
+    lines: list[dict[str, Any]],
+    *,
+    chunk: int = MAX_DELIVERIES,
+    progress: Callable[[int, int], None] | None = None,
+) -> ExchangeReport:
+    """Decide a checked batch's lines as its source's deliveries, in chunks of at most
+    `MAX_DELIVERIES`, each one transaction with the inbox note (an import stopped midway
+    resumes when run again: the chunks taken answer as before)."""
     actor = source_actor(ledger, manifest.source)
     report = ExchangeReport(source=manifest.source, lines=len(lines))
     size = max(1, min(chunk, MAX_DELIVERIES))
