@@ -15,6 +15,7 @@ from api.routers import audit as audit_routes
 from api.routers import (
     batch,
     evaluations,
+    exchange,
     federation,
     feed,
     fields,
@@ -124,6 +125,7 @@ def create_app(
         me,
         models,
         federation,
+        exchange,
         audit_routes,
     ):
         app.include_router(module.router)

@@ -21,6 +21,12 @@ class Settings(BaseSettings):
     )
     host: str = Field(default="127.0.0.1", description="address `serve` listens on")
     port: int = Field(default=8000, description="port `serve` listens on")
+    ledger_name: str = Field(
+        default="credit-ledger",
+        min_length=1,
+        description="this ledger's name as its upstream knows it (e.g. the city, 舞钢市): the "
+        "source named in the exchange batches it exports",
+    )
     log_level: str = Field(default="info", description="log level of the service")
     projector: Literal["auto", "in-process", "off"] = Field(
         default="auto",

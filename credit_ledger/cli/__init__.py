@@ -31,6 +31,9 @@ from credit_ledger.cli import models
 from credit_ledger.cli import federation
 
 # isort: split
+from credit_ledger.cli import exchange
+
+# isort: split
 from credit_ledger.cli.common import (
     ANNUAL_EVENTS_PER_WORKER,
     EXIT_STORE_FAULT,
@@ -49,6 +52,7 @@ __all__ = [
     "data",
     "draws",
     "evaluation_json",
+    "exchange",
     "federation",
     "main",
     "models",

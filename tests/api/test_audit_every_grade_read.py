@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from starlette.responses import Response
 
 from api.grade_reads import GradeReadLog, check_routes, grade_fields
 from credit_ledger.bootstrap import service
+from ledger.domain.exchange import Tally
 from ledger.domain.rulebook import shipped_files
 from ledger.service.audit import GradeRead, QueryAudit
 from tests.api.conftest import Api
@@ -168,6 +170,14 @@ CALLS: dict[tuple[str, str], Request] = {
     ("GET", "/v1/federation/results"): _get("/v1/federation/results"),
     ("POST", "/v1/federation/deliveries"): _body(
         "/v1/federation/deliveries", lambda w: {"items": []}
+    ),
+    # An empty exchange batch: checked and taken, it answers counts and no grades.
+    ("POST", "/v1/federation/exchange"): _body(
+        "/v1/federation/exchange",
+        lambda w: {
+            "manifest": Tally().manifest("walk", 0, datetime.now(UTC)).json(),
+            "deliveries": "",
+        },
     ),
     ("GET", "/readyz"): _get("/readyz"),
     ("GET", "/metrics"): _get("/metrics"),
