@@ -6,6 +6,7 @@ import { forgetModels, loadModels } from "./models.js";
 import { renderAnnual } from "./annual.js";
 import { renderQueues } from "./queues.js";
 import { renderSubject } from "./subject.js";
+import { renderSync } from "./sync.js";
 import { renderWorklist } from "./worklist.js";
 
 const ROLE_NAMES = {
@@ -20,6 +21,7 @@ const VIEWS = {
   worklist: renderWorklist,
   queues: renderQueues,
   annual: renderAnnual,
+  sync: renderSync,
 };
 
 const $ = (id) => document.getElementById(id);
