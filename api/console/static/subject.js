@@ -463,6 +463,69 @@ async function yearsPanel(panel, uscc) {
   );
 }
 
+/** The subject's result beside its upstream's (DOMAIN §10); nothing when none was pulled. */
+async function upstreamPanel(slot, uscc) {
+  const answer = await cached(`upstream|${uscc}`, () => api(`/v1/subjects/${encodeURIComponent(uscc)}/upstream`));
+  if (!answer.upstream) return;
+  const theirs = answer.upstream.result || {};
+  const differing = new Set(answer.differences.map((d) => d.what.split(".")[0]));
+  const cell = (ev, side, part) =>
+    h(
+      "td",
+      { class: [side, differing.has(part) ? "differs" : null] },
+      ev ? [h("span", { class: "num" }, ev.score), " ", gradeBadge(ev.grade), ev.listed ? " 名单内 listed" : ""] : h("span", { class: "muted" }, "—"),
+    );
+  const year = answer.local.year ?? theirs.year;
+  const parts = [
+    ["current", "当前 current"],
+    ["published", `${year ?? ""} 公布 published`],
+    ["restated", `${year ?? ""} 重述 restated`],
+  ];
+  fill(
+    slot,
+    h(
+      "section",
+      { class: "panel", id: "upstream", "data-differs": String(answer.differs) },
+      h(
+        "h3",
+        {},
+        bi("上级账本结果", "Upstream result"),
+        " ",
+        answer.differs
+          ? h("span", { class: "badge flag-differs", id: "upstream-differs" }, "与上级不一致 differs")
+          : h("span", { class: "badge flag-same", id: "upstream-same" }, "与上级一致 same"),
+      ),
+      h(
+        "div",
+        { class: "upstream-card" },
+        h(
+          "table",
+          { class: "data compact", id: "upstream-table" },
+          h("thead", {}, h("tr", {}, ["", "本级 local", "上级 upstream"].map((t) => h("th", {}, t)))),
+          h(
+            "tbody",
+            {},
+            parts.map(([part, label]) =>
+              h("tr", { "data-part": part }, h("th", {}, label), cell(answer.local[part], "local", part), cell(theirs[part], "upstream", part)),
+            ),
+          ),
+        ),
+        h(
+          "dl",
+          { class: "facts" },
+          h("dt", {}, bi("上级账本", "upstream")),
+          h("dd", {}, h("code", {}, answer.upstream.upstream)),
+          h("dt", {}, bi("上级位置", "upstream position")),
+          h("dd", { id: "upstream-position" }, String(answer.upstream.position)),
+          h("dt", {}, bi("拉取记录时间", "pulled at")),
+          h("dd", {}, `${cstTime(answer.upstream.recorded_at)} (UTC+8)`),
+        ),
+      ),
+      h("p", { class: "muted small" }, "两者均为按现在所知的结果，与上方所选评价日期无关。Both as known now, whatever date is chosen above."),
+    ),
+  );
+}
+
 async function historyPanel(panel, historyPromise) {
   fill(panel, h("h3", {}, bi("事件历史", "Event history")), h("p", { class: "muted loading" }, "加载中 loading…"));
   let history;
@@ -519,6 +582,7 @@ export async function renderSubject(root, args, params, ctx) {
   const status = h("div", { id: "subject-status" });
   const head = h("div", { id: "subject-head-slot" });
   const evaluation = h("div", { id: "evaluation-slot" });
+  const upstream = h("div", { id: "upstream-slot" });
   const chart = h("section", { class: "panel", id: "chart" });
   const years = h("section", { class: "panel", id: "years" });
   const history = ctx.caps.canAudit ? h("section", { class: "panel", id: "history" }) : null;
@@ -543,16 +607,17 @@ export async function renderSubject(root, args, params, ctx) {
   const today = todayCST();
   head.append(subjectHeader(info));
   evaluation.append(evaluationPanel(ev));
-  root.append(chart, years);
+  root.append(upstream, chart, years);
   if (history) root.append(history);
   const historyPromise = history ? loadHistory(uscc) : null;
   const tasks = [
     chartPanel(chart, uscc, ev, knownAt, today, historyPromise),
     yearsPanel(years, uscc),
+    upstreamPanel(upstream, uscc),
   ];
   if (history) tasks.push(historyPanel(history, historyPromise));
   const results = await Promise.allSettled(tasks);
-  const panels = [chart, years, history];
+  const panels = [chart, years, upstream, history];
   results.forEach((r, i) => {
     if (r.status === "rejected") fill(panels[i], message("error", explain(r.reason)));
   });
