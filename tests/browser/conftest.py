@@ -10,6 +10,7 @@ import os
 import re
 import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -139,6 +140,13 @@ def console(playwright_driver: Any, tmp_path_factory: pytest.TempPathFactory) ->
 @pytest.fixture
 def page(browser: Any, console: Console) -> Iterator[Any]:
     """A fresh browser context (its own sessionStorage) in China time and locale."""
+    with fresh_page(browser) as opened:
+        yield opened
+
+
+@contextmanager
+def fresh_page(browser: Any) -> Iterator[Any]:
+    """A page in a new browser context in China time and locale; fails if the page raised."""
     context = browser.new_context(
         viewport={"width": 1360, "height": 900},
         locale="zh-CN",
