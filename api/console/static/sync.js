@@ -189,7 +189,7 @@ function differencesPanel(panel, found, ctx) {
       ? h(
           "table",
           { class: "data", id: "differences-table" },
-          h("thead", {}, h("tr", {}, ["主体 USCC", "差异 what", "本级 local", "上级 upstream", "上级位置 / 拉取时间 upstream position, pulled"].map((t) => h("th", {}, t)))),
+          h("thead", {}, h("tr", {}, ["主体 USCC", "不一致项 what", "本级 local", "上级 upstream", "上级位置 / 拉取时间 upstream position, pulled"].map((t) => h("th", {}, t)))),
           h("tbody", {}, rows),
         )
       : message("info", "无不一致的主体 no subject differs from the upstream"),
@@ -213,7 +213,7 @@ export async function renderSync(root, args, params, ctx) {
     h("h2", {}, bi("省市联网同步", "Federation sync"), " ", refresh),
     ctx.caps.canAudit
       ? null
-      : h("p", { class: "muted small", id: "sync-readers-note" }, "同步状态与被拒收记录仅审计和管理员可见；此处只显示与上级结果的差异。The sync state and parked records are for auditors and admins; this token sees the differences only."),
+      : h("p", { class: "muted small", id: "sync-readers-note" }, "同步状态与被拒收记录仅审计和管理员可见；此处只显示与上级结果不一致的主体。The sync state and parked records are for auditors and admins; this token sees the differences only."),
   );
   const state = ctx.caps.canAudit ? h("section", { class: "panel", id: "sync-state" }) : null;
   const parked = ctx.caps.canAudit ? h("section", { class: "panel", id: "sync-parked" }) : null;
