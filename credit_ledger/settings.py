@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -139,6 +139,12 @@ class Settings(BaseSettings):
         description="/readyz is 503 when a record waits longer than this for the upstream's "
         "acknowledgement",
     )
+
+    @field_validator("upstream_url")
+    @classmethod
+    def _one_spelling(cls, url: str | None) -> str | None:
+        # The sync log is named by this URL: `http://h:p/` and `http://h:p` are one upstream.
+        return None if url is None or not url.strip() else url.strip().rstrip("/")
 
 
 @cache

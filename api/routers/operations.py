@@ -68,12 +68,17 @@ def sync_health(config: Any, ledger: CreditLedger) -> dict[str, Any] | None:
     waiting = ledger.waiting(upstream)
     acknowledged = 0 if log is None else log.acknowledged
     if waiting is not None and waiting.recorded_at is not None:
-        waited = (ledger.clock() - waiting.recorded_at).total_seconds()
+        # Waiting counts from the record or from the sync's last answer, whichever is later:
+        # a sync working through an old backlog is slow, not stalled.
+        since = waiting.recorded_at
+        if log is not None and log.modified_on > since:
+            since = log.modified_on
+        waited = (ledger.clock() - since).total_seconds()
         if waited > config.sync_stall_seconds:
             raise Problem(
                 503,
-                f"sync stalled: the record at position {waiting.position} has waited "
-                f"{waited:.0f} s for {upstream} to acknowledge it (limit "
+                f"sync stalled: the record at position {waiting.position} waits for {upstream}, "
+                f"which acknowledged nothing for {waited:.0f} s (limit "
                 f"{config.sync_stall_seconds:.0f} s); is `credit-ledger sync` running and the "
                 "upstream reachable?",
                 kind="sync-stalled",
