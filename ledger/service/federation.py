@@ -81,9 +81,10 @@ class Federation(LedgerParts):
             )
         )
         if rows and len(rows) == limit and continues(self.mapper.to_domain_event(rows[-1])):
-            # A corrected resolution's correction was stored with it, just after it.
+            # A corrected resolution's correction was stored with it, just after it: read that
+            # one row only (a second could be a corrected resolution without its own).
             rows += self.recorder.select_notifications(
-                start=rows[-1].id, limit=2, topics=_READ_TOPICS, inclusive_of_start=False
+                start=rows[-1].id, limit=1, topics=_READ_TOPICS, inclusive_of_start=False
             )
         decoded = [(row.id, self.mapper.to_domain_event(row)) for row in rows]
         codes: dict[UUID, tuple[str, str] | None] = {}
