@@ -241,7 +241,9 @@ class Federation(LedgerParts):
             for item in items:
                 position = _position(item)
                 earlier = inbox.outcomes.get(position)
-                if earlier is not None and not retry:
+                # A retry decides a refused delivery again; one taken keeps its first outcome
+                # (decided again on a later state, a registration could even conflict).
+                if earlier is not None and not (retry and earlier["status"] == REFUSED):
                     answers.append({**earlier, "earlier": True})
                     continue
                 outcome = self._take(actor, source, position, item)
