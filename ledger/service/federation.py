@@ -73,7 +73,17 @@ class Federation(LedgerParts):
     # -- downstream: what to deliver -----------------------------------------------------------
 
     def outgoing(self, after: int, limit: int = 200) -> Outgoing:
-        """Up to `limit` deliveries of records stored after local position `after`, in log order."""
+        """Up to `limit` deliveries of records stored after local position `after`, in log order;
+        none only when nothing after `after` is to be delivered."""
+        while True:
+            page, full = self._outgoing_page(after, limit)
+            # A full page of records that stay home (persons') reads on: a caller stopping at
+            # an empty page must not stall behind such a run.
+            if page.deliveries or not full or page.upto <= after:
+                return page
+            after = page.upto
+
+    def _outgoing_page(self, after: int, limit: int) -> tuple[Outgoing, bool]:
         top = self.max_position()
         rows = list(
             self.recorder.select_notifications(
@@ -115,7 +125,7 @@ class Federation(LedgerParts):
                 deliveries.append(delivery)
         full = len(rows) >= limit
         upto = max((p for p, _ in decoded), default=after) if full else max(top, after)
-        return Outgoing(deliveries, upto)
+        return Outgoing(deliveries, upto), full
 
     def _subject_of(
         self, event: Any, codes: dict[UUID, tuple[str, str] | None]

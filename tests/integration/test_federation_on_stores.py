@@ -227,6 +227,43 @@ def test_natural_persons_are_not_delivered(pair: Pair, clock: StepClock) -> None
     assert _topics(province)[events.FactRecorded.TOPIC] == 0
 
 
+def test_a_run_of_persons_records_longer_than_a_page_does_not_stall_the_cursor(
+    pair: Pair, clock: StepClock
+) -> None:
+    city, province = pair
+    history = History(city, clock).registered()
+    clock.on(date(2024, 1, 2))
+    ref = city.register_person(
+        id_number="410481200102037713", name="司徒雅琴", actor=SYSTEM, fields=["food"]
+    ).ref
+    for n in range(1, 6):
+        city.handle(
+            RecordFact(
+                uscc=ref,
+                indicator="penalty.general",
+                decided_on=date(2024, 1, 2),
+                domain="food",
+                document_no=f"舞食罚〔2024〕{n}号",
+                actor=SYSTEM,
+            )
+        )
+    history.fact("a", "penalty.general", date(2024, 1, 3))
+    # A sync reads its cursor from the sync log and stops at the first page with nothing to
+    # deliver: that page must mean "caught up", not "a run of records that stay home".
+    taken: list[str] = []
+    for _ in range(10):
+        log = city.sync_log("province")
+        page = city.outgoing(0 if log is None else log.acknowledged, 2)
+        if not page.deliveries:
+            city.acknowledge("province", page.upto, [], [])
+            break
+        answers = province.receive(FED, [d.line() for d in page.deliveries])
+        city.acknowledge("province", page.upto, answers, page.deliveries)
+        taken += [d.command for d in page.deliveries]
+    assert taken == ["register_subject", "record_fact"]
+    assert province.subject(history.code).facts.keys() == {history.ids["a"]}
+
+
 @pytest.mark.parametrize("limit", [1, 2, 3, 7])
 def test_a_correction_on_the_next_page_is_delivered_with_its_resolution(
     pair: Pair, clock: StepClock, limit: int
