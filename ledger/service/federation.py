@@ -371,7 +371,8 @@ class Federation(LedgerParts):
             recorded += 1
         if upto != log.pulled or year != log.pulled_year or recorded:
             log.trigger_event(SyncLog.Pulled, upto=upto, year=year, recorded=recorded)
-        pending = [v for v in views.values() if v._pending_events]
+        # A view is started only with a result: an empty answer keeps no stream.
+        pending = [v for v in views.values() if v._pending_events and v.result]
         if pending or log._pending_events:
             self.save(log, *pending)
         return recorded

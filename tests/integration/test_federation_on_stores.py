@@ -358,9 +358,13 @@ def test_record_upstream_keeps_each_result_once_and_a_change_again(
     assert view is not None
     assert view.position == 55
     assert [v.uscc for v in city.upstream_views()] == sorted([code, uscc(2)])
+    # A subject the upstream has no result for yet keeps no view.
+    empty = [{"uscc": uscc(3), "position": 61, "result": {}}]
+    assert city.record_upstream("province", empty, upto=61, year=2023) == 0
+    assert city.upstream_view(uscc(3)) is None
     log = city.sync_log("province")
     assert log is not None
-    assert (log.pulled, log.pulled_year, log.recorded) == (60, 2023, 3)
+    assert (log.pulled, log.pulled_year, log.recorded) == (61, 2023, 3)
 
 
 def test_two_threads_delivering_one_batch_record_each_record_once(
