@@ -316,6 +316,7 @@ def test_reported_after_names_only_the_subjects_that_source_reported(
     assert [code for _, code in found] == [ours.code]
     assert upto == province.max_position()
     assert [code for _, code in province.reported_after("汝州市", 0)[0]] == [other.code]
+    assert [i.source for i in province.inboxes()] == sorted([CITY, "汝州市"])
     # A later change upstream to a reported subject names it again, at that change.
     mark = province.max_position()
     assert province.reported_after(CITY, mark) == ([], mark)
