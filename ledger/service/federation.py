@@ -72,7 +72,17 @@ class Federation(LedgerParts):
     # -- downstream: what to deliver -----------------------------------------------------------
 
     def outgoing(self, after: int, limit: int = 200) -> Outgoing:
-        """Up to `limit` deliveries of records stored after local position `after`, in log order."""
+        """Up to `limit` deliveries of records stored after local position `after`, in log order;
+        none only when nothing after `after` is to be delivered."""
+        while True:
+            page, full = self._outgoing_page(after, limit)
+            # A full page of records that stay home (persons') reads on: a caller stopping at
+            # an empty page must not stall behind such a run.
+            if page.deliveries or not full or page.upto <= after:
+                return page
+            after = page.upto
+
+    def _outgoing_page(self, after: int, limit: int) -> tuple[Outgoing, bool]:
         top = self.max_position()
         rows = list(
             self.recorder.select_notifications(
@@ -80,9 +90,10 @@ class Federation(LedgerParts):
             )
         )
         if rows and len(rows) == limit and continues(self.mapper.to_domain_event(rows[-1])):
-            # A corrected resolution's correction was stored with it, just after it.
+            # A corrected resolution's correction was stored with it, just after it: read that
+            # one row only (a second could be a corrected resolution without its own).
             rows += self.recorder.select_notifications(
-                start=rows[-1].id, limit=2, topics=_READ_TOPICS, inclusive_of_start=False
+                start=rows[-1].id, limit=1, topics=_READ_TOPICS, inclusive_of_start=False
             )
         decoded = [(row.id, self.mapper.to_domain_event(row)) for row in rows]
         codes: dict[UUID, tuple[str, str] | None] = {}
@@ -113,7 +124,7 @@ class Federation(LedgerParts):
                 deliveries.append(delivery)
         full = len(rows) >= limit
         upto = max((p for p, _ in decoded), default=after) if full else max(top, after)
-        return Outgoing(deliveries, upto)
+        return Outgoing(deliveries, upto), full
 
     def _subject_of(
         self, event: Any, codes: dict[UUID, tuple[str, str] | None]
@@ -239,7 +250,9 @@ class Federation(LedgerParts):
             for item in items:
                 position = _position(item)
                 earlier = inbox.outcomes.get(position)
-                if earlier is not None and not retry:
+                # A retry decides a refused delivery again; one taken keeps its first outcome
+                # (decided again on a later state, a registration could even conflict).
+                if earlier is not None and not (retry and earlier["status"] == REFUSED):
                     answers.append({**earlier, "earlier": True})
                     continue
                 outcome = self._take(actor, source, position, item)
@@ -362,7 +375,8 @@ class Federation(LedgerParts):
         # positions: a busy upstream must not fill this log with cursor notes.
         if recorded or year != log.pulled_year or abs(upto - log.pulled) >= QUIET_GAP:
             log.trigger_event(SyncLog.Pulled, upto=upto, year=year, recorded=recorded)
-        pending = [v for v in views.values() if v._pending_events]
+        # A view is started only with a result: an empty answer keeps no stream.
+        pending = [v for v in views.values() if v._pending_events and v.result]
         if pending or log._pending_events:
             self.save(log, *pending)
         return recorded

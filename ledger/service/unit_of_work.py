@@ -12,6 +12,7 @@ same on folded states, without aggregates.
 from __future__ import annotations
 
 import random
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -70,9 +71,26 @@ class UnitOfWork:
 
     def __init__(self, ledger: CreditLedger, *, cached_subjects: int = DEFAULT_CAPACITY) -> None:
         self._ledger = ledger
-        self._batch: Batch | None = None
-        self._lean: LeanBatch | None = None
+        # A batch belongs to the thread that opened it: a served ledger's other requests
+        # (another delivery, a single command) write on their own meanwhile.
+        self._open = threading.local()
         self.folded = FoldedSubjects(cached_subjects)
+
+    @property
+    def _batch(self) -> Batch | None:
+        return cast("Batch | None", getattr(self._open, "batch", None))
+
+    @_batch.setter
+    def _batch(self, batch: Batch | None) -> None:
+        self._open.batch = batch
+
+    @property
+    def _lean(self) -> LeanBatch | None:
+        return cast("LeanBatch | None", getattr(self._open, "lean", None))
+
+    @_lean.setter
+    def _lean(self, lean: LeanBatch | None) -> None:
+        self._open.lean = lean
 
     @contextmanager
     def batch(self, missing: set[UUID] | None = None) -> Iterator[Batch]:
