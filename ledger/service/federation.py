@@ -39,6 +39,7 @@ from ledger.domain.federation import (
     upstream_view_id,
 )
 from ledger.domain.subject import SUBJECT_EVENT_TOPICS
+from ledger.domain.text import optional_text
 from ledger.domain.values import Actor, Role, SubjectKind
 from ledger.service.handlers import handle_delivered
 
@@ -269,13 +270,11 @@ class Federation(LedgerParts):
         last = int(item.get("last", position))
         department = item.get("department")
         try:
-            if department is not None and department not in self.catalogue.departments:
-                raise InvalidInput(
-                    f"unknown department {department!r}",
-                    field="department",
-                    rule="a department code of the plan's annex (see GET /v1/fields)",
-                )
-            # The record keeps the department it was made for at the source.
+            if department is not None and not isinstance(department, str):
+                raise InvalidInput("department is text", field="department", rule="text")
+            # The record keeps the department it was made for at the source (a city may have
+            # departments the annex does not name), under the one text rule.
+            department = optional_text(department, "department")
             delivering = replace(actor, department=department or actor.department)
             args = item.get("args")
             if not isinstance(args, Mapping):

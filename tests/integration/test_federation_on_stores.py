@@ -23,6 +23,7 @@ from ledger.domain.errors import InvalidInput
 from ledger.domain.federation import DELIVERED_TOPICS
 from ledger.domain.rules.authority import OWN_FIELDS
 from ledger.service.application import CreditLedger
+from ledger.service.federation import QUIET_GAP
 from tests.federated import CITY, FED, History, comparable, deliver
 from tests.support import ADMIN, SYSTEM, StepClock, ledger_on, postgres_schema, uscc
 
@@ -365,7 +366,12 @@ def test_record_upstream_keeps_each_result_once_and_a_change_again(
     assert city.upstream_view(uscc(3)) is None
     log = city.sync_log("province")
     assert log is not None
-    assert (log.pulled, log.pulled_year, log.recorded) == (61, 2023, 3)
+    # A read that recorded nothing moves the noted cursor only once it is QUIET_GAP ahead.
+    assert (log.pulled, log.pulled_year, log.recorded) == (60, 2023, 3)
+    assert city.record_upstream("province", [], upto=60 + QUIET_GAP, year=2023) == 0
+    log = city.sync_log("province")
+    assert log is not None
+    assert (log.pulled, log.recorded) == (60 + QUIET_GAP, 3)
 
 
 def test_two_threads_delivering_one_batch_record_each_record_once(
