@@ -126,16 +126,17 @@ def free_port() -> int:
 
 @contextmanager
 def serving(
-    cli: str, env: dict[str, str], cwd: Path
+    cli: str, env: dict[str, str], cwd: Path, port: int | None = None
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """A real `credit-ledger serve` on a free port, ready; yields its base URL and process.
+    """A real `credit-ledger serve` on a free port (or `port`, to restart one where its
+    clients look for it), ready; yields its base URL and process.
 
     The service logs a line per request into `cwd/serve.log`: a pipe nobody reads would fill
     up and block it.
     """
-    port = free_port()
+    port = port or free_port()
     log = cwd / "serve.log"
-    with log.open("wb") as sink:
+    with log.open("ab") as sink:
         process = subprocess.Popen(
             [cli, "serve", "--port", str(port)],
             env=env,
