@@ -28,6 +28,7 @@ from eventsourcing.utils import register_topic
 
 from ledger.domain import events
 from ledger.domain.deciders.base import Context, Decision, change
+from ledger.domain.state import SubjectState
 from ledger.domain.values import Actor
 
 FEDERATION_NAMESPACE = uuid5(NAMESPACE_URL, "https://credit-ledger/federation")
@@ -207,10 +208,20 @@ class Receipt:
     topic: str
 
 
-def received(decision: Decision, ctx: Context, actor: Actor, receipt: Receipt) -> Decision:
-    """A delivered command's decision with the receipt after its events (none if it appends
-    nothing: a record the upstream already held stays as it was)."""
-    if not decision.created:
+#: The status of a delivered decision that appends only its receipt: the upstream held the
+#: record already, and now knows this source reports the subject too.
+REPORTED = "reported"
+
+
+def received(
+    decision: Decision, ctx: Context, actor: Actor, receipt: Receipt, state: SubjectState
+) -> Decision:
+    """A delivered command's decision with the receipt after its events.
+
+    A record the upstream already held appends nothing, unless the subject was not yet
+    reported by this source: then the receipt alone, so the source reads the subject's results
+    (status `reported`)."""
+    if not decision.created and (not state.registered or receipt.source in state.sources):
         return decision
     note = change(
         events.Received,
@@ -221,7 +232,8 @@ def received(decision: Decision, ctx: Context, actor: Actor, receipt: Receipt) -
         source_position=receipt.position,
         source_topic=receipt.topic,
     )
-    return replace(decision, changes=(*decision.changes, note))
+    status = decision.status if decision.created else REPORTED
+    return replace(decision, changes=(*decision.changes, note), status=status)
 
 
 # -- upstream: what each downstream ledger delivered ------------------------------------------

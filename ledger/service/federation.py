@@ -25,6 +25,7 @@ from ledger.domain.federation import (
     ACCEPTED,
     DELIVERED_TOPICS,
     REFUSED,
+    REPORTED,
     UNCHANGED,
     Delivery,
     Inbox,
@@ -292,8 +293,9 @@ class Federation(LedgerParts):
                 field=exc.field,
                 rule=exc.rule,
             )
+        taken = written.created and written.status != REPORTED
         return outcome_line(
-            position, ACCEPTED if written.created else UNCHANGED, last=last, id=str(written.id)
+            position, ACCEPTED if taken else UNCHANGED, last=last, id=str(written.id)
         )
 
     def reported_after(

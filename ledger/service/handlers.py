@@ -74,7 +74,9 @@ def _decided(
             draw=draw,
         )
         decision = decide(state, command, context)
-        return decision if receipt is None else received(decision, context, command.actor, receipt)
+        if receipt is None:
+            return decision
+        return received(decision, context, command.actor, receipt, state)
 
     decision, position = ledger.unit_of_work.change(uscc, on_state, after_last=after_last)
     return Written(

@@ -22,7 +22,7 @@ from ledger.domain.federation import (
 )
 from ledger.domain.subject import SUBJECT_EVENT_TOPICS
 from ledger.service.application import CreditLedger
-from tests.federated import CITY, History, comparable, deliver
+from tests.federated import CITY, FED, History, comparable, deliver
 from tests.support import SYSTEM, StepClock, ledger_on
 
 #: The import command each delivered topic becomes.
@@ -281,3 +281,24 @@ def test_differences_name_a_part_only_one_side_has() -> None:
         Difference("restated", False, True),
     ]
     assert differences({}, {}) == []
+
+
+def test_a_subject_the_upstream_already_holds_is_reported_by_the_source_without_a_second_record(
+    memory_ledger: CreditLedger, province: CreditLedger, clock: StepClock
+) -> None:
+    # The province registered the subject itself; the city's identical registration changes
+    # nothing there, yet the province now knows the city reports it and answers its results.
+    History(province, clock).registered()
+    city = History(memory_ledger, clock).registered()
+    before = [type(e).TOPIC for e in province.history(city.code)]
+    answers = deliver(memory_ledger, province)
+    assert [a["status"] for a in answers] == ["unchanged"]
+    after = [type(e).TOPIC for e in province.history(city.code)]
+    assert after == [*before, events.Received.TOPIC]
+    assert [code for _, code in province.reported_after(CITY, 0)[0]] == [city.code]
+    # Delivered again, it is answered as before and appends nothing more.
+    again = province.receive(
+        FED, [d.line() for d in memory_ledger.outgoing(0).deliveries], retry=False
+    )
+    assert [a["status"] for a in again] == ["unchanged"]
+    assert len(province.history(city.code)) == len(after)
