@@ -17,6 +17,7 @@ with warnings.catch_warnings():
 
 from api.app import create_app
 from credit_ledger.bootstrap import open_audit, open_ledger, service_config
+from credit_ledger.sync import Sync
 from ledger.domain.commands import command_of
 from ledger.domain.values import SYSTEM_ACTOR, Actor, Role
 from ledger.service.application import CreditLedger
@@ -312,3 +313,27 @@ def test_readiness_is_503_sync_stalled_naming_the_record_the_upstream_never_ackn
     assert problem["sync"]["upstream"] == downstream.upstream
     assert f"position {position}" in problem["detail"]
     assert "credit-ledger sync" in problem["detail"]
+
+
+def test_the_sync_workers_lag_is_zero_once_the_province_acknowledged_everything(api: Api) -> None:
+    token = federation_token(api.ledger, CITY)
+    city = CreditLedger(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    province = TestClient(api.client.app, headers=bearer(token))
+    link = Sync(city, "http://testserver", token, client=province)
+    try:
+        for n in range(3):
+            registration = {"uscc": uscc(1_800 + n), "name": f"舞钢市滞后{n}号有限公司"}
+            handle(
+                city,
+                command_of("register_subject", {**registration, "kind": "enterprise"}, CITY_FOOD),
+            )
+        report = link.catch_up()
+        assert (report.delivered, report.accepted) == (3, 3)
+        registry = link.metrics.registry
+        assert registry.get_sample_value("credit_ledger_sync_lag_positions") == 0
+        acknowledged = registry.get_sample_value("credit_ledger_sync_acknowledged_position")
+        assert acknowledged == city.sync_log("http://testserver").acknowledged >= 3  # type: ignore[union-attr]
+        link.catch_up()  # a quiet round: still nothing waiting
+        assert registry.get_sample_value("credit_ledger_sync_lag_positions") == 0
+    finally:
+        city.close()
