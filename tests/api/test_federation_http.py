@@ -254,6 +254,8 @@ def test_readiness_has_no_sync_part_without_an_upstream(api: Api) -> None:
     ready = api.client.get("/readyz")
     assert ready.status_code == 200
     assert ready.json()["sync"] is None
+    documented = api.client.get("/openapi.json").json()["paths"]["/readyz"]["get"]["responses"]
+    assert "sync-stalled" in documented["503"]["description"]
 
 
 @dataclass
