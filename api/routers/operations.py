@@ -29,7 +29,7 @@ def healthz() -> dict[str, str]:
 
 
 #: Why readiness can fail, each a problem `type` of its own (`urn:credit-ledger:problem:KIND`).
-NOT_READY = {
+NOT_READY: dict[int | str, dict[str, Any]] = {
     503: {
         **PROBLEM_RESPONSES[503],
         "description": "not ready, the `type` naming why: `store-unavailable` or `store-full` "
