@@ -130,7 +130,9 @@ class Sync:
         after = 0 if log is None else log.acknowledged
         page = self.ledger.outgoing(after, self.batch)
         if not page.deliveries:
-            self.ledger.acknowledge(self.upstream, page.upto, [], [])
+            log = self.ledger.acknowledge(self.upstream, page.upto, [], [])
+            self.metrics.acknowledged.set(log.acknowledged)
+            self.metrics.lag.set(0)  # nothing waits for the upstream
             return False
         answer = self._call(
             "POST",
@@ -143,6 +145,8 @@ class Sync:
                 f"{self.upstream} answered {len(outcomes)} outcomes to "
                 f"{len(page.deliveries)} deliveries"
             )
+        # The lag is read before the note of this answer, which is itself never delivered.
+        top = self.ledger.max_position()
         log = self.ledger.acknowledge(self.upstream, page.upto, outcomes, page.deliveries)
         refused = sum(1 for o in outcomes if o["status"] == REFUSED)
         report.delivered += len(outcomes)
@@ -153,7 +157,7 @@ class Sync:
         self.metrics.delivered.inc(len(outcomes))
         self.metrics.parked.inc(refused)
         self.metrics.acknowledged.set(log.acknowledged)
-        self.metrics.lag.set(max(0, self.ledger.max_position() - log.acknowledged))
+        self.metrics.lag.set(max(0, top - log.acknowledged))
         return True
 
     def pull_once(self, report: SyncReport) -> bool:

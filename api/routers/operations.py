@@ -13,6 +13,7 @@ from starlette.responses import Response
 from api.deps import Audit, Ledger, Projections, projection_health
 from api.observability import REGISTRY
 from api.problems import Problem
+from api.schemas import PROBLEM_RESPONSES
 from ledger.service.application import CreditLedger
 from ledger.service.audit import QueryAudit
 from ledger.store.stores import StoreFault, StoreFull, WriteProbe
@@ -27,7 +28,18 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+#: Why readiness can fail, each a problem `type` of its own (`urn:credit-ledger:problem:KIND`).
+NOT_READY: dict[int | str, dict[str, Any]] = {
+    503: {
+        **PROBLEM_RESPONSES[503],
+        "description": "not ready, the `type` naming why: `store-unavailable` or `store-full` "
+        "(with `store`), `projection-failing`, or `sync-stalled` (with `sync`: the upstream "
+        "and the waiting position)",
+    }
+}
+
+
+@router.get("/readyz", responses=NOT_READY)
 def readyz(
     request: Request, ledger: Ledger, audit: Audit, projections: Projections
 ) -> dict[str, object]:
@@ -35,8 +47,9 @@ def readyz(
     reports the ledger position and the read models' lag.
 
     Not ready is a 503 problem naming why — the store unreachable or out of space
-    (`store_health`, within `CREDIT_LEDGER_READY_TIMEOUT_SECONDS`), or the read models that fail
-    (`projection_health`).
+    (`store_health`, within `CREDIT_LEDGER_READY_TIMEOUT_SECONDS`), the read models that fail
+    (`projection_health`), or, with an upstream configured, a record that waited longer than
+    `CREDIT_LEDGER_SYNC_STALL_SECONDS` for its acknowledgement (`sync_health`).
     """
     store_health(request.app.state, ledger, audit)
     background = request.app.state.background

@@ -26,7 +26,13 @@ app.add_typer(token_app, name="token")
 
 @token_app.command("create")
 def token_create(
-    role: Annotated[str, typer.Option(help="admin, recorder, reader, auditor or platform")],
+    role: Annotated[
+        str,
+        typer.Option(
+            help="admin, recorder, reader, auditor, platform, or federation (a downstream "
+            "ledger; --name is its source name)"
+        ),
+    ],
     field: Annotated[
         list[str] | None, typer.Option("--field", help="a field the token may record in")
     ] = None,
@@ -41,7 +47,8 @@ def token_create(
     finally:
         ledger.close()
     info = issued.info
-    scope = f" fields {', '.join(info.fields)} ({info.department})" if info.fields else ""
+    department = f" ({info.department})" if info.department else ""
+    scope = f" fields {', '.join(info.fields)}{department}" if info.fields else ""
     err_console.print(
         f"created {info.token_id}: {info.role}{scope} — {escape(info.name)}. "
         "Store the token now; only its hash is kept."
