@@ -106,8 +106,15 @@ Filer = Annotated[Actor, Depends(_role_in(FILERS, "file objections or repair req
 Auditor = Annotated[Actor, Depends(_role_in(AUDITORS, "read histories and the audit log"))]
 Admin = Annotated[Actor, Depends(_role_in(frozenset({Role.ADMIN}), "administer"))]
 Overseer = Annotated[Actor, Depends(_role_in(AUDITORS, "read the sync state"))]
-Federated = Annotated[
-    Actor, Depends(_role_in(FEDERATED, "deliver records or read results as a downstream ledger"))
+Federated = Annotated[Actor, Depends(_role_in(FEDERATED, "read a downstream ledger's inbox"))]
+#: Only a downstream ledger's own token delivers and reads its results (its name is the source).
+Downstream = Annotated[
+    Actor,
+    Depends(
+        _role_in(
+            frozenset({Role.FEDERATION}), "deliver records or read results as a downstream ledger"
+        )
+    ),
 ]
 
 

@@ -8,12 +8,10 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from api.deps import MAX_POSITION, Config, Federated, Ledger, Overseer, Reader
+from api.deps import MAX_POSITION, Config, Downstream, Federated, Ledger, Overseer, Reader
 from api.grade_reads import GradeReadLog
-from api.problems import Problem
 from api.schemas import PROBLEM_RESPONSES
 from api.upstream import SubjectUpstreamOut, beside_upstream, latest_year, result_of
-from ledger.domain.values import Role
 from ledger.service.federation import MAX_DELIVERIES
 
 router = APIRouter(prefix="/v1/federation", tags=["federation"], responses=PROBLEM_RESPONSES)
@@ -98,15 +96,13 @@ def _refused(outcomes: dict[int, dict[str, Any]]) -> list[OutcomeOut]:
 
 
 @router.post("/deliveries", response_model=DeliveriesOut)
-def deliver(body: DeliveriesIn, actor: Federated, ledger: Ledger) -> DeliveriesOut:
+def deliver(body: DeliveriesIn, actor: Downstream, ledger: Ledger) -> DeliveriesOut:
     """Take a downstream ledger's records, in its log order, decided under this ledger's rules.
 
     Every item answers `accepted`, `unchanged` (held already) or `refused` with the field and
     rule; the batch is one transaction with the note of what was taken, so a re-delivery after
     a crash answers as the first delivery did (`earlier`) and records nothing twice.
     """
-    if actor.role != Role.FEDERATION:
-        raise Problem(403, "deliveries come with a federation token (the source ledger's name)")
     answers = ledger.receive(
         actor, [i.model_dump(exclude_none=True) for i in body.items], retry=body.retry
     )
@@ -135,7 +131,7 @@ def own_inbox(actor: Federated, ledger: Ledger) -> InboxOut:
 
 @router.get("/results", response_model=ResultsPage)
 def results(
-    actor: Federated,
+    actor: Downstream,
     ledger: Ledger,
     reads: GradeReadLog,
     after: Annotated[int, Query(ge=0, le=MAX_POSITION, description="the last page's `next`")] = 0,
@@ -144,8 +140,6 @@ def results(
     """The results of the subjects the calling downstream ledger reports, for each subject whose
     records changed after `after`, in log order: its current evaluation and the latest year's
     published and restated results. Every result read is recorded."""
-    if actor.role != Role.FEDERATION:
-        raise Problem(403, "results are read with a federation token (the source's name)")
     changed, upto = ledger.reported_after(str(actor.name), after, limit)
     items = [ResultItem(position=p, uscc=u, result=result_of(ledger, u)) for p, u in changed]
     reads.record("federation.results", [i.uscc for i in items], count=len(items))
