@@ -118,7 +118,8 @@ def _note_the_federation(url: str) -> dict[str, Any]:
                 {
                     "position": 2,
                     "command": "register_subject",
-                    "department": "nowhere",
+                    # A zero-width space in the department: the text rule refuses it.
+                    "department": "农业\u200b农村局",
                     "args": {**register, "fields": ["food"], "uscc": uscc(9102, "92410481")},
                 },
             ],
@@ -199,7 +200,7 @@ def test_the_sync_view_shows_the_link_the_parked_records_the_inboxes_and_the_dif
     inbox = page.locator(f"#inboxes-table tr.inbox-row[data-source='{COUNTY}']")
     expect(inbox).to_have_count(1)
     expect(inbox.locator("td[data-refused]")).to_have_text("1")
-    expect(inbox).to_contain_text("unknown department 'nowhere'")
+    expect(inbox).to_contain_text("U+200B")
 
     # Only the subject whose upstream result differs is listed, with both values.
     answer = console.get("/v1/federation/differences", "auditor")
