@@ -152,7 +152,7 @@ def state(actor: Overseer, ledger: Ledger, config: Config) -> SyncStateOut:
     the downstream ledgers delivering here."""
     upstream = config.upstream_url
     log = None if upstream is None else ledger.sync_log(upstream)
-    waiting = None if upstream is None else ledger.waiting(upstream)
+    waiting = None if upstream is None else ledger.waiting(0 if log is None else log.acknowledged)
     inboxes = [
         InboxOut(
             source=i.source,

@@ -78,8 +78,8 @@ def sync_health(config: Any, ledger: CreditLedger) -> dict[str, Any] | None:
     if upstream is None:
         return None
     log = ledger.sync_log(upstream)
-    waiting = ledger.waiting(upstream)
     acknowledged = 0 if log is None else log.acknowledged
+    waiting = ledger.waiting(acknowledged)
     if waiting is not None and waiting.recorded_at is not None:
         # Waiting counts from the record or from the sync's last answer, whichever is later:
         # a sync working through an old backlog is slow, not stalled.

@@ -16,7 +16,7 @@ Three kinds of stream keep the flow's memory as events:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
@@ -451,11 +451,6 @@ def outcome_line(position: int, status: str, **detail: Any) -> dict[str, Any]:
     """One delivery's outcome, as the inbox keeps it and the upstream answers it."""
     kept = {k: v for k, v in detail.items() if v is not None}
     return {"position": position, "status": status, **kept}
-
-
-def upto_of(items: Iterable[dict[str, Any]]) -> int:
-    """The highest source position a batch covers (0 for none)."""
-    return max((int(i.get("last", i["position"])) for i in items), default=0)
 
 
 for _cls in (

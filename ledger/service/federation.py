@@ -140,12 +140,16 @@ class Federation(LedgerParts):
             codes[sid] = (first.uscc, first.kind) if isinstance(first, events.Registered) else None
         return codes[sid]
 
-    def sync_log(self, upstream: str) -> SyncLog | None:
-        """This ledger's link to an upstream, as stored (None before the first sync)."""
+    def _stored(self, stream_id: UUID) -> Any:
+        """A federation stream's aggregate, or None before its first event."""
         try:
-            return cast("SyncLog", self.repository.get(sync_log_id(upstream)))
+            return self.repository.get(stream_id)
         except AggregateNotFoundError:
             return None
+
+    def sync_log(self, upstream: str) -> SyncLog | None:
+        """This ledger's link to an upstream, as stored (None before the first sync)."""
+        return cast("SyncLog | None", self._stored(sync_log_id(upstream)))
 
     def _sync_log(self, upstream: str) -> SyncLog:
         return self.sync_log(upstream) or SyncLog(upstream=upstream)
@@ -199,10 +203,7 @@ class Federation(LedgerParts):
 
     def inbox(self, source: str) -> Inbox | None:
         """What a downstream ledger delivered so far (None before its first delivery)."""
-        try:
-            return cast("Inbox", self.repository.get(inbox_id(source)))
-        except AggregateNotFoundError:
-            return None
+        return cast("Inbox | None", self._stored(inbox_id(source)))
 
     def inboxes(self) -> list[Inbox]:
         """Every downstream ledger's inbox, by name."""
@@ -330,10 +331,7 @@ class Federation(LedgerParts):
 
     def upstream_view(self, uscc: str) -> UpstreamView | None:
         """The upstream's latest result for a subject, as pulled (None if none yet)."""
-        try:
-            return cast("UpstreamView", self.repository.get(upstream_view_id(uscc)))
-        except AggregateNotFoundError:
-            return None
+        return cast("UpstreamView | None", self._stored(upstream_view_id(uscc)))
 
     def upstream_views(self) -> list[UpstreamView]:
         """Every subject's upstream result, by credit code."""
@@ -382,10 +380,9 @@ class Federation(LedgerParts):
             self.save(log, *pending)
         return recorded
 
-    def waiting(self, upstream: str) -> Delivery | None:
-        """The oldest local record not yet acknowledged by the upstream (None: all were)."""
-        log = self.sync_log(upstream)
-        page = self.outgoing(0 if log is None else log.acknowledged, limit=50)
+    def waiting(self, acknowledged: int) -> Delivery | None:
+        """The oldest local record after the acknowledged position (None: none waits)."""
+        page = self.outgoing(acknowledged, limit=50)
         return page.deliveries[0] if page.deliveries else None
 
 

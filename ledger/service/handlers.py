@@ -163,21 +163,25 @@ HANDLERS: dict[type[Any], Handler] = {
 }
 
 
-#: The commands a downstream ledger's delivery may carry (its records of subjects, §10).
+#: The commands a downstream ledger's delivery may carry (its records of subjects, §10), each
+#: with its handler from HANDLERS; these handlers take the delivery's receipt.
 DELIVERABLE: dict[type[Any], Callable[..., Written]] = {
-    commands.RegisterSubject: on_registration,
-    commands.RecordFact: on_subject,
-    commands.EndFact: on_subject,
-    commands.RevokeFact: on_subject,
-    commands.ListSubject: on_subject,
-    commands.DelistSubject: on_subject,
-    commands.FileObjection: on_subject,
-    commands.ResolveObjection: on_objection,
-    commands.RequestRepair: on_subject,
-    commands.DecideRepair: on_repair,
-    commands.RevokeRepair: on_repair,
-    commands.JoinField: on_subject,
-    commands.LeaveField: on_subject,
+    kind: HANDLERS[kind]
+    for kind in (
+        commands.RegisterSubject,
+        commands.RecordFact,
+        commands.EndFact,
+        commands.RevokeFact,
+        commands.ListSubject,
+        commands.DelistSubject,
+        commands.FileObjection,
+        commands.ResolveObjection,
+        commands.RequestRepair,
+        commands.DecideRepair,
+        commands.RevokeRepair,
+        commands.JoinField,
+        commands.LeaveField,
+    )
 }
 
 
