@@ -64,7 +64,7 @@ def _in_worker(reports: Any, part: int, work: Callable[[Callable[[int], None]], 
 def _rebuild_partition(
     database_url: str,
     buildings: dict[str, str],
-    years: list[int],
+    years: dict[int, str],
     known_now: str,
     part: int,
     parts: int,
@@ -77,10 +77,10 @@ def _rebuild_partition(
     from credit_ledger.bootstrap import open_ledger
     from projections.runner import Projector
 
-    def work(progress: Callable[[int], None]) -> tuple[dict[str, tuple[str, str]], Any]:
+    def work(progress: Callable[[int], None]) -> tuple[dict[str, tuple[str, str]], list[int]]:
         ledger = open_ledger(database_url)
         try:
-            errors, rows = Projector(ledger).rebuild_partitions(
+            errors, staged = Projector(ledger).rebuild_partitions(
                 buildings,
                 part,
                 parts,
@@ -93,7 +93,7 @@ def _rebuild_partition(
         finally:
             ledger.close()
         # A read model that failed is named to the parent; the others were filled.
-        return {name: (type(exc).__name__, str(exc)) for name, exc in errors.items()}, rows
+        return {name: (type(exc).__name__, str(exc)) for name, exc in errors.items()}, staged
 
     _in_worker(reports, part, work)
 
@@ -123,6 +123,8 @@ def rebuild_partitioned(
     from projections.runner import Projector, failure_of
 
     ledger = open_ledger(database_url)
+    annual = AnnualResults(ledger)
+    stagings = {year: annual.tables.begin_year(year) for year in years}
     try:
         projector = Projector(ledger)
         buildings, until = projector.begin_rebuilds(projections)
@@ -132,7 +134,7 @@ def rebuild_partitioned(
             lambda part: (
                 database_url,
                 buildings,
-                list(years),
+                stagings,
                 known_now.isoformat(),
                 part,
                 workers,
@@ -150,18 +152,18 @@ def rebuild_partitioned(
         for name, building in buildings.items():
             if name not in failed:
                 projector.finish_partitioned_rebuild(name, building, workers, until)
-        annual = AnnualResults(ledger)
-        for year in years:
-            pieces = [rows.get(year) for _, rows in done.values()]
-            if all(piece is not None for piece in pieces):
-                every = [row for piece in pieces for row in piece or ()]
-                annual.store_rows(year, every, known_now, until)
+        for year, staging in stagings.items():
+            # Each partition staged its subjects of the year, or none did (a resumed rebuild).
+            if all(year in staged for _, staged in done.values()):
+                annual.finish(year, staging, known_now, until)
             else:
                 annual_partitioned(database_url, year, workers=workers)
         if failed:
             raise ProjectionFailed({name: failure_of(name, exc) for name, exc in failed.items()})
         return buildings
     finally:
+        for staging in stagings.values():
+            annual.tables.drop_staging(staging)  # what was not swapped in
         ledger.close()
 
 
@@ -277,6 +279,7 @@ def import_partitioned(
 def _annual_partition(
     database_url: str,
     year: int,
+    staging: str,
     known_now: str,
     position: int,
     part: int,
@@ -288,7 +291,7 @@ def _annual_partition(
     from credit_ledger.bootstrap import open_ledger
     from projections.annual import AnnualResults
 
-    def work(progress: Callable[[int], None]) -> list[tuple[Any, ...]]:
+    def work(progress: Callable[[int], None]) -> None:
         ledger = open_ledger(database_url)
         done = 0
 
@@ -298,9 +301,10 @@ def _annual_partition(
             progress(done)
 
         try:
-            return AnnualResults(ledger).compute_rows(
+            AnnualResults(ledger).stage_rows(
                 year,
                 datetime.fromisoformat(known_now),
+                staging,
                 count,
                 part=part,
                 parts=parts,
@@ -322,9 +326,11 @@ def annual_partitioned(
     """Materialise a year with `workers` processes computing a partition of the subjects each,
     each from one read of its partition of the log (the rebuild's reader and rule).
 
-    The parent fixes the record time and log position the year is computed for, and stores
-    every partition's rows in one transaction, so the result is the one-process build's.
-    Returns the number of subjects; raises naming the partition if a worker fails.
+    The parent fixes the record time and log position the year is computed for; each worker
+    writes its partition's rows into one staging table a chunk at a time (no process holds
+    the year), and the parent swaps them in in one transaction, so the result is the
+    one-process build's. Returns the number of subjects; raises naming the partition if a
+    worker fails (the year's rows stay as they were).
     """
     from credit_ledger.bootstrap import open_ledger
     from projections.annual import AnnualResults, require_published
@@ -335,17 +341,27 @@ def annual_partitioned(
         require_published(ledger, year)
         position = ledger.max_position()
         known_now = ledger.clock()
-        done = _run_partitions(
-            _annual_partition,
-            lambda part: (database_url, year, known_now.isoformat(), position, part, workers),
-            f"evaluate-{year}",
-            workers,
-            lambda n: progress(n) if progress else None,
-            combine=sum,
-        )
-        rows = [row for part in range(workers) for row in done[part]]
-        annual.store_rows(year, rows, known_now, position)
-        return len(rows)
+        staging = annual.tables.begin_year(year)
+        try:
+            _run_partitions(
+                _annual_partition,
+                lambda part: (
+                    database_url,
+                    year,
+                    staging,
+                    known_now.isoformat(),
+                    position,
+                    part,
+                    workers,
+                ),
+                f"evaluate-{year}",
+                workers,
+                lambda n: progress(n) if progress else None,
+                combine=sum,
+            )
+            return annual.finish(year, staging, known_now, position)
+        finally:
+            annual.tables.drop_staging(staging)  # gone already once swapped in
     finally:
         ledger.close()
 

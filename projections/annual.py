@@ -166,7 +166,6 @@ class YearPass:
         #: The log position the year is computed up to; later events are not taken.
         self.position = position
         self.emit = emit
-        self.seen: set[UUID] = set()
         self._open: OrderedDict[UUID, YearFolds] = OrderedDict()
 
     def take(self, subject_id: UUID, events: Sequence[Any]) -> None:
@@ -180,7 +179,6 @@ class YearPass:
                 events = list(self.ledger.events.get(subject_id, lte=last))
         folds.take(events)
         self._open[subject_id] = folds
-        self.seen.add(subject_id)
         while len(self._open) > OPEN_SUBJECTS:
             done, folds = self._open.popitem(last=False)
             self.emit(folds.result(done, self.ledger))
@@ -217,13 +215,14 @@ def all_results(
     year_pass = YearPass(ledger, year, now, upto, ready.append)
     for page in read_pages(ledger.recorder, stop=upto, page_size=PASS_PAGE, part=part, parts=parts):
         streams = by_stream(page, SUBJECT_TOPICS)
-        before = len(year_pass.seen)
         for subject_id, rows in streams.items():
             year_pass.take(subject_id, [to_event(r) for r in rows])
         yield from ready
         ready.clear()
-        if progress is not None and len(year_pass.seen) > before:
-            progress(len(year_pass.seen) - before)
+        # A subject first appears with its stream's first event (the pass reads from the start).
+        new = sum(1 for rows in streams.values() if rows[0].originator_version == 1)
+        if progress is not None and new:
+            progress(new)
     year_pass.close()
     yield from ready
 
@@ -317,25 +316,47 @@ def _count(
     )
 
 
-class YearRows:
-    """A year's table rows collected from a `YearPass` another pass feeds (the rebuild's)."""
+#: Rows a build holds before writing them to its staging table.
+STAGE_ROWS = 5000
 
-    def __init__(self, ledger: CreditLedger, year: int, known_now: datetime, position: int):
+
+class YearStage:
+    """A year's results on their way into a staging table (`AnnualTables.begin_year`), held a
+    chunk at a time so a build's memory stays flat in the number of subjects."""
+
+    def __init__(self, tables: AnnualTables, year: int, staging: str) -> None:
+        self.tables = tables
+        self.year = year
+        self.staging = staging
+        self._held: dict[UUID, tuple[Any, ...]] = {}
+
+    def add(self, result: AnnualResult) -> None:
+        """Hold a subject's result (a later one replaces it), writing a full chunk."""
+        self._held[result.subject_id] = AnnualResults.row(self.year, result)
+        if len(self._held) >= STAGE_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write what is held."""
+        self.tables.stage(self.staging, list(self._held.values()))
+        self._held.clear()
+
+
+class YearRows:
+    """A year's rows staged from a `YearPass` another pass feeds (the rebuild's)."""
+
+    def __init__(
+        self, ledger: CreditLedger, year: int, known_now: datetime, position: int, stage: YearStage
+    ):
         self.known_now = known_now
         self.position = position
-        self._rows: dict[UUID, tuple[Any, ...]] = {}
-        self.year_pass = YearPass(
-            ledger,
-            year,
-            known_now,
-            position,
-            lambda r: self._rows.__setitem__(r.subject_id, AnnualResults.row(year, r)),
-        )
+        self.stage = stage
+        self.year_pass = YearPass(ledger, year, known_now, position, stage.add)
 
-    def rows(self) -> list[tuple[Any, ...]]:
-        """Each subject's row, once the pass is over."""
+    def close(self) -> None:
+        """Stage the subjects still open, once the pass is over."""
         self.year_pass.close()
-        return list(self._rows.values())
+        self.stage.flush()
 
 
 class AnnualResults:
@@ -367,32 +388,45 @@ class AnnualResults:
         require_published(self.ledger, year)
         position = self.ledger.max_position()
         known_now = self.ledger.clock()
-        rows = self.compute_rows(year, known_now, progress, position=position)
-        self.store_rows(year, rows, known_now, position)
-        return len(rows)
+        staging = self.tables.begin_year(year)
+        try:
+            self.stage_rows(year, known_now, staging, progress, position=position)
+            return self.finish(year, staging, known_now, position)
+        except BaseException:
+            self.tables.drop_staging(staging)
+            raise
 
-    def compute_rows(
+    def stage_rows(
         self,
         year: int,
         known_now: datetime,
+        staging: str,
         progress: Callable[[int], None] | None = None,
         *,
         part: int = 0,
         parts: int = 1,
         position: int | None = None,
-    ) -> list[tuple[Any, ...]]:
-        """The table rows of a year known at `known_now`, from the log up to `position` (of
-        one partition of the subjects)."""
-        results = all_results(
+    ) -> None:
+        """Write the rows of a year known at `known_now`, from the log up to `position` (of
+        one partition of the subjects), into a staging table, a chunk at a time."""
+        stage = YearStage(self.tables, year, staging)
+        for result in all_results(
             self.ledger, year, known_now, progress, part=part, parts=parts, position=position
-        )
+        ):
+            stage.add(result)
+        stage.flush()
+
+    def compute_rows(
+        self, year: int, known_now: datetime, *, position: int | None = None
+    ) -> list[tuple[Any, ...]]:
+        """The table rows of a year known at `known_now`, held in memory (a check's fresh
+        computation; builds stage theirs)."""
+        results = all_results(self.ledger, year, known_now, position=position)
         return [self.row(year, r) for r in latest_results(results)]
 
-    def store_rows(
-        self, year: int, rows: Sequence[Sequence[Any]], known_now: datetime, position: int
-    ) -> None:
-        """Replace a year's materialised rows and record what they were computed from, at once."""
-        self.tables.replace_year(year, rows, known_now.isoformat(), position)
+    def finish(self, year: int, staging: str, known_now: datetime, position: int) -> int:
+        """Swap a staged year in, recording what it was computed from; returns its subjects."""
+        return self.tables.finish_year(year, staging, known_now.isoformat(), position)
 
     def build_info(self, year: int) -> tuple[datetime, int] | None:
         """When a year was materialised: the record time it used, and the log position."""

@@ -534,29 +534,47 @@ class Projector:
         up to the head now) from the same pass when it starts from position 0, else each
         from its own pass through the same reader.
         """
-        from projections.annual import AnnualResults, YearRows
+        from projections.annual import AnnualResults, YearRows, YearStage
 
         buildings, head = self.begin_rebuilds(projections)
         targets = [Target(name, table, table) for name, table in buildings.items()]
         known_now = self.ledger.clock()
         fresh = all(p == 0 for p in self._positions([t.key for t in targets]).values())
-        collected = [YearRows(self.ledger, year, known_now, head) for year in years]
-        fed = [Fed(c.year_pass) for c in collected] if fresh else []
+        annual = AnnualResults(self.ledger)
+        collected = (
+            [
+                YearRows(
+                    self.ledger,
+                    year,
+                    known_now,
+                    head,
+                    YearStage(annual.tables, year, annual.tables.begin_year(year)),
+                )
+                for year in years
+            ]
+            if fresh
+            else []
+        )
+        fed = [Fed(c.year_pass) for c in collected]
 
         def relay(position: int) -> None:
             if progress is not None:
                 progress(position, max(head, position))
 
-        _, errors = self._pass(targets, batch=batch, progress=relay, years=fed)
-        for name, table in buildings.items():
-            if name not in errors:
-                self._switch(name, table)
-        annual = AnnualResults(self.ledger)
-        for n, year in enumerate(years):
-            if fed and fed[n].complete:
-                annual.store_rows(year, collected[n].rows(), known_now, head)
-            else:
-                annual.build(year)
+        try:
+            _, errors = self._pass(targets, batch=batch, progress=relay, years=fed)
+            for name, table in buildings.items():
+                if name not in errors:
+                    self._switch(name, table)
+            for n, year in enumerate(years):
+                if fed and fed[n].complete:
+                    collected[n].close()
+                    annual.finish(year, collected[n].stage.staging, known_now, head)
+                else:
+                    annual.build(year)
+        finally:
+            for rows in collected:
+                annual.tables.drop_staging(rows.stage.staging)  # what was not swapped in
         if errors:
             raise ProjectionFailed(
                 {name: failure_of(name, exc) for name, exc in errors.items()}
@@ -608,14 +626,15 @@ class Projector:
         *,
         batch: int = 5000,
         progress: Callable[[int], None] | None = None,
-        years: Sequence[int] = (),
+        years: dict[int, str] | None = None,
         known_now: datetime | None = None,
-    ) -> tuple[dict[str, Exception], dict[int, list[tuple[Any, ...]]]]:
+    ) -> tuple[dict[str, Exception], list[int]]:
         """Fill generations (by read model) with the subjects of one partition, up to
         position `until`, from one read of that partition; returns the error of each read
-        model that failed (the others are filled), and the partition's rows of each of
-        `years` (known at `known_now`, up to `until`) that the same read could compute (all
-        when the partition starts from position 0).
+        model that failed (the others are filled), and the years of `years` (year: its
+        staging table, from `AnnualTables.begin_year`) whose rows of this partition (known at
+        `known_now`, up to `until`) the same read staged (all when the partition starts
+        from position 0).
 
         Subjects are independent, so `parts` processes can each rebuild one partition of the
         same generations at once; each tracks its own position per generation (resumable),
@@ -630,11 +649,15 @@ class Projector:
             for target in targets:
                 # A partition starts where the generation stands (0, or an earlier rebuild's end).
                 self.tracking.track_from(cur, target.key, target.table)
-        from projections.annual import YearRows
+        from projections.annual import AnnualResults, YearRows, YearStage
 
         fresh = all(p == 0 for p in self._positions([t.key for t in targets]).values())
         now = known_now or self.ledger.clock()
-        collected = {year: YearRows(self.ledger, year, now, until) for year in years}
+        tables = AnnualResults(self.ledger).tables
+        collected = {
+            year: YearRows(self.ledger, year, now, until, YearStage(tables, year, staging))
+            for year, staging in (years or {}).items()
+        }
         fed = {year: Fed(c.year_pass) for year, c in collected.items()} if fresh else {}
         _, errors = self._pass(
             targets,
@@ -647,8 +670,10 @@ class Projector:
             progress=progress,
             years=list(fed.values()),
         )
-        rows = {year: collected[year].rows() for year, f in fed.items() if f.complete}
-        return errors, rows
+        staged = [year for year, f in fed.items() if f.complete]
+        for year in staged:
+            collected[year].close()
+        return errors, staged
 
     def finish_partitioned_rebuild(
         self, projection: str, building: str, parts: int, until: int

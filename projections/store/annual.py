@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
+from uuid import uuid4
 
 from projections.store import ReadStore
 
 RESULTS = "annual_results"
 BUILDS = "annual_builds"
-#: A result row's columns, in the order `AnnualTables.replace_year` takes its values.
+#: A result row's columns, in the order `AnnualTables.stage` takes its values.
 RESULT_COLUMNS = (
     "year",
     "uscc",
@@ -31,29 +32,55 @@ class AnnualTables:
         self.results = store.table(RESULTS)
         self.builds = store.table(BUILDS)
         with store.transaction(schema_lock=True) as cur:
-            cur.execute(
-                f"CREATE TABLE IF NOT EXISTS {self.results} ("
-                "year INTEGER NOT NULL, uscc TEXT NOT NULL, subject_id TEXT NOT NULL, "
-                "published_score TEXT, published_grade TEXT, published_listed INTEGER, "
-                "restated_score TEXT, restated_grade TEXT, restated_listed INTEGER, "
-                "PRIMARY KEY (year, uscc))"
-            )
+            cur.execute(_results_table(self.results))
             cur.execute(
                 f"CREATE TABLE IF NOT EXISTS {self.builds} ("
                 "year INTEGER PRIMARY KEY, known_at TEXT NOT NULL, position BIGINT NOT NULL)"
             )
 
-    def replace_year(
-        self, year: int, rows: Sequence[Sequence[Any]], known_at: str, position: int
-    ) -> None:
-        """Replace a year's rows and record the record time and position they came from."""
+    def begin_year(self, year: int) -> str:
+        """A new staging table for a year's rows; `stage` fills it, `finish_year` swaps it in.
+
+        A build writes its rows a chunk at a time into the staging table rather than holding
+        the year in memory, so its memory stays flat in the number of subjects; readers see
+        the year's rows of the last finished build until the swap commits.
+        """
+        staging = f"{RESULTS}_{year}_build_{uuid4().hex[:12]}"
+        with self.store.transaction(schema_lock=True) as cur:
+            cur.execute(_results_table(self.store.table(staging)))
+        return staging
+
+    def stage(self, staging: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Write rows into a staging table; a subject's later row replaces its earlier one
+        (a pass may give a subject twice, and the later result holds)."""
+        if not rows:
+            return
+        with self.store.transaction() as cur:
+            cur.write_rows(self.store.table(staging), RESULT_COLUMNS, rows, on_conflict=_LATER)
+
+    def finish_year(self, year: int, staging: str, known_at: str, position: int) -> int:
+        """Replace a year's rows with the staging table's and record the record time and
+        position they came from, in one transaction; returns the number of rows."""
+        names = ", ".join(RESULT_COLUMNS)
         with self.store.transaction() as cur:
             cur.execute(f"DELETE FROM {self.results} WHERE year = %s", (year,))
-            cur.write_rows(self.results, RESULT_COLUMNS, rows)
+            cur.execute(
+                f"INSERT INTO {self.results} ({names}) SELECT {names} "
+                f"FROM {self.store.table(staging)} WHERE year = %s",
+                (year,),
+            )
+            count = cur.rowcount
             cur.execute(f"DELETE FROM {self.builds} WHERE year = %s", (year,))
             cur.execute(
                 f"INSERT INTO {self.builds} VALUES (%s, %s, %s)", (year, known_at, position)
             )
+            cur.execute(f"DROP TABLE {self.store.table(staging)}")
+        return count
+
+    def drop_staging(self, staging: str) -> None:
+        """Drop a staging table whose build failed (its year's rows stay as they were)."""
+        with self.store.transaction() as cur:
+            cur.execute(f"DROP TABLE IF EXISTS {self.store.table(staging)}")
 
     def build_info(self, year: int) -> dict[str, Any] | None:
         """A year's build (`known_at`, `position`), if materialised."""
@@ -72,3 +99,19 @@ class AnnualTables:
         with self.store.transaction(write=False) as cur:
             cur.execute(f"SELECT * FROM {self.results} WHERE year = %s ORDER BY uscc", (year,))
             return cur.fetchall()
+
+
+def _results_table(name: str) -> str:
+    return (
+        f"CREATE TABLE IF NOT EXISTS {name} ("
+        "year INTEGER NOT NULL, uscc TEXT NOT NULL, subject_id TEXT NOT NULL, "
+        "published_score TEXT, published_grade TEXT, published_listed INTEGER, "
+        "restated_score TEXT, restated_grade TEXT, restated_listed INTEGER, "
+        "PRIMARY KEY (year, uscc))"
+    )
+
+
+#: A staged subject's later row replaces its earlier one.
+_LATER = "ON CONFLICT (year, uscc) DO UPDATE SET " + ", ".join(
+    f"{c} = excluded.{c}" for c in RESULT_COLUMNS if c not in ("year", "uscc")
+)

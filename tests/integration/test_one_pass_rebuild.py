@@ -16,6 +16,7 @@ from projections import annual, runner
 from projections.annual import AnnualResults, latest_results, subject_result
 from projections.models import READ_MODELS
 from projections.runner import Projector
+from projections.store.annual import RESULT_COLUMNS
 from tests.integration.test_projections import TODAY, populate
 from tests.support import SYSTEM, StepClock, uscc
 
@@ -79,7 +80,7 @@ def test_a_partitioned_rebuild_of_every_read_model_reads_each_position_once(
     projector = Projector(stored_ledger, today=lambda: TODAY)
     buildings, until = projector.begin_rebuilds()
     for part in range(parts):
-        assert projector.rebuild_partitions(buildings, part, parts, until, batch=3) == ({}, {})
+        assert projector.rebuild_partitions(buildings, part, parts, until, batch=3) == ({}, [])
     for name, building in buildings.items():
         projector.finish_partitioned_rebuild(name, building, parts, until)
     # The partitions divide the log: each position read once, by one of them, for every model.
@@ -255,23 +256,91 @@ def test_a_full_rebuild_materialises_the_years_again_from_the_same_pass(
     assert results.rows(2023) == built
 
 
-def test_partitions_of_a_full_rebuild_compute_their_subjects_of_the_years(
-    stored_ledger: CreditLedger, clock: StepClock
+def test_partitions_of_a_full_rebuild_stage_their_subjects_of_the_years(
+    stored_ledger: CreditLedger, clock: StepClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     populate(stored_ledger, clock)
     _after_the_cutoff(stored_ledger, clock)
     now = stored_ledger.clock()
-    expected = sorted(AnnualResults(stored_ledger).compute_rows(2023, now))
+    results = AnnualResults(stored_ledger)
+    expected = sorted(results.compute_rows(2023, now))
+    # Chunks of 2 rows and 2 open subjects: streams leave and come back, rows are replaced.
+    monkeypatch.setattr(annual, "STAGE_ROWS", 2)
+    monkeypatch.setattr(annual, "OPEN_SUBJECTS", 2)
     projector = Projector(stored_ledger, today=lambda: TODAY)
     buildings, until = projector.begin_rebuilds()
-    rows = []
+    staging = results.tables.begin_year(2023)
     for part in range(3):
-        errors, years = projector.rebuild_partitions(
-            buildings, part, 3, until, batch=3, years=[2023], known_now=now
+        errors, staged = projector.rebuild_partitions(
+            buildings, part, 3, until, batch=3, years={2023: staging}, known_now=now
         )
         assert errors == {}
-        rows += years[2023]
-    assert sorted(rows) == expected
+        assert staged == [2023]
+    assert results.rows(2023) == {}  # staged, not swapped in yet
+    assert results.finish(2023, staging, now, until) == len(expected)
+    assert sorted(_as_rows(results.rows(2023))) == expected
+    assert not results.store.exists(staging)
+
+
+def _as_rows(stored: dict[str, dict[str, Any]]) -> list[tuple[Any, ...]]:
+    return [tuple(row[c] for c in RESULT_COLUMNS) for row in stored.values()]
+
+
+def test_a_build_stages_its_rows_a_chunk_at_a_time_and_the_later_result_of_a_subject_holds(
+    stored_ledger: CreditLedger, clock: StepClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    populate(stored_ledger, clock)
+    _after_the_cutoff(stored_ledger, clock)
+    clock.on(date(2024, 6, 1))
+    results = AnnualResults(stored_ledger)
+    expected = sorted(results.compute_rows(2023, stored_ledger.clock()))
+    writes: list[int] = []
+    stage = results.tables.stage
+
+    def counted(staging: str, rows: Any) -> None:
+        writes.append(len(rows))
+        stage(staging, rows)
+
+    monkeypatch.setattr(results.tables, "stage", counted)
+    monkeypatch.setattr(annual, "STAGE_ROWS", 2)
+    monkeypatch.setattr(annual, "PASS_PAGE", 3)
+    monkeypatch.setattr(annual, "OPEN_SUBJECTS", 1)  # each subject leaves and comes back
+    assert results.build(2023) == len(expected)
+    assert max(writes) <= 2
+    assert sum(writes) > len(expected)
+    assert sorted(_as_rows(results.rows(2023))) == expected
+    assert results.check(2023) == []
+
+
+def test_a_build_that_fails_keeps_the_years_rows_and_leaves_no_staging_table(
+    stored_ledger: CreditLedger, clock: StepClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    populate(stored_ledger, clock)
+    _after_the_cutoff(stored_ledger, clock)
+    clock.on(date(2024, 6, 1))
+    results = AnnualResults(stored_ledger)
+    results.build(2023)
+    built = results.rows(2023)
+    info = results.build_info(2023)
+    made: list[str] = []
+    begin = results.tables.begin_year
+
+    def remembered(year: int) -> str:
+        made.append(begin(year))
+        return made[-1]
+
+    def broken(*args: Any, **kwargs: Any) -> Iterator[Any]:
+        raise ConnectionError("the store went away")
+        yield  # a generator, as the pass is
+
+    monkeypatch.setattr(results.tables, "begin_year", remembered)
+    monkeypatch.setattr(annual, "all_results", broken)
+    with pytest.raises(ConnectionError):
+        results.build(2023)
+    assert made
+    assert not results.store.exists(made[0])
+    assert results.rows(2023) == built
+    assert results.build_info(2023) == info
 
 
 def test_a_read_of_the_log_that_fails_names_every_read_model_it_held_back(
