@@ -207,6 +207,30 @@ PATHS = ("bulk", "command")
 #: How many times a bulk batch is decided again when another writer appended to one of its
 #: subjects after the batch read it.
 BATCH_ATTEMPTS = 5
+#: The log size below which an import does not refresh the store's statistics on the way.
+STATISTICS_FROM = 25_000
+
+
+class _Statistics:
+    """Refreshes the store's statistics each time the log has doubled since they last were.
+
+    PostgreSQL plans a topic read (the rulebook's refresh every few seconds, the token check)
+    by the table's statistics, and autovacuum may be off or behind a bulk load: with the
+    statistics of an empty table it walks the whole log for each such read, so an import
+    slowed as the log grew (2,900 events/s at 3 million events, against 14,000 at 650 000).
+    Refreshing on each doubling costs a few sampled reads per import.
+    """
+
+    def __init__(self, ledger: CreditLedger) -> None:
+        self.ledger = ledger
+        self.at = max(ledger.max_position(), STATISTICS_FROM)
+
+    def after_batch(self) -> None:
+        """Refresh them if the log has doubled since."""
+        head = self.ledger.max_position()
+        if head >= 2 * self.at:
+            refresh_statistics(self.ledger)
+            self.at = head
 
 
 def import_file(
@@ -259,6 +283,7 @@ def import_file(
             for entry in earlier:
                 rejected.write(entry + b"\n")
             batch = _Batches(ledger, checkpoints, fingerprint, clock, rejected, report, via)
+            statistics = _Statistics(ledger)
             pending: list[tuple[int, bytes]] = []
             read = 0
             for number, raw in enumerate(source, start=1):
@@ -272,6 +297,7 @@ def import_file(
                 if len(pending) >= batch_lines:
                     batch.apply(pending, number)
                     pending = []
+                    statistics.after_batch()
                     if progress is not None:
                         progress(read, total, report.events)
             if pending or report.lines > start_line:

@@ -8,12 +8,14 @@ import signal
 import subprocess
 import time
 from datetime import date
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
+from credit_ledger import bulk
 from credit_ledger.bootstrap import open_ledger
 from credit_ledger.bulk import decode, generate, import_file
 from credit_ledger.parallel import import_partitioned
@@ -62,6 +64,31 @@ def test_an_import_goes_through_the_rules_and_a_second_run_adds_nothing(
     assert third.unchanged == first.applied
     assert ledger.max_position() == events
     ledger.close()
+
+
+def test_an_import_refreshes_the_stores_statistics_each_time_the_log_has_doubled(
+    store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # PostgreSQL plans the rulebook's topic reads by them; stale, each read walked the log.
+    path = tmp_path / "platform.ndjson"
+    with path.open("wb") as fh:
+        generate(60, 3, fh, TODAY)
+    ledger = open_ledger(store_url)
+    heads: list[int] = []
+    refresh = bulk.refresh_statistics
+
+    def counted(app: CreditLedger) -> None:
+        heads.append(app.max_position())
+        refresh(app)
+
+    monkeypatch.setattr(bulk, "refresh_statistics", counted)
+    monkeypatch.setattr(bulk, "STATISTICS_FROM", 20)
+    import_file(ledger, path, rejects=tmp_path / "r", batch_lines=10, keep_record_time=True)
+    during, last = heads[:-1], heads[-1]
+    assert last == ledger.max_position()  # and once at the end
+    assert len(during) >= 3
+    assert during[0] >= 40
+    assert all(later >= 2 * earlier for earlier, later in pairwise(during))
 
 
 def test_bad_lines_go_to_the_rejects_file_with_number_and_reason_and_the_rest_import(
