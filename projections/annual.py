@@ -298,21 +298,42 @@ class YearSummary:
     built_position: int | None
 
 
+Pairs = Counter[tuple[str | None, str | None]]
+
+
 def _count(
-    results: list[tuple[str | None, str | None]], labels: Sequence[str]
+    pairs: Pairs, labels: Sequence[str]
 ) -> tuple[dict[str, int], dict[str, int], int, int, int]:
+    """Counts per grade, published and restated, and the changed, entered and left, of the
+    subjects counted by their (published, restated) grades."""
+    published: Counter[str] = Counter()
+    restated: Counter[str] = Counter()
+    changed = entered = left = 0
+    for (p, r), n in pairs.items():
+        if p is not None:
+            published[p] += n
+        if r is not None:
+            restated[r] += n
+        if p is not None and r is not None and p != r:
+            changed += n
+        elif p is None and r is not None:
+            entered += n
+        elif p is not None and r is None:
+            left += n
     # Every grade of the year's model is counted, the ones no subject got as zero.
-    published = Counter(p for p, _ in results if p is not None)
-    restated = Counter(r for _, r in results if r is not None)
-    changed = sum(1 for p, r in results if p is not None and r is not None and p != r)
-    entered = sum(1 for p, r in results if p is None and r is not None)
-    left = sum(1 for p, r in results if p is not None and r is None)
     return (
         {g: published.get(g, 0) for g in labels},
         {g: restated.get(g, 0) for g in labels},
         changed,
         entered,
         left,
+    )
+
+
+def _grades(result: AnnualResult) -> tuple[str | None, str | None]:
+    return (
+        result.published.grade if result.published else None,
+        result.restated.grade if result.restated else None,
     )
 
 
@@ -475,40 +496,40 @@ class AnnualResults:
         return problems
 
     def summary(self, year: int) -> YearSummary:
-        """Counts per grade published vs restated (from the materialised year when there is one)."""
+        """Counts per grade published vs restated (from the materialised year when there is one).
+
+        A materialised year is counted in the store (never loaded whole), and the subjects
+        written to since its build are restated afresh and counted instead of their rows.
+        """
         require_published(self.ledger, year)
         labels = self.ledger.models.in_force(evaluation_date(year)).model.labels
         info = self.build_info(year)
-        if info is None:
-            pairs = [
-                (
-                    r.published.grade if r.published else None,
-                    r.restated.grade if r.restated else None,
-                )
-                for r in latest_results(all_results(self.ledger, year))
-            ]
-            return YearSummary(year, *_count(pairs, labels), source="computed", built_position=None)
-        built_at, position = info
-        stored = self.rows(year)
-        grades = {u: (r["published_grade"], r["restated_grade"]) for u, r in stored.items()}
-        # Subjects written to since the build are restated afresh; published never changes.
+        now = self.ledger.clock()
+        if info is None or self.ledger.rulebook().published_between(info[0], now):
+            # Not materialised, or a rule version published since the build may restate
+            # every subject: computed afresh.
+            fresh = {
+                r.subject_id: _grades(r) for r in all_results(self.ledger, year, known_now=now)
+            }
+            return YearSummary(
+                year,
+                *_count(Counter(fresh.values()), labels),
+                source="computed" if info is None else "materialised",
+                built_position=None if info is None else info[1],
+            )
+        _, position = info
+        # Published never changes; subjects written to since the build are restated afresh.
         since = read_log(
             self.ledger.recorder, topics=SUBJECT_EVENT_TOPICS, start=position, page_size=1000
         )
-        touched = {UUID(str(n.originator_id)) for n in since}
-        now = self.ledger.clock()
-        if self.ledger.rulebook().published_between(built_at, now):
-            # A rule version published since the build may restate every subject.
-            touched = {r.originator_id for r in self.ledger.subject_registrations()}
-        for events in read_streams(self.ledger, list(touched)).values():
-            result = subject_result(self.ledger, events, year, now)
-            grades[escape_text(result.uscc)] = (
-                result.published.grade if result.published else None,
-                result.restated.grade if result.restated else None,
-            )
+        touched = sorted({UUID(str(n.originator_id)) for n in since})
+        pairs = self.tables.grade_counts(year)
+        pairs.subtract(self.tables.grades_of(year, [str(t) for t in touched]))
+        for events in read_streams(self.ledger, touched).values():
+            pairs[_grades(subject_result(self.ledger, events, year, now))] += 1
         return YearSummary(
             year,
-            *_count(list(grades.values()), labels),
+            *_count(+pairs, labels),
             source="materialised",
             built_position=position,
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 from uuid import uuid4
@@ -87,6 +88,33 @@ class AnnualTables:
         with self.store.transaction(write=False) as cur:
             cur.execute(f"SELECT known_at, position FROM {self.builds} WHERE year = %s", (year,))
             return cur.fetchone()
+
+    def grade_counts(self, year: int) -> Counter[tuple[str | None, str | None]]:
+        """How many subjects of a year have each (published, restated) pair of grades."""
+        with self.store.transaction(write=False) as cur:
+            cur.execute(
+                "SELECT published_grade AS p, restated_grade AS r, COUNT(*) AS n "
+                f"FROM {self.results} WHERE year = %s GROUP BY published_grade, restated_grade",
+                (year,),
+            )
+            return Counter({(row["p"], row["r"]): int(row["n"]) for row in cur.fetchall()})
+
+    def grades_of(
+        self, year: int, subject_ids: Sequence[str]
+    ) -> Counter[tuple[str | None, str | None]]:
+        """The same counts over some subjects of the year only (by stream id)."""
+        found: Counter[tuple[str | None, str | None]] = Counter()
+        with self.store.transaction(write=False) as cur:
+            for start in range(0, len(subject_ids), 500):
+                chunk = subject_ids[start : start + 500]
+                marks = ", ".join(["%s"] * len(chunk))
+                cur.execute(
+                    "SELECT published_grade AS p, restated_grade AS r "
+                    f"FROM {self.results} WHERE year = %s AND subject_id IN ({marks})",
+                    (year, *chunk),
+                )
+                found.update((row["p"], row["r"]) for row in cur.fetchall())
+        return found
 
     def built_years(self) -> list[int]:
         """The materialised years, in order."""
