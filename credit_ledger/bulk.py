@@ -30,7 +30,7 @@ from ledger.domain.errors import Conflict, InvalidInput, LedgerError
 from ledger.domain.values import SYSTEM_ACTOR, Actor, Role, normalize_uscc, subject_id_for
 from ledger.service.application import CreditLedger
 from ledger.service.lean import LeanBatch
-from ledger.store.stores import existing_streams, refresh_statistics
+from ledger.store.stores import StatisticsKeeper, existing_streams
 from projections.runner import partition_of
 from projections.store.checkpoints import ImportCheckpoints
 
@@ -207,30 +207,6 @@ PATHS = ("bulk", "command")
 #: How many times a bulk batch is decided again when another writer appended to one of its
 #: subjects after the batch read it.
 BATCH_ATTEMPTS = 5
-#: The log size below which an import does not refresh the store's statistics on the way.
-STATISTICS_FROM = 25_000
-
-
-class _Statistics:
-    """Refreshes the store's statistics each time the log has doubled since they last were.
-
-    PostgreSQL plans a topic read (the rulebook's refresh every few seconds, the token check)
-    by the table's statistics, and autovacuum may be off or behind a bulk load: with the
-    statistics of an empty table it walks the whole log for each such read, so an import
-    slowed as the log grew (2,900 events/s at 3 million events, against 14,000 at 650 000).
-    Refreshing on each doubling costs a few sampled reads per import.
-    """
-
-    def __init__(self, ledger: CreditLedger) -> None:
-        self.ledger = ledger
-        self.at = max(ledger.max_position(), STATISTICS_FROM)
-
-    def after_batch(self) -> None:
-        """Refresh them if the log has doubled since."""
-        head = self.ledger.max_position()
-        if head >= 2 * self.at:
-            refresh_statistics(self.ledger)
-            self.at = head
 
 
 def import_file(
@@ -283,7 +259,9 @@ def import_file(
             for entry in earlier:
                 rejected.write(entry + b"\n")
             batch = _Batches(ledger, checkpoints, fingerprint, clock, rejected, report, via)
-            statistics = _Statistics(ledger)
+            # PostgreSQL plans by them, and may not refresh them during a load itself.
+            statistics = StatisticsKeeper(ledger)
+            statistics.check()
             pending: list[tuple[int, bytes]] = []
             read = 0
             for number, raw in enumerate(source, start=1):
@@ -297,7 +275,7 @@ def import_file(
                 if len(pending) >= batch_lines:
                     batch.apply(pending, number)
                     pending = []
-                    statistics.after_batch()
+                    statistics.check()
                     if progress is not None:
                         progress(read, total, report.events)
             if pending or report.lines > start_line:
@@ -307,7 +285,7 @@ def import_file(
     finally:
         ledger.clock = original_clock
     if report.events:
-        refresh_statistics(ledger)
+        StatisticsKeeper(ledger).refresh()
     return report
 
 

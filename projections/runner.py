@@ -31,6 +31,7 @@ from ledger.domain.subject import SUBJECT_EVENT_TOPICS
 from ledger.service.application import CreditLedger
 from ledger.store.log import by_stream, read_pages
 from ledger.store.log import partition_of as partition_of  # the rule, for the passes' callers
+from ledger.store.stores import StatisticsKeeper
 from projections.grades import SubjectOutcome, outcome
 from projections.health import FAILURES, Backoff, ProjectionFailed, ProjectionFailure
 from projections.models import READ_MODELS
@@ -128,6 +129,8 @@ class Projector:
         # The folded states of recently projected subjects (bounded, so memory stays flat): a
         # subject's next batch continues from its state instead of re-reading its history.
         self._states: OrderedDict[UUID, tuple[int, SubjectState]] = OrderedDict()
+        #: Renews the store's statistics as the log grows (see `StatisticsKeeper`).
+        self.statistics = StatisticsKeeper(ledger)
         #: The read models this process failed to bring up to date, until it next succeeds.
         self.failures: dict[str, ProjectionFailure] = {}
         # Read models whose stored failure row may exist (an earlier process may have left
@@ -410,6 +413,13 @@ class Projector:
         if errors:
             failed = {name: self._failed(name, exc) for name, exc in errors.items()}
             raise ProjectionFailed(failed) from next(iter(errors.values()))
+        if applied:
+            try:
+                # The live log grows too: the token check and the rulebook's refresh are
+                # planned by the statistics, which a store with autovacuum off never renews.
+                self.statistics.check()
+            except Exception as exc:  # an optimisation only: the next batch checks again
+                log.warning("the store's statistics were not refreshed: %s", exc)
         return applied
 
     def _failed(self, projection: str, exc: Exception) -> ProjectionFailure:

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import time
+from contextlib import suppress
 from datetime import date
 from itertools import pairwise
 from pathlib import Path
@@ -15,11 +16,15 @@ from typing import Any
 import orjson
 import pytest
 
-from credit_ledger import bulk
 from credit_ledger.bootstrap import open_ledger
 from credit_ledger.bulk import decode, generate, import_file
 from credit_ledger.parallel import import_partitioned
+from ledger.domain.commands import command_of
+from ledger.domain.errors import LedgerError
+from ledger.domain.values import SYSTEM_ACTOR
 from ledger.service.application import CreditLedger
+from ledger.store import stores
+from projections.runner import Projector
 from projections.store import ReadStore
 from tests.integration.test_cli import CLI, run, start
 from tests.support import uscc
@@ -75,20 +80,43 @@ def test_an_import_refreshes_the_stores_statistics_each_time_the_log_has_doubled
         generate(60, 3, fh, TODAY)
     ledger = open_ledger(store_url)
     heads: list[int] = []
-    refresh = bulk.refresh_statistics
+    refresh = stores.refresh_statistics
 
     def counted(app: CreditLedger) -> None:
         heads.append(app.max_position())
         refresh(app)
 
-    monkeypatch.setattr(bulk, "refresh_statistics", counted)
-    monkeypatch.setattr(bulk, "STATISTICS_FROM", 20)
+    monkeypatch.setattr(stores, "refresh_statistics", counted)
+    monkeypatch.setattr(stores, "STATISTICS_FROM", 20)
     import_file(ledger, path, rejects=tmp_path / "r", batch_lines=10, keep_record_time=True)
     during, last = heads[:-1], heads[-1]
     assert last == ledger.max_position()  # and once at the end
     assert len(during) >= 3
     assert during[0] >= 40
     assert all(later >= 2 * earlier for earlier, later in pairwise(during))
+
+
+def test_the_projector_refreshes_the_stores_statistics_as_the_live_log_doubles(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ledger = open_ledger(store_url)
+    heads: list[int] = []
+    monkeypatch.setattr(stores, "refresh_statistics", lambda app: heads.append(app.max_position()))
+    monkeypatch.setattr(stores, "STATISTICS_FROM", 2)
+    projector = Projector(ledger)
+    projector.run_once()  # reads where the log stands
+    out = io.BytesIO()
+    generate(12, 5, out, TODAY)
+    lines = out.getvalue().splitlines()
+    for first in range(0, len(lines), 4):
+        for line in lines[first : first + 4]:
+            _, name, args = decode(line)
+            with suppress(LedgerError):  # what the rules refuse writes nothing
+                ledger.handle(command_of(name, args, SYSTEM_ACTOR))
+        projector.run_once()
+    assert len(heads) >= 3
+    assert all(later >= 2 * earlier for earlier, later in pairwise(heads))
+    assert heads[-1] * 2 > ledger.max_position()  # the last doubling was caught
 
 
 def test_bad_lines_go_to_the_rejects_file_with_number_and_reason_and_the_rest_import(
