@@ -223,13 +223,18 @@ def _counted(monkeypatch: pytest.MonkeyPatch, module: Any) -> Counter[int]:
     return positions
 
 
+def _a_year_later(ledger: CreditLedger, clock: StepClock) -> AnnualResults:
+    """A populated ledger with changes after the 2023 cut-off, on 1 June 2024."""
+    populate(ledger, clock)
+    _after_the_cutoff(ledger, clock)
+    clock.on(date(2024, 6, 1))
+    return AnnualResults(ledger)
+
+
 def test_a_full_rebuild_materialises_the_years_again_from_the_same_pass(
     stored_ledger: CreditLedger, clock: StepClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    populate(stored_ledger, clock)
-    _after_the_cutoff(stored_ledger, clock)
-    clock.on(date(2024, 6, 1))
-    results = AnnualResults(stored_ledger)
+    results = _a_year_later(stored_ledger, clock)
     results.build(2023)
     built = results.rows(2023)
     head = stored_ledger.max_position()
@@ -289,10 +294,7 @@ def _as_rows(stored: dict[str, dict[str, Any]]) -> list[tuple[Any, ...]]:
 def test_a_build_stages_its_rows_a_chunk_at_a_time_and_the_later_result_of_a_subject_holds(
     stored_ledger: CreditLedger, clock: StepClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    populate(stored_ledger, clock)
-    _after_the_cutoff(stored_ledger, clock)
-    clock.on(date(2024, 6, 1))
-    results = AnnualResults(stored_ledger)
+    results = _a_year_later(stored_ledger, clock)
     expected = sorted(results.compute_rows(2023, stored_ledger.clock()))
     writes: list[int] = []
     stage = results.tables.stage
@@ -315,10 +317,7 @@ def test_a_build_stages_its_rows_a_chunk_at_a_time_and_the_later_result_of_a_sub
 def test_a_build_that_fails_keeps_the_years_rows_and_leaves_no_staging_table(
     stored_ledger: CreditLedger, clock: StepClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    populate(stored_ledger, clock)
-    _after_the_cutoff(stored_ledger, clock)
-    clock.on(date(2024, 6, 1))
-    results = AnnualResults(stored_ledger)
+    results = _a_year_later(stored_ledger, clock)
     results.build(2023)
     built = results.rows(2023)
     info = results.build_info(2023)
