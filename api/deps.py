@@ -70,32 +70,52 @@ Projections = Annotated[Projector, Depends(get_projector)]
 Audit = Annotated[QueryAudit, Depends(get_audit)]
 
 
+#: What a 401 answer asks the caller for.
+CHALLENGE = {"WWW-Authenticate": "Bearer"}
+
+
+def presented(credentials: HTTPAuthorizationCredentials | None) -> str:
+    """The bearer secret the request presents, or 401 when it presents none (nothing looked up)."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Problem(401, "send Authorization: Bearer <token>", headers=CHALLENGE)
+    return credentials.credentials
+
+
+def authenticate(
+    request: Request, ledger: CreditLedger, credentials: HTTPAuthorizationCredentials | None
+) -> Actor:
+    """The presented token's acting party, or 401 (blocking: the store is asked)."""
+    actor = ledger.authenticate(presented(credentials))
+    if actor is None:
+        raise Problem(401, "the token is unknown or revoked", headers=CHALLENGE)
+    request.state.token_id = actor.actor_id
+    return actor
+
+
+def permit(actor: Actor, allowed: frozenset[Role], what: str) -> Actor:
+    """The actor, if its role is one of `allowed`; otherwise 403 naming the roles that may."""
+    if actor.role not in allowed:
+        names = ", ".join(sorted(r.value for r in allowed))
+        raise Problem(
+            403,
+            f"role '{actor.role.value}' may not {what}; allowed: {names}",
+            extra={"errors": [{"loc": ["header", "authorization"], "msg": f"needs {names}"}]},
+        )
+    return actor
+
+
 def get_actor(
     request: Request,
     ledger: Ledger,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Actor:
     """The token's acting party, or 401."""
-    challenge = {"WWW-Authenticate": "Bearer"}
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise Problem(401, "send Authorization: Bearer <token>", headers=challenge)
-    actor = ledger.authenticate(credentials.credentials)
-    if actor is None:
-        raise Problem(401, "the token is unknown or revoked", headers=challenge)
-    request.state.token_id = actor.actor_id
-    return actor
+    return authenticate(request, ledger, credentials)
 
 
 def _role_in(allowed: frozenset[Role], what: str):  # type: ignore[no-untyped-def]
     async def check(actor: Annotated[Actor, Depends(get_actor)]) -> Actor:
-        if actor.role not in allowed:
-            names = ", ".join(sorted(r.value for r in allowed))
-            raise Problem(
-                403,
-                f"role '{actor.role.value}' may not {what}; allowed: {names}",
-                extra={"errors": [{"loc": ["header", "authorization"], "msg": f"needs {names}"}]},
-            )
-        return actor
+        return permit(actor, allowed, what)
 
     return check
 

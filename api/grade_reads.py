@@ -27,13 +27,16 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
+from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import TypeAdapter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.deps import get_actor, get_audit
+from api.config import ServiceConfig
+from api.deps import authenticate, bearer, get_actor, get_audit, permit, presented
 from api.problems import problem
 from ledger.domain.model import default_models
-from ledger.domain.values import Actor
+from ledger.domain.values import Actor, Role
+from ledger.service.application import CreditLedger
 from ledger.service.audit import MAX_PURPOSE, QueryAudit
 
 log = logging.getLogger("credit_ledger.api")
@@ -132,16 +135,73 @@ async def grade_reads(
 
     A coroutine, as it only reads the request: no hop to the thread pool.
     """
+    return _recorder(request, actor, purpose, audit)
+
+
+def _recorder(
+    request: Request, actor: Actor, purpose: str | None, audit: QueryAudit | None = None
+) -> GradeReads:
     marks = request.scope.get("state", {}).get(STATE_KEY)
     if not isinstance(marks, RequestReads):
         raise RuntimeError("GradeReadGuard is not installed: grade reads would go unchecked")
     query = f"{request.method} {request.url.path}"
     if request.url.query:
         query += f"?{request.url.query}"
-    return GradeReads(audit, actor, query, purpose, marks)
+    return GradeReads(audit or request.app.state.audit, actor, query, purpose, marks)
 
 
 GradeReadLog = Annotated[GradeReads, Depends(grade_reads)]
+
+
+@dataclass
+class GradeReadAccess:
+    """A hot read's one dependency: the presented token and the grade-read log, not yet opened.
+
+    A route taking it is a coroutine that does all its blocking work in one call to the
+    thread pool, opening the log there (`open`: the token check, then the role check) before
+    it reads anything. Each dependency FastAPI solves, and each hop to the pool and back,
+    costs a read of one subject about as much as the read itself.
+    """
+
+    request: Request
+    credentials: HTTPAuthorizationCredentials | None
+    purpose: str | None
+
+    @property
+    def ledger(self) -> CreditLedger:
+        """The application the service was started with."""
+        ledger: CreditLedger = self.request.app.state.ledger
+        return ledger
+
+    @property
+    def config(self) -> ServiceConfig:
+        """The configuration the service was started with."""
+        config: ServiceConfig = self.request.app.state.config
+        return config
+
+    def open(self, allowed: frozenset[Role], what: str) -> GradeReads:
+        """The request's grade-read recorder, once the token and its role admit it (401/403).
+
+        Blocking: call it inside the route's hop to the thread pool."""
+        actor = permit(authenticate(self.request, self.ledger, self.credentials), allowed, what)
+        return _recorder(self.request, actor, self.purpose)
+
+
+async def grade_read_access(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    purpose: Annotated[
+        str | None,
+        Query(max_length=MAX_PURPOSE, description="why you read it: kept in the query-audit log"),
+    ] = None,
+) -> GradeReadAccess:
+    """The hot read's access: only whether a token is presented at all is checked here (401),
+    as that needs no store, so nothing blocks the event loop."""
+    presented(credentials)
+    return GradeReadAccess(request, credentials, purpose)
+
+
+GradeReadOnce = Annotated[GradeReadAccess, Depends(grade_read_access)]
 
 
 class GradeReadGuard:
@@ -235,7 +295,7 @@ def check_routes(app: FastAPI) -> None:
         for route in app.routes
         if isinstance(route, APIRoute)
         and (names := grade_fields(route))
-        and grade_reads not in set(_dependencies(route.dependant))
+        and not {grade_reads, grade_read_access} & set(_dependencies(route.dependant))
     ]
     if unrecorded:
         raise RuntimeError(

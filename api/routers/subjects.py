@@ -8,21 +8,22 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Response, status
+from starlette.concurrency import run_in_threadpool
 
 from api.deps import (
     AUDITORS,
     MAX_POSITION,
+    READERS,
     Admin,
     Audit,
     Auditor,
-    Config,
     Filer,
     Ledger,
     Reader,
     Recorder,
     wait_for_position,
 )
-from api.grade_reads import GradeReadLog
+from api.grade_reads import GradeReadLog, GradeReadOnce
 from api.schemas import (
     PROBLEM_RESPONSES,
     Changed,
@@ -394,12 +395,9 @@ def record_industry_evaluation(
 
 
 @router.get("/{uscc}/evaluation", response_model=EvaluationOut)
-def get_evaluation(
+async def get_evaluation(
     uscc: str,
-    actor: Reader,
-    ledger: Ledger,
-    config: Config,
-    reads: GradeReadLog,
+    access: GradeReadOnce,
     as_of: Annotated[IsoDate | None, Query(description="valid date (default today, CST)")] = None,
     known_at: Annotated[
         IsoInstant | None, Query(description="record-time instant with offset (default now)")
@@ -407,10 +405,16 @@ def get_evaluation(
     min_position: Annotated[int | None, Query(ge=0, le=MAX_POSITION)] = None,
 ) -> EvaluationOut:
     """The explained evaluation at `as_of` as known at `known_at`; the read is audited."""
-    wait_for_position(ledger, min_position, seconds=config.read_wait_seconds)
-    ev = ledger.evaluate(uscc, as_of=as_of, known_at=known_at)
-    reads.record("evaluation", [ev.uscc], as_of=ev.as_of, known_at=ev.known_at, grade=ev.grade)
-    return EvaluationOut.model_validate(ev)
+
+    def answer() -> EvaluationOut:
+        reads = access.open(READERS, "read grades")
+        ledger = access.ledger
+        wait_for_position(ledger, min_position, seconds=access.config.read_wait_seconds)
+        ev = ledger.evaluate(uscc, as_of=as_of, known_at=known_at)
+        reads.record("evaluation", [ev.uscc], as_of=ev.as_of, known_at=ev.known_at, grade=ev.grade)
+        return EvaluationOut.model_validate(ev)
+
+    return await run_in_threadpool(answer)
 
 
 @router.get("/{uscc}/supervision", response_model=SupervisionOut)
