@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
@@ -76,6 +77,13 @@ def create_app(
             )
             background.start()
         app.state.background = background
+        if owned:
+            # A served process: what it holds from now on (stores, rulebook, routes) lives
+            # as long as it does. Frozen, the cyclic collector no longer walks it: a full
+            # collection had come every two seconds or so under load, stopping every request
+            # of the worker for 30-90 ms, and now walks only what requests made since.
+            gc.collect()
+            gc.freeze()
         try:
             yield
         finally:
