@@ -17,7 +17,7 @@ from ledger.domain.deciders.base import text
 from ledger.domain.errors import Forbidden, InvalidInput, NotFound
 from ledger.domain.text import optional_text
 from ledger.domain.values import Actor, Role
-from ledger.store.log import read_log
+from ledger.store.log import last_position, read_log
 
 if TYPE_CHECKING:
     from ledger.service.parts import LedgerParts
@@ -156,9 +156,7 @@ class Tokens(LedgerParts):
     def _token_generation(self, cache: VerifiedTokens) -> int:
         # One query, normally answering nothing: the token events stored after `seen`.
         seen = cache.seen
-        latest = seen
-        for notification in read_log(self.recorder, topics=TOKEN_TOPICS, start=seen):
-            latest = notification.id
+        latest = last_position(self.recorder, TOKEN_TOPICS, seen)
         with cache.lock:
             if latest > cache.seen:
                 cache.seen = latest

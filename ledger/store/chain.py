@@ -200,6 +200,18 @@ class ChainedSQLiteRecorder(SQLiteApplicationRecorder):
             return uuid_from_hex(originator_id)
         return originator_id
 
+    def last_notification_id(self, topics: Sequence[str], after: int) -> int | None:
+        """The log position of the last event of `topics` stored after `after`, or None."""
+        marks = ", ".join("?" * len(topics))
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                f"SELECT max(rowid) FROM {self.events_table_name} "  # noqa: S608 - our table
+                f"WHERE topic IN ({marks}) AND rowid > ?",
+                (*topics, after),
+            )
+            found = c.fetchone()[0]
+        return None if found is None else int(found)
+
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
@@ -438,6 +450,10 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
         self.copy_links = SQL(
             "COPY {schema}.{chain} (notification_id, link) FROM STDIN (FORMAT BINARY)"
         ).format(schema=schema, chain=chain)
+        self.select_last_of_topics = SQL(
+            "SELECT max(notification_id) FROM {schema}.{table} "
+            "WHERE topic = ANY(%s) AND notification_id > %s"
+        ).format(schema=schema, table=Identifier(events_table_name))
 
     def create_table(self) -> None:
         # The library's steps (types, then tables and functions, then type adapters) in one
@@ -454,6 +470,20 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
                         curs.execute(statement, prepare=False)
             self._create_table(curs)
         self.datastore.register_type_adapters()
+
+    @_attempts
+    def last_notification_id(self, topics: Sequence[str], after: int) -> int | None:
+        """The log position of the last event of `topics` stored after `after`, or None.
+
+        One statement composed once (the library composes its query on every call) and
+        prepared by the server: a check asked on every request, normally answering none.
+        """
+        # One statement on the pool's autocommit connection: no BEGIN and ROLLBACK around it.
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self.select_last_of_topics, (list(topics), after), prepare=True)
+            row = curs.fetchone()
+        found = None if row is None else row["max"]
+        return None if found is None else int(found)
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any

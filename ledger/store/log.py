@@ -218,3 +218,20 @@ def _sqlite_reader(
             ]
 
     return read
+
+
+def last_position(recorder: ApplicationRecorder, topics: Sequence[str], after: int) -> int:
+    """The log position of the last event of `topics` stored after `after`; `after` if none.
+
+    One aggregate query on the stores' recorders; any other recorder (in memory) reads the
+    notifications themselves."""
+    if not topics:
+        raise ValueError("name the topics to look for")
+    ask = getattr(recorder, "last_notification_id", None)
+    if ask is not None:
+        found: int | None = ask(topics, after)
+        return after if found is None else found
+    latest = after
+    for notification in read_log(recorder, topics=topics, start=after):
+        latest = notification.id
+    return latest

@@ -6,7 +6,7 @@ from ledger.domain.access import AccessToken
 from ledger.domain.commands import RegisterSubject
 from ledger.domain.subject import SUBJECT_EVENT_TOPICS
 from ledger.service.application import CreditLedger
-from ledger.store.log import read_log, read_pages
+from ledger.store.log import last_position, read_log, read_pages
 from tests.support import ADMIN, SYSTEM, uscc
 
 
@@ -36,3 +36,31 @@ def test_read_log_bounds_on_the_store(stored_ledger: CreditLedger) -> None:
     # The ledger's reads that page the log agree with it.
     assert app.states_at(tokens[1].id).keys() == {n.originator_id for n in subjects}
     assert len(app.tokens()) == 4
+
+
+def test_the_last_position_of_topics_agrees_with_reading_them_on_the_store(
+    stored_ledger: CreditLedger,
+) -> None:
+    check_last_position(stored_ledger)
+
+
+def check_last_position(app: CreditLedger) -> None:
+    """`last_position` answers what reading the topics' events would, for every start."""
+    issued, revoked = AccessToken.Issued.TOPIC, AccessToken.Revoked.TOPIC
+    assert last_position(app.recorder, [issued, revoked], 0) == 0  # nothing stored yet
+    first = app.issue_token(role="reader", actor=ADMIN)
+    app.handle(
+        RegisterSubject(uscc=uscc(300), name="s", kind="enterprise", fields=["food"], actor=SYSTEM)
+    )
+    after_token = app.max_position()
+    app.revoke_token(first.info.token_id, actor=ADMIN)
+    app.handle(
+        RegisterSubject(uscc=uscc(301), name="t", kind="enterprise", fields=["food"], actor=SYSTEM)
+    )
+    head = app.max_position()
+    for topics in ([issued], [revoked], [issued, revoked]):
+        for after in range(head + 1):
+            read = [n.id for n in read_log(app.recorder, topics=topics, start=after)]
+            assert last_position(app.recorder, topics, after) == (read[-1] if read else after)
+    # The subject registered last is of neither topic: the revocation is the last token event.
+    assert last_position(app.recorder, [issued, revoked], after_token) == head - 1

@@ -12,6 +12,7 @@ from ledger.domain.commands import RegisterSubject
 from ledger.domain.subject import Subject
 from ledger.service.application import CreditLedger
 from ledger.store.log import read_log, read_pages
+from tests.integration.test_read_log_on_stores import check_last_position
 from tests.support import ADMIN, SYSTEM, uscc
 
 
@@ -125,3 +126,9 @@ def test_pages_are_read_only_as_they_are_consumed(memory_ledger: CreditLedger) -
 def test_a_page_size_must_be_positive(memory_ledger: CreditLedger) -> None:
     with pytest.raises(ValueError, match="page_size"):
         list(read_pages(memory_ledger.recorder, page_size=0))
+
+
+def test_the_last_position_of_topics_on_a_recorder_without_its_own_query(
+    memory_ledger: CreditLedger,
+) -> None:
+    check_last_position(memory_ledger)  # the in-memory recorder: read through the notifications
