@@ -81,11 +81,10 @@ def presented(credentials: HTTPAuthorizationCredentials | None) -> str:
     return credentials.credentials
 
 
-def authenticate(
-    request: Request, ledger: CreditLedger, credentials: HTTPAuthorizationCredentials | None
-) -> Actor:
-    """The presented token's acting party, or 401 (blocking: the store is asked)."""
-    actor = ledger.authenticate(presented(credentials))
+def authenticate(request: Request, ledger: CreditLedger, secret: str) -> Actor:
+    """The acting party of a presented secret (`presented`), or 401 (blocking: the store is
+    asked)."""
+    actor = ledger.authenticate(secret)
     if actor is None:
         raise Problem(401, "the token is unknown or revoked", headers=CHALLENGE)
     request.state.token_id = actor.actor_id
@@ -110,7 +109,7 @@ def get_actor(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Actor:
     """The token's acting party, or 401."""
-    return authenticate(request, ledger, credentials)
+    return authenticate(request, ledger, presented(credentials))
 
 
 def _role_in(allowed: frozenset[Role], what: str):  # type: ignore[no-untyped-def]

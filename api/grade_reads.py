@@ -138,16 +138,14 @@ async def grade_reads(
     return _recorder(request, actor, purpose, audit)
 
 
-def _recorder(
-    request: Request, actor: Actor, purpose: str | None, audit: QueryAudit | None = None
-) -> GradeReads:
+def _recorder(request: Request, actor: Actor, purpose: str | None, audit: QueryAudit) -> GradeReads:
     marks = request.scope.get("state", {}).get(STATE_KEY)
     if not isinstance(marks, RequestReads):
         raise RuntimeError("GradeReadGuard is not installed: grade reads would go unchecked")
     query = f"{request.method} {request.url.path}"
     if request.url.query:
         query += f"?{request.url.query}"
-    return GradeReads(audit or request.app.state.audit, actor, query, purpose, marks)
+    return GradeReads(audit, actor, query, purpose, marks)
 
 
 GradeReadLog = Annotated[GradeReads, Depends(grade_reads)]
@@ -155,7 +153,7 @@ GradeReadLog = Annotated[GradeReads, Depends(grade_reads)]
 
 @dataclass
 class GradeReadAccess:
-    """A hot read's one dependency: the presented token and the grade-read log, not yet opened.
+    """A hot read's one dependency: the presented secret and the grade-read log, not yet opened.
 
     A route taking it is a coroutine that does all its blocking work in one call to the
     thread pool, opening the log there (`open`: the token check, then the role check) before
@@ -164,7 +162,7 @@ class GradeReadAccess:
     """
 
     request: Request
-    credentials: HTTPAuthorizationCredentials | None
+    secret: str
     purpose: str | None
 
     @property
@@ -179,12 +177,18 @@ class GradeReadAccess:
         config: ServiceConfig = self.request.app.state.config
         return config
 
+    @property
+    def audit(self) -> QueryAudit:
+        """The query-audit log."""
+        audit: QueryAudit = self.request.app.state.audit
+        return audit
+
     def open(self, allowed: frozenset[Role], what: str) -> GradeReads:
         """The request's grade-read recorder, once the token and its role admit it (401/403).
 
         Blocking: call it inside the route's hop to the thread pool."""
-        actor = permit(authenticate(self.request, self.ledger, self.credentials), allowed, what)
-        return _recorder(self.request, actor, self.purpose)
+        actor = permit(authenticate(self.request, self.ledger, self.secret), allowed, what)
+        return _recorder(self.request, actor, self.purpose, self.audit)
 
 
 async def grade_read_access(
@@ -197,8 +201,7 @@ async def grade_read_access(
 ) -> GradeReadAccess:
     """The hot read's access: only whether a token is presented at all is checked here (401),
     as that needs no store, so nothing blocks the event loop."""
-    presented(credentials)
-    return GradeReadAccess(request, credentials, purpose)
+    return GradeReadAccess(request, presented(credentials), purpose)
 
 
 GradeReadOnce = Annotated[GradeReadAccess, Depends(grade_read_access)]
