@@ -157,6 +157,8 @@ def rebuild_partitioned(
             if all(year in staged for _, staged in done.values()):
                 annual.finish(year, staging, known_now, until)
             else:
+                # Its own build takes the year's lock, which this rebuild's staging holds.
+                annual.tables.drop_staging(staging)
                 annual_partitioned(database_url, year, workers=workers)
         if failed:
             raise ProjectionFailed({name: failure_of(name, exc) for name, exc in failed.items()})

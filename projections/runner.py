@@ -581,6 +581,8 @@ class Projector:
                     collected[n].close()
                     annual.finish(year, collected[n].stage.staging, known_now, head)
                 else:
+                    if collected:  # the year's own build takes the lock this pass's stage holds
+                        annual.tables.drop_staging(collected[n].stage.staging)
                     annual.build(year)
         finally:
             for rows in collected:

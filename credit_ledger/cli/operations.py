@@ -102,6 +102,7 @@ def rebuild(
     import time
 
     from credit_ledger.parallel import rebuild_partitioned
+    from ledger.domain.errors import LedgerError
     from projections.annual import AnnualResults
     from projections.health import ProjectionFailed
     from projections.models import READ_MODELS
@@ -148,6 +149,8 @@ def rebuild(
                 for failure in failed.failures.values():
                     err_console.print(f"[bold red]not rebuilt:[/] {failure.describe()}")
                 raise typer.Exit(1) from None
+            except LedgerError as exc:  # a year's build already running
+                raise fail(f"{exc.field or 'input'}: {exc.message}") from None
         for name, table in tables.items():
             console.print(f"{name}: rebuilt into {table} and switched in")
         for year in years:

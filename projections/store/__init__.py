@@ -94,6 +94,13 @@ def bound(params: Sequence[Any]) -> tuple[Any, ...]:
     )
 
 
+class Hold(Protocol):
+    """An exclusive lock a process holds until it releases it or ends, however it ends."""
+
+    def release(self) -> None:
+        """Let the lock go (again: nothing)."""
+
+
 class Dialect(Protocol):
     """What differs between the backends of the read store (one module each)."""
 
@@ -122,6 +129,16 @@ class Dialect(Protocol):
 
     def rowcount(self, raw: Any) -> int:
         """Rows the last statement changed."""
+
+    def hold(self, key: str) -> Hold | None:
+        """The exclusive lock named `key` in this store, or None while another holder has it.
+
+        The store or the operating system ends it with its holder's process, so a holder that
+        was killed never leaves it taken.
+        """
+
+    def tables_with_prefix(self, cur: Cursor, prefix: str) -> list[str]:
+        """The names of this store's tables that start with `prefix`."""
 
 
 class Cursor:
@@ -208,6 +225,10 @@ class ReadStore:
         with self.datastore.transaction(commit=write) as raw:
             self.dialect.begin(raw, schema_lock=schema_lock, lock_wait=lock_wait)
             yield Cursor(raw, self.dialect)
+
+    def hold(self, key: str) -> Hold | None:
+        """The exclusive lock named `key` (see `Dialect.hold`), or None while another has it."""
+        return self.dialect.hold(key)
 
     def exists(self, name: str) -> bool:
         """Whether a table exists."""

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 from uuid import uuid4
 
-from projections.store import ReadStore
+from ledger.domain.errors import Conflict
+from projections.store import Hold, ReadStore
+
+log = logging.getLogger(__name__)
 
 RESULTS = "annual_results"
 BUILDS = "annual_builds"
@@ -32,6 +36,8 @@ class AnnualTables:
         self.store = store
         self.results = store.table(RESULTS)
         self.builds = store.table(BUILDS)
+        #: The year locks of this process's builds, by staging table (`begin_year`).
+        self._locks: dict[str, Hold] = {}
         with store.transaction(schema_lock=True) as cur:
             cur.execute(_results_table(self.results))
             cur.execute(
@@ -45,10 +51,31 @@ class AnnualTables:
         A build writes its rows a chunk at a time into the staging table rather than holding
         the year in memory, so its memory stays flat in the number of subjects; readers see
         the year's rows of the last finished build until the swap commits.
+
+        The build holds the year's lock until `finish_year` or `drop_staging`: a second build
+        of the year meanwhile is refused (`Conflict`), and the lock ends with a build's process
+        however it ends. So a staging table of the year found here, with the lock held, was
+        left by a build that was killed before it could drop it; it is dropped now.
         """
-        staging = f"{RESULTS}_{year}_build_{uuid4().hex[:12]}"
-        with self.store.transaction(schema_lock=True) as cur:
-            cur.execute(_results_table(self.store.table(staging)))
+        lock = self.store.hold(f"{RESULTS}_{year}")
+        if lock is None:
+            raise Conflict(
+                f"another build of {year} is running (it holds the year's lock); "
+                "this one stops, changing nothing: try again when that build ends",
+                field="year",
+                rule="one build of a year at a time",
+            )
+        try:
+            staging = f"{RESULTS}_{year}_build_{uuid4().hex[:12]}"
+            with self.store.transaction(schema_lock=True) as cur:
+                for left in self.store.dialect.tables_with_prefix(cur, f"{RESULTS}_{year}_build_"):
+                    cur.execute(f"DROP TABLE {self.store.table(left)}")
+                    log.warning("dropped %s, left by a build of %s that did not finish", left, year)
+                cur.execute(_results_table(self.store.table(staging)))
+        except BaseException:
+            lock.release()
+            raise
+        self._locks[staging] = lock
         return staging
 
     def stage(self, staging: str, rows: Sequence[Sequence[Any]]) -> None:
@@ -76,12 +103,22 @@ class AnnualTables:
                 f"INSERT INTO {self.builds} VALUES (%s, %s, %s)", (year, known_at, position)
             )
             cur.execute(f"DROP TABLE {self.store.table(staging)}")
+        self._release(staging)
         return count
 
     def drop_staging(self, staging: str) -> None:
-        """Drop a staging table whose build failed (its year's rows stay as they were)."""
-        with self.store.transaction() as cur:
-            cur.execute(f"DROP TABLE IF EXISTS {self.store.table(staging)}")
+        """Drop a staging table whose build failed (its year's rows stay as they were), and
+        let its year's lock go; nothing for a build already finished."""
+        try:
+            with self.store.transaction() as cur:
+                cur.execute(f"DROP TABLE IF EXISTS {self.store.table(staging)}")
+        finally:
+            self._release(staging)
+
+    def _release(self, staging: str) -> None:
+        lock = self._locks.pop(staging, None)
+        if lock is not None:
+            lock.release()
 
     def build_info(self, year: int) -> dict[str, Any] | None:
         """A year's build (`known_at`, `position`), if materialised."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import psycopg
+
 from ledger.store.chain import SCHEMA_LOCK
 from projections.store import Cursor, bound
 
@@ -19,6 +21,7 @@ class PostgresDialect:
 
     def __init__(self, recorder: Any) -> None:
         self.schema = recorder.datastore.schema
+        self._pool = recorder.datastore.pool
 
     def sql(self, statement: str) -> str:
         """psycopg speaks `%s` already."""
@@ -75,3 +78,43 @@ class PostgresDialect:
     def rowcount(self, raw: Any) -> int:
         """psycopg's count."""
         return int(raw.rowcount)
+
+    def hold(self, key: str) -> _SessionLock | None:
+        """A session advisory lock on a connection of its own, named by schema and key.
+
+        Not a pooled connection: the lock lives as long as its session, and PostgreSQL ends
+        the session (and the lock) when the holder's process dies or its connection drops.
+        """
+        kwargs = {k: v for k, v in dict(self._pool.kwargs).items() if k != "row_factory"}
+        conn = psycopg.connect(**{**kwargs, "autocommit": True})
+        try:
+            taken = conn.execute(
+                "SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", (f"{self.schema}.{key}",)
+            ).fetchone()
+        except BaseException:
+            conn.close()
+            raise
+        if taken is None or not taken[0]:
+            conn.close()
+            return None
+        return _SessionLock(conn)
+
+    def tables_with_prefix(self, cur: Cursor, prefix: str) -> list[str]:
+        """The schema's tables whose names start with `prefix`."""
+        cur.execute(
+            "SELECT table_name AS name FROM information_schema.tables "
+            "WHERE table_schema = %s AND starts_with(table_name, %s) ORDER BY table_name",
+            (self.schema, prefix),
+        )
+        return [str(row["name"]) for row in cur.fetchall()]
+
+
+class _SessionLock:
+    """A held advisory lock: closing its session releases it."""
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self._conn = conn
+
+    def release(self) -> None:
+        """End the session, and with it the lock."""
+        self._conn.close()
