@@ -429,10 +429,8 @@ class WriteProbe:
 
     def _why_no_connection(self, exc: BaseException) -> BaseException:
         """The pool only says it had no connection; a direct attempt says why (refused...)."""
-        kwargs = dict(self.recorder.datastore.pool.kwargs)
-        kwargs.pop("row_factory", None)
         try:
-            psycopg.connect(**{**kwargs, "connect_timeout": 2}).close()
+            own_connection(self.recorder, connect_timeout=2).close()
         except psycopg.Error as direct:
             return direct
         return exc
@@ -473,6 +471,13 @@ class WriteProbe:
                     ).format(table=table)
                 )
         self._created = True
+
+
+def own_connection(recorder: Any, **options: Any) -> psycopg.Connection[Any]:
+    """A PostgreSQL connection of its own (not pooled, autocommit) to the recorder's database,
+    as its pool connects (`options` added): for what lives as long as a session (a lock)."""
+    kwargs = {k: v for k, v in dict(recorder.datastore.pool.kwargs).items() if k != "row_factory"}
+    return psycopg.connect(**{**kwargs, "autocommit": True, **options})
 
 
 def backend_of(app: Application[Any]) -> str:

@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import psycopg
-
 from ledger.store.chain import SCHEMA_LOCK
+from ledger.store.stores import own_connection
 from projections.store import Cursor, bound
 
 #: From this many rows a write goes through a staging table (see `write_rows`).
@@ -21,7 +20,7 @@ class PostgresDialect:
 
     def __init__(self, recorder: Any) -> None:
         self.schema = recorder.datastore.schema
-        self._pool = recorder.datastore.pool
+        self._recorder = recorder
 
     def sql(self, statement: str) -> str:
         """psycopg speaks `%s` already."""
@@ -85,8 +84,7 @@ class PostgresDialect:
         Not a pooled connection: the lock lives as long as its session, and PostgreSQL ends
         the session (and the lock) when the holder's process dies or its connection drops.
         """
-        kwargs = {k: v for k, v in dict(self._pool.kwargs).items() if k != "row_factory"}
-        conn = psycopg.connect(**{**kwargs, "autocommit": True})
+        conn = own_connection(self._recorder)
         try:
             taken = conn.execute(
                 "SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", (f"{self.schema}.{key}",)
@@ -112,7 +110,7 @@ class PostgresDialect:
 class _SessionLock:
     """A held advisory lock: closing its session releases it."""
 
-    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+    def __init__(self, conn: Any) -> None:
         self._conn = conn
 
     def release(self) -> None:
