@@ -53,18 +53,18 @@ def test_reads_that_arrive_during_a_commit_are_stored_by_the_next_one_together(
 ) -> None:
     audit = open_audit(store_url)
     try:
-        original = audit.save
+        original = audit.store_reads
         commits: list[int] = []
         entered, release = threading.Event(), threading.Event()
 
-        def held(*objs: Any, **kwargs: Any) -> Any:
-            commits.append(len(objs))
+        def held(records: Any) -> Any:
+            commits.append(len(records))
             if not entered.is_set():
                 entered.set()
                 release.wait(timeout=30)
-            return original(*objs, **kwargs)
+            return original(records)
 
-        audit.save = held  # type: ignore[method-assign]
+        audit.store_reads = held  # type: ignore[method-assign]
         positions: dict[int, int] = {}
         threads = [
             threading.Thread(target=lambda n=n: positions.__setitem__(n, _read(audit, n)))
@@ -91,16 +91,16 @@ def test_a_failed_commit_fails_every_read_it_held_and_records_none_of_them(
 ) -> None:
     audit = open_audit(store_url)
     try:
-        original = audit.save
+        original = audit.store_reads
         entered, release = threading.Event(), threading.Event()
 
-        def failing(*objs: Any, **kwargs: Any) -> Any:
+        def failing(records: Any) -> Any:
             if not entered.is_set():
                 entered.set()
                 release.wait(timeout=30)  # the others queue up behind this commit
             raise RuntimeError("the store went away")
 
-        audit.save = failing  # type: ignore[method-assign]
+        audit.store_reads = failing  # type: ignore[method-assign]
         outcomes: dict[int, object] = {}
 
         def reader(n: int) -> None:
@@ -120,7 +120,7 @@ def test_a_failed_commit_fails_every_read_it_held_and_records_none_of_them(
             t.join(timeout=60)
         assert len(outcomes) == 6
         assert all(isinstance(o, RuntimeError) for o in outcomes.values())
-        audit.save = original  # type: ignore[method-assign]
+        audit.store_reads = original  # type: ignore[method-assign]
         assert audit.reads()[0] == []
         assert _read(audit, 99) > 0
         stored = [e for _, e in audit.reads()[0]]
