@@ -18,12 +18,15 @@ as a ratio to it, because these machines are shared and noisy:
 - the same over HTTP against `credit-ledger serve --workers 2` — requests/s, p50 and p99 with
   wrk (a C load generator, so the client does not take the server's cores), beside `/healthz`
   on the same server;
+- instructions per evaluation request, counted by valgrind with the app driven in process
+  (`bench.cost`) — beside `/healthz` counted alike: within ~1 % between runs, where requests/s
+  moved by a third, so it shows an effect of a few per cent;
 - writes to one subject in process — commands/s (1 / the median write) at the start of its
   stream and after ~N events, whose ratio is 1.0 when a write's cost is flat in the stream's length;
 - the peak memory of each command (summed over its processes).
 
 Usage: `python -m bench [--subjects 100000] [--stores sqlite,postgres] [--out bench/results]
-[--skip reads,http,writes]`.
+[--skip reads,http,instructions,writes]`.
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ import httpx
 import orjson
 import psycopg
 
-from bench import wrk
+from bench import cost, wrk
 from credit_ledger.bootstrap import open_ledger
 from credit_ledger.cli.common import REBUILD_EVENTS_PER_WORKER
 from credit_ledger.parallel import default_workers
@@ -350,7 +353,7 @@ def http_reads(url: str, codes: list[str], args: argparse.Namespace) -> dict[str
         for name, result in (("healthz", ref), ("evaluation", got)):
             if result["non_2xx"] or result["socket_errors"] or not result["requests"]:
                 raise RuntimeError(f"HTTP {name}: {result}")
-        return {
+        figures: dict[str, float] = {
             "http_rps": got["rps"],
             "http_p50_ms": got["p50_ms"],
             "http_p99_ms": got["p99_ms"],
@@ -363,6 +366,11 @@ def http_reads(url: str, codes: list[str], args: argparse.Namespace) -> dict[str
     finally:
         server.terminate()
         server.wait(timeout=30)
+    if args.cost_requests and "instructions" not in args.skip.split(",") and cost.available():
+        n = args.cost_requests
+        figures["http_instructions"] = cost.count(url, paths, token, requests=n) / n
+        figures["healthz_instructions"] = cost.count(url, ["/healthz"], token, requests=n) / n
+    return figures
 
 
 def bench_store(kind: str, ndjson: Path, folder: Path, args: argparse.Namespace) -> dict[str, Any]:
@@ -532,6 +540,12 @@ def markdown(report: dict[str, Any]) -> str:
                 r.get("write_start_cmd_per_s", 1.0),
             ),
             (
+                "instructions per evaluation request (in process, callgrind)",
+                r.get("http_instructions"),
+                "instructions per /healthz request",
+                r.get("healthz_instructions"),
+            ),
+            (
                 "HTTP evaluation p50 ms",
                 r.get("http_p50_ms", 0.0),
                 "HTTP /healthz p50 ms",
@@ -595,7 +609,14 @@ def main() -> None:
         "--skip",
         default="",
         help="parts to leave out, comma-separated: command (the command-path import), reads "
-        "(in process, and so batch and HTTP), http, writes",
+        "(in process, and so batch and HTTP), http, instructions (the count under valgrind), "
+        "writes",
+    )
+    parser.add_argument(
+        "--cost-requests",
+        type=int,
+        default=400,
+        help="requests counted under valgrind (bench.cost) for instructions per request",
     )
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)

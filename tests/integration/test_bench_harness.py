@@ -23,6 +23,8 @@ def test_the_benchmark_writes_json_and_a_table_with_ratios(tmp_path: Path) -> No
             "1",
             "--samples",
             "50",
+            "--cost-requests",
+            "20",
             "--out",
             str(tmp_path),
         ],
@@ -51,6 +53,8 @@ def test_the_benchmark_writes_json_and_a_table_with_ratios(tmp_path: Path) -> No
         "http_p50_ms",
         "healthz_p50_ms",
         "healthz_rps",
+        "http_instructions",
+        "healthz_instructions",
         "write_start_cmd_per_s",
         "write_long_cmd_per_s",
     ):
