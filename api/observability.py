@@ -114,25 +114,29 @@ class Observe:
 
 def _observe(request: Request, status: int, started: float, token: str | None) -> None:
     elapsed = time.perf_counter() - started
-    route = request.scope.get("route")
-    template = getattr(route, "path", "unmatched")
-    REQUESTS.labels(request.method, template, str(status)).inc()
-    LATENCY.labels(request.method, template).observe(elapsed)
+    scope = request.scope
+    template = getattr(scope.get("route"), "path", "unmatched")
+    method = scope["method"]
+    REQUESTS.labels(method, template, str(status)).inc()
+    LATENCY.labels(method, template).observe(elapsed)
     if status >= 400:
         ERRORS.labels(template, str(status)).inc()
-    access_log.info(
-        "request",
-        extra={
-            "fields": {
-                "method": request.method,
-                "path": request.url.path,
-                "route": template,
-                "status": status,
-                "ms": round(elapsed * 1000, 2),
-                "token": token,
-            }
-        },
-    )
+    # The line is built only when it is written: at level warning it is not, and building its
+    # fields (the request's URL object among them) was a twentieth of a read's own time.
+    if access_log.isEnabledFor(logging.INFO):
+        access_log.info(
+            "request",
+            extra={
+                "fields": {
+                    "method": method,
+                    "path": scope["path"],
+                    "route": template,
+                    "status": status,
+                    "ms": round(elapsed * 1000, 2),
+                    "token": token,
+                }
+            },
+        )
 
 
 def install(app: FastAPI, failure: Callable[[Request, Exception], Response]) -> None:
