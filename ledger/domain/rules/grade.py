@@ -102,14 +102,21 @@ def fact_window_end(
     fact: FactState, model: EvaluationModel, policy: RepairPolicy | None = None
 ) -> date | None:
     """The first day the fact no longer counts, ignoring repairs; None while it never ends."""
-    indicator = model.indicators[fact.indicator]
+    return _window_end(fact, model, publication_end(fact, model, policy))
+
+
+def _window_end(
+    fact: FactState, model: EvaluationModel, published_until: date | None
+) -> date | None:
+    # The earliest of the indicator's period, the decision's own end, the fact's ending, and
+    # the end of its publication (`publication_end`, which the caller has already computed).
     ends = [
         d
         for d in (
-            indicator.period.end_after(fact.decided_on),
+            model.indicators[fact.indicator].period.end_after(fact.decided_on),
             fact.effective_until,
             fact.ended_on,
-            publication_end(fact, model, policy),
+            published_until,
         )
         if d is not None
     ]
@@ -131,9 +138,10 @@ def fact_counts_at(
         return False, None, f"indicator not in model {model.version}"
     if day < fact.decided_on:
         return False, None, f"decided on {fact.decided_on.isoformat()}, after the evaluation date"
-    end = fact_window_end(fact, model, policy)
+    published_until = publication_end(fact, model, policy)
+    end = _window_end(fact, model, published_until)
     if end is not None and day >= end:
-        if end == publication_end(fact, model, policy) and policy is not None:
+        if end == published_until and policy is not None:
             return (
                 False,
                 None,
