@@ -366,7 +366,12 @@ def http_reads(url: str, codes: list[str], args: argparse.Namespace) -> dict[str
     finally:
         server.terminate()
         server.wait(timeout=30)
-    if args.cost_requests and "instructions" not in args.skip.split(",") and cost.available():
+    if args.cost_requests and "instructions" not in args.skip.split(","):
+        if not cost.available():
+            raise SystemExit(
+                "the instruction count needs valgrind: apt-get install valgrind "
+                "(or --skip instructions)"
+            )
         n = args.cost_requests
         figures["http_instructions"] = cost.count(url, paths, token, requests=n) / n
         figures["healthz_instructions"] = cost.count(url, ["/healthz"], token, requests=n) / n
