@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from datetime import date
+from typing import Any
 
 import pytest
 
@@ -55,6 +56,13 @@ def stagings(store: ReadStore, year: int) -> list[str]:
     """The staging tables of a year's builds in the store now."""
     with store.transaction(write=False) as cur:
         return store.dialect.tables_with_prefix(cur, f"{RESULTS}_{year}_build_")
+
+
+def assert_built_again(results: AnnualResults, built: list[dict[str, Any]]) -> None:
+    """2023 was built again, equal to a fresh computation, and no staging table is left."""
+    assert results.rows(2023) == built
+    assert results.check(2023) == []
+    assert stagings(results.store, 2023) == []
 
 
 def test_a_second_build_of_a_year_while_one_runs_is_refused_and_changes_nothing(
@@ -128,9 +136,7 @@ def test_a_full_rebuild_whose_pass_could_not_stage_a_year_builds_it_on_its_own(
     built = results.rows(2023)
     monkeypatch.setattr(runner.Fed, "complete", property(lambda fed: False))
     Projector(app, today=lambda: date(2024, 6, 1)).rebuild_all(years=[2023])
-    assert results.rows(2023) == built
-    assert results.check(2023) == []
-    assert stagings(results.store, 2023) == []
+    assert_built_again(results, built)
 
 
 def test_a_resumed_partitioned_rebuild_builds_a_year_by_the_years_own_partitioned_build(
@@ -146,9 +152,7 @@ def test_a_resumed_partitioned_rebuild_builds_a_year_by_the_years_own_partitione
     buildings, _ = projector.begin_rebuilds()
     projector.rebuild_partitions(buildings, 0, 2, 3, batch=1)  # partition 0, part of the way
     rebuild_partitioned(url, workers=2, years=[2023])
-    assert results.rows(2023) == built
-    assert results.check(2023) == []
-    assert stagings(results.store, 2023) == []
+    assert_built_again(results, built)
 
 
 def test_the_build_and_rebuild_commands_refuse_a_year_another_build_holds_naming_it(
@@ -166,3 +170,20 @@ def test_the_build_and_rebuild_commands_refuse_a_year_another_build_holds_naming
     assert stagings(running.store, 2023) == [staging]
     running.drop_staging(staging)
     assert run(url, "evaluations", "build", "--year", "2023").returncode == 0
+
+
+def test_a_database_in_memory_holds_a_years_build_for_its_one_process() -> None:
+    # No file to lock beside it: the lock lives in the process, which alone sees the database.
+    app = open_ledger("sqlite:///:memory:")
+    try:
+        running = AnnualTables(ReadStore(app))
+        staging = running.begin_year(2023)
+        with pytest.raises(Conflict):
+            AnnualTables(ReadStore(app)).begin_year(2023)
+        other = AnnualTables(ReadStore(app)).begin_year(2022)
+        running.drop_staging(staging)
+        again = AnnualTables(ReadStore(app))
+        assert again.begin_year(2023) != staging
+        assert stagings(again.store, 2022) == [other]
+    finally:
+        app.close()
