@@ -787,12 +787,31 @@ class BackgroundProjector:
         self.backoff = Backoff(poll_seconds, longest_backoff)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="projector", daemon=True)
-        self.last_error: str | None = None
+        # The last run's error as text (an exception would keep its batch alive through its
+        # traceback) and whether it was read models' failures, set together for the readers.
+        self._error: tuple[str, bool] | None = None
 
     @property
     def failures(self) -> dict[str, ProjectionFailure]:
         """The read models failing now, by name."""
         return dict(self.projector.failures)
+
+    @property
+    def last_error(self) -> str | None:
+        """Why the last run failed, as it stands now, or None.
+
+        Read models' failures are those the projector still records: a pass clears a read
+        model's failure as it succeeds, before its run returns, and readiness must not answer
+        ready beside an error that is already gone. Any other failure (the store away) stands
+        until a run succeeds.
+        """
+        if self._error is None:
+            return None
+        error, read_models_failed = self._error
+        if not read_models_failed:
+            return error
+        failing = self.failures
+        return f"ProjectionFailed: {ProjectionFailed(failing)}" if failing else None
 
     def start(self) -> None:
         """Begin catching up in the background."""
@@ -803,15 +822,17 @@ class BackgroundProjector:
         self._stop.set()
         self._thread.join(timeout=30)
 
+    def attempt(self) -> float:
+        """One run of the projector; returns the seconds to wait before the next."""
+        try:
+            self.projector.run_once()
+        except Exception as exc:  # keep serving; readiness reports the failure
+            self._error = (f"{type(exc).__name__}: {exc}", isinstance(exc, ProjectionFailed))
+            return self.backoff.failed()
+        self._error = None
+        self.backoff.succeeded()
+        return self.poll_seconds
+
     def _run(self) -> None:
         while not self._stop.is_set():
-            try:
-                self.projector.run_once()
-            except Exception as exc:  # keep serving; readiness reports the failure
-                self.last_error = f"{type(exc).__name__}: {exc}"
-                wait = self.backoff.failed()
-            else:
-                self.last_error = None
-                self.backoff.succeeded()
-                wait = self.poll_seconds
-            self._stop.wait(wait)
+            self._stop.wait(self.attempt())

@@ -375,6 +375,54 @@ def test_a_failing_background_projector_waits_longer_before_each_retry_then_reco
     assert projector.caught_up_to() == ledger.max_position()
 
 
+def test_the_background_error_is_gone_once_a_pass_clears_the_failing_read_model(
+    ledger: CreditLedger,
+) -> None:
+    """Readiness reads `last_error` beside `failures`: both must clear in the same step, not
+    the error only when the background's run returns (a race `/readyz` once lost)."""
+    code = uscc(12)
+    ledger.handle(
+        RegisterSubject(uscc=code, name="某公司", kind="enterprise", fields=["food"], actor=SYSTEM)
+    )
+    projector = Projector(ledger)
+    projector.run_once()
+    background = BackgroundProjector(projector, poll_seconds=0.1, longest_backoff=0.8)
+    with table_moved_away(projector, "feed"):
+        record_penalty(ledger, code, "罚4")
+        background.attempt()
+        assert set(background.failures) == {"feed"}
+        failing = background.last_error
+        assert failing is not None
+        assert failing.startswith("ProjectionFailed: projection feed")
+    # A pass clears the read model's failure before the background's own run has returned.
+    projector.run_once()
+    assert background.failures == {}
+    assert background.last_error is None
+    assert background.attempt() == 0.1
+
+
+def test_a_background_error_other_than_a_read_models_stands_until_a_run_succeeds(
+    ledger: CreditLedger,
+) -> None:
+    class Unreachable(Projector):
+        down = True
+
+        def run_once(self, batch: int = 1000) -> int:
+            if self.down:
+                raise ConnectionError("the store does not answer")
+            return super().run_once(batch)
+
+    projector = Unreachable(ledger)
+    background = BackgroundProjector(projector, poll_seconds=0.1, longest_backoff=0.8)
+    assert background.attempt() == 0.1  # the first failure waits the shortest backoff
+    assert background.failures == {}
+    assert background.last_error == "ConnectionError: the store does not answer"
+    projector.down = False
+    assert background.last_error is not None  # no run has succeeded since
+    background.attempt()
+    assert background.last_error is None
+
+
 def test_project_once_exits_1_naming_the_failing_projection_without_a_traceback(
     ledger: CreditLedger, store_url: str
 ) -> None:
