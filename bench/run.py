@@ -128,19 +128,19 @@ def copy_reference(kind: str, url: str, rows: list[tuple[Any, ...]]) -> float:
     import sqlite3
 
     path = url.removeprefix("sqlite:///")
-    conn = sqlite3.connect(path)
-    conn.execute(
+    lite = sqlite3.connect(path)
+    lite.execute(
         "CREATE TABLE copy_reference (originator_id TEXT, originator_version INTEGER, "
         "topic TEXT, state BLOB, PRIMARY KEY (originator_id, originator_version))"
     )
     started = time.perf_counter()
-    with conn:
-        conn.executemany(
+    with lite:
+        lite.executemany(
             "INSERT INTO copy_reference VALUES (?, ?, ?, ?)",
             [(r[0].hex, r[1], r[2], r[3]) for r in rows],
         )
     elapsed = time.perf_counter() - started
-    conn.close()
+    lite.close()
     return len(rows) / elapsed
 
 
@@ -156,23 +156,23 @@ def read_reference(url: str) -> float:
     if url.startswith("sqlite"):
         import sqlite3
 
-        conn = sqlite3.connect(url.removeprefix("sqlite:///"))
+        lite = sqlite3.connect(url.removeprefix("sqlite:///"))
         try:
             started = time.perf_counter()
-            cursor = conn.execute(
+            rows = lite.execute(
                 "SELECT rowid, originator_id, originator_version, topic, state "
                 f"FROM {table} ORDER BY rowid"
             )
             count = 0
-            while page := cursor.fetchmany(10_000):
+            while page := rows.fetchmany(10_000):
                 count += len(page)
             return count / (time.perf_counter() - started)
         finally:
-            conn.close()
+            lite.close()
     schema = url.split("schema=")[1]
     # Binary results, as the rebuild reads them: text results hex-escape every stored byte
     # and read at about half the rate.
-    with psycopg.connect(PG_URL) as conn, conn.cursor(name="raw_read", binary=True) as cursor:
+    with psycopg.connect(PG_URL) as pg, pg.cursor(name="raw_read", binary=True) as cursor:
         started = time.perf_counter()
         cursor.itersize = 10_000
         cursor.execute(
