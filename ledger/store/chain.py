@@ -325,7 +325,6 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
     attempts = STORE_ATTEMPTS
     #: The chain's hash, read from the store before the first append (`read_chain_hash`).
     chain_hash: str | None = None
-    select_events = _bounded(PostgresApplicationRecorder.select_events)
     select_notifications = _bounded(PostgresApplicationRecorder.select_notifications)
     max_notification_id = _bounded(PostgresApplicationRecorder.max_notification_id)
     _insert_by_statement = _bounded(PostgresApplicationRecorder.insert_events)
@@ -438,6 +437,8 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
             "ARRAY[{{marks}}]::bigint[], ARRAY[{{marks}}]::text[], ARRAY[{{marks}}]::bytea[])"
         ).format(schema=schema, append=Identifier(self.append_function), id_type=id_type)
         self._append_calls: dict[int, bytes] = {}
+        self._select_events: dict[tuple[bool, bool, bool, bool], bytes] = {}
+        self._last_of_topics: bytes | None = None
         self.select_last_link = SQL(
             "SELECT link FROM {schema}.{chain} ORDER BY notification_id DESC LIMIT 1"
         ).format(schema=schema, chain=chain)
@@ -456,6 +457,53 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
             "SELECT max(notification_id) FROM {schema}.{table} "
             "WHERE topic = ANY(%s) AND notification_id > %s"
         ).format(schema=schema, table=Identifier(events_table_name))
+
+    @_bounded
+    def select_events(
+        self,
+        originator_id: UUID | str,
+        *,
+        gt: int | None = None,
+        lte: int | None = None,
+        desc: bool = False,
+        limit: int | None = None,
+    ) -> Sequence[StoredEvent]:
+        """The library's read of a stream, its statement composed once per shape.
+
+        The library composes it on every call, and psycopg renders a composed statement
+        (quoting its identifiers) on every execution: a read of one subject per request.
+        """
+        shape = (gt is not None, lte is not None, desc, limit is not None)
+        params = [originator_id, *(v for v in (gt, lte, limit) if v is not None)]
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            statement = self._select_events.get(shape)
+            if statement is None:
+                statement = self._select_events[shape] = self._select_events_of(shape, conn)
+            curs.execute(statement, params, prepare=True)
+            return [
+                StoredEvent(
+                    originator_id=row["originator_id"],
+                    originator_version=row["originator_version"],
+                    topic=row["topic"],
+                    state=bytes(row["state"]),
+                )
+                for row in curs.fetchall()
+            ]
+
+    def _select_events_of(
+        self, shape: tuple[bool, bool, bool, bool], conn: psycopg.Connection[Any]
+    ) -> bytes:
+        # The library's statement for the shape, clause by clause as `select_events` adds them.
+        gt, lte, desc, limit = shape
+        statement = self.select_events_statement
+        if gt:
+            statement += SQL(" AND originator_version > %s")
+        if lte:
+            statement += SQL(" AND originator_version <= %s")
+        statement += SQL(" ORDER BY originator_version") + SQL(" DESC" if desc else " ASC")
+        if limit:
+            statement += SQL(" LIMIT %s")
+        return statement.as_bytes(conn)
 
     def create_table(self) -> None:
         # The library's steps (types, then tables and functions, then type adapters) in one
@@ -482,7 +530,9 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
         """
         # One statement on the pool's autocommit connection: no BEGIN and ROLLBACK around it.
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(self.select_last_of_topics, (list(topics), after), prepare=True)
+            if self._last_of_topics is None:
+                self._last_of_topics = self.select_last_of_topics.as_bytes(conn)
+            curs.execute(self._last_of_topics, (list(topics), after), prepare=True)
             row = curs.fetchone()
         found = None if row is None else row["max"]
         return None if found is None else int(found)
