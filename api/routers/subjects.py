@@ -90,6 +90,32 @@ def _position(written: Written) -> int:
     return written.position or 0
 
 
+# The hot read comes first: FastAPI tries a router's routes one by one, and each route it
+# passes costs about 33,000 instructions (bench.cost: 3.92 M -> 3.53 M a read, first
+# rather than thirteenth). No route before it could match its path.
+@router.get("/{uscc}/evaluation", response_model=EvaluationOut)
+async def get_evaluation(
+    uscc: str,
+    access: GradeReadOnce,
+    as_of: Annotated[IsoDate | None, Query(description="valid date (default today, CST)")] = None,
+    known_at: Annotated[
+        IsoInstant | None, Query(description="record-time instant with offset (default now)")
+    ] = None,
+    min_position: Annotated[int | None, Query(ge=0, le=MAX_POSITION)] = None,
+) -> EvaluationOut:
+    """The explained evaluation at `as_of` as known at `known_at`; the read is audited."""
+
+    def answer() -> EvaluationOut:
+        reads = access.open(READERS, "read grades")
+        ledger = access.ledger
+        wait_for_position(ledger, min_position, seconds=access.config.read_wait_seconds)
+        ev = ledger.evaluate(uscc, as_of=as_of, known_at=known_at)
+        reads.record("evaluation", [ev.uscc], as_of=ev.as_of, known_at=ev.known_at, grade=ev.grade)
+        return EvaluationOut.model_validate(ev)
+
+    return await run_in_threadpool(answer)
+
+
 @router.post("", status_code=201, response_model=SubjectCreated | PersonCreated)
 def register_subject(
     body: SubjectIn, actor: Recorder, ledger: Ledger, response: Response
@@ -392,29 +418,6 @@ def record_industry_evaluation(
     return IndustryEvaluationCreated(
         evaluation_id=written.id, grade=written.status or "", position=_position(written)
     )
-
-
-@router.get("/{uscc}/evaluation", response_model=EvaluationOut)
-async def get_evaluation(
-    uscc: str,
-    access: GradeReadOnce,
-    as_of: Annotated[IsoDate | None, Query(description="valid date (default today, CST)")] = None,
-    known_at: Annotated[
-        IsoInstant | None, Query(description="record-time instant with offset (default now)")
-    ] = None,
-    min_position: Annotated[int | None, Query(ge=0, le=MAX_POSITION)] = None,
-) -> EvaluationOut:
-    """The explained evaluation at `as_of` as known at `known_at`; the read is audited."""
-
-    def answer() -> EvaluationOut:
-        reads = access.open(READERS, "read grades")
-        ledger = access.ledger
-        wait_for_position(ledger, min_position, seconds=access.config.read_wait_seconds)
-        ev = ledger.evaluate(uscc, as_of=as_of, known_at=known_at)
-        reads.record("evaluation", [ev.uscc], as_of=ev.as_of, known_at=ev.known_at, grade=ev.grade)
-        return EvaluationOut.model_validate(ev)
-
-    return await run_in_threadpool(answer)
 
 
 @router.get("/{uscc}/supervision", response_model=SupervisionOut)
