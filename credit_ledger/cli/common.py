@@ -81,10 +81,12 @@ def worker_count(workers: int | None, *, most: int | None = None) -> int:
 IMPORT_BYTES_PER_WORKER = 8 * 1024 * 1024
 #: Likewise, the annual build starts one process per this many events in the ledger.
 ANNUAL_EVENTS_PER_WORKER = 100_000
-#: And a rebuild: each worker costs a process start (about a second on a loaded machine) and
-#: shares the cores with the database, so below this many events per worker one process
-#: finishes first (32 000 events on PostgreSQL: 4.2 s in one process, 7.8 s in two).
-REBUILD_EVENTS_PER_WORKER = 100_000
+#: And a rebuild: each worker costs a process start and shares the cores with the database,
+#: so below this many events per worker one process finishes first. On PostgreSQL, 2 cores
+#: (3 December): 18 000 events, 2.2-2.7 s in one process and 2.4-2.6 s in two; 32 000,
+#: 3.2-3.9 s and 2.7-3.6 s; 64 000, 6.5 s and 4.7-5.2 s. (Before the one-pass rebuild,
+#: 32 000 events took 4.2 s in one process and 7.8 s in two, and this was 100 000.)
+REBUILD_EVENTS_PER_WORKER = 30_000
 
 
 def open_store(**kwargs: Any) -> Any:
