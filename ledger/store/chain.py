@@ -17,7 +17,7 @@ import hashlib
 import inspect
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 from uuid import UUID
@@ -34,7 +34,7 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLite
 from psycopg import Cursor
 from psycopg.errors import DuplicateObject
 from psycopg.rows import DictRow
-from psycopg.sql import SQL, Identifier, Literal
+from psycopg.sql import SQL, Composable, Identifier, Literal
 from psycopg_pool import PoolTimeout
 
 from ledger.store.transcoder import uuid_from_hex
@@ -436,9 +436,8 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
             "SELECT * FROM {schema}.{append}(ARRAY[{{marks}}]::{id_type}[], "
             "ARRAY[{{marks}}]::bigint[], ARRAY[{{marks}}]::text[], ARRAY[{{marks}}]::bytea[])"
         ).format(schema=schema, append=Identifier(self.append_function), id_type=id_type)
-        self._append_calls: dict[int, bytes] = {}
-        self._select_events: dict[tuple[bool, bool, bool, bool], bytes] = {}
-        self._last_of_topics: bytes | None = None
+        # Statements rendered to bytes, by what they are for (`_rendered`).
+        self._statements: dict[Hashable, bytes] = {}
         self.select_last_link = SQL(
             "SELECT link FROM {schema}.{chain} ORDER BY notification_id DESC LIMIT 1"
         ).format(schema=schema, chain=chain)
@@ -476,9 +475,9 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
         shape = (gt is not None, lte is not None, desc, limit is not None)
         params = [originator_id, *(v for v in (gt, lte, limit) if v is not None)]
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            statement = self._select_events.get(shape)
-            if statement is None:
-                statement = self._select_events[shape] = self._select_events_of(shape, conn)
+            statement = self._rendered(
+                ("select_events", shape), conn, lambda: self._select_events_of(shape)
+            )
             curs.execute(statement, params, prepare=True)
             return [
                 StoredEvent(
@@ -490,9 +489,7 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
                 for row in curs.fetchall()
             ]
 
-    def _select_events_of(
-        self, shape: tuple[bool, bool, bool, bool], conn: psycopg.Connection[Any]
-    ) -> bytes:
+    def _select_events_of(self, shape: tuple[bool, bool, bool, bool]) -> Composable:
         # The library's statement for the shape, clause by clause as `select_events` adds them.
         gt, lte, desc, limit = shape
         statement = self.select_events_statement
@@ -503,7 +500,24 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
         statement += SQL(" ORDER BY originator_version") + SQL(" DESC" if desc else " ASC")
         if limit:
             statement += SQL(" LIMIT %s")
-        return statement.as_bytes(conn)
+        return statement
+
+    def _rendered(
+        self,
+        key: Hashable,
+        conn: psycopg.Connection[Any],
+        compose: Callable[[], Composable],
+    ) -> bytes:
+        """The statement `compose()` gives for `key`, rendered to bytes on first use.
+
+        psycopg renders a composed statement (quoting its identifiers) on every execution,
+        and the library composes some of its statements on every call: on a read's path,
+        each is rendered once instead.
+        """
+        statement = self._statements.get(key)
+        if statement is None:
+            statement = self._statements[key] = compose().as_bytes(conn)
+        return statement
 
     def create_table(self) -> None:
         # The library's steps (types, then tables and functions, then type adapters) in one
@@ -530,9 +544,8 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
         """
         # One statement on the pool's autocommit connection: no BEGIN and ROLLBACK around it.
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            if self._last_of_topics is None:
-                self._last_of_topics = self.select_last_of_topics.as_bytes(conn)
-            curs.execute(self._last_of_topics, (list(topics), after), prepare=True)
+            statement = self._rendered("last_of_topics", conn, lambda: self.select_last_of_topics)
+            curs.execute(statement, (list(topics), after), prepare=True)
             row = curs.fetchone()
         found = None if row is None else row["max"]
         return None if found is None else int(found)
@@ -584,12 +597,13 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
         append: a sixth of an audit record's own time. Scalars are dumped in C, and the server
         builds the arrays.
         """
-        call = self._append_calls.get(count)
-        if call is None:
-            marks = SQL(", ").join([SQL("%s")] * count)
-            call = SQL(self._append_call.as_string(conn)).format(marks=marks).as_bytes(conn)
-            self._append_calls[count] = call
-        return call
+        return self._rendered(
+            ("append", count),
+            conn,
+            lambda: SQL(self._append_call.as_string(conn)).format(
+                marks=SQL(", ").join([SQL("%s")] * count)
+            ),
+        )
 
     @_attempts
     def _copy_events(self, stored_events: Sequence[StoredEvent]) -> Sequence[int]:
