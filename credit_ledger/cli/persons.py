@@ -36,8 +36,8 @@ def erase(
         bool, typer.Option("--due", help="erase every person whose retention period ended")
     ] = False,
 ) -> None:
-    """Erase a natural person's identity by destroying its data key (crypto-shredding): the
-    events stay, grades and history read `[erased]` for the identity. `--due` erases those
+    r"""Erase a natural person's identity by destroying its data key (crypto-shredding): the
+    events stay, grades and history read `\[erased]` for the identity. `--due` erases those
     whose retention period (the model's `natural_persons.retention`) has ended (from cron)."""
     if due == (ref is not None) or (ref is not None and not reason):
         raise fail("give a REF and --reason, or --due")

@@ -10,6 +10,7 @@ import sys
 import time
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -194,3 +195,34 @@ def test_a_command_on_a_store_that_cannot_be_reached_says_so_in_one_line_and_exi
     assert done.returncode == 75, done.stderr
     assert "Traceback" not in done.stderr
     assert "store does not answer" in done.stderr
+
+
+def test_every_commands_help_shows_the_bracketed_words_of_its_text() -> None:
+    """Help is rendered as rich markup, where `[erased]` would read as a style and vanish."""
+    import typer.main
+    from typer.testing import CliRunner
+
+    from credit_ledger.cli import app
+
+    def commands(group: Any, path: tuple[str, ...]) -> list[tuple[str, ...]]:
+        found = [path]
+        if hasattr(group, "commands"):  # a group (Typer's own, not click's, in Typer 0.29)
+            for name, sub in group.commands.items():
+                found += commands(sub, (*path, name))
+        return found
+
+    root = typer.main.get_command(app)
+    runner = CliRunner()
+    checked = 0
+    for path in commands(root, ()):
+        command: Any = root
+        for name in path:
+            command = command.commands[name]
+        texts = [command.help or ""] + [getattr(p, "help", None) or "" for p in command.params]
+        words = {w.replace("\\[", "[") for t in texts for w in re.findall(r"\\?\[[^\]\s]+\]", t)}
+        shown = runner.invoke(app, [*path, "--help"], env={"COLUMNS": "400"})
+        assert shown.exit_code == 0, (path, shown.output)
+        for word in words:
+            assert word in shown.output, (path, word)
+            checked += 1
+    assert checked >= 1
