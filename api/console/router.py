@@ -6,7 +6,7 @@ import re
 from importlib import resources
 
 from fastapi import APIRouter
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
 from api.problems import Problem
 
@@ -30,6 +30,12 @@ SECURITY_HEADERS = {
 
 def _read(name: str) -> bytes:
     return (STATIC / name).read_bytes()
+
+
+@router.get("/")
+def root() -> Response:
+    """The address a person opens first: the console (API clients use the `/v1` paths)."""
+    return RedirectResponse("/console", status_code=307)
 
 
 @router.get("/console")

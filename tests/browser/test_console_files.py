@@ -40,6 +40,13 @@ def test_the_page_is_served_with_a_same_origin_policy(client: TestClient) -> Non
         assert client.get(f"/console/static/{name}").status_code == 200, name
 
 
+def test_the_root_address_leads_a_person_to_the_console(client: TestClient) -> None:
+    answer = client.get("/", follow_redirects=False)
+    assert answer.status_code == 307
+    assert answer.headers["location"] == "/console"
+    assert client.get("/").url.path == "/console"
+
+
 def test_every_shipped_script_and_style_is_served_and_loads_nothing_from_elsewhere(
     client: TestClient,
 ) -> None:
