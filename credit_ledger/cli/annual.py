@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from credit_ledger.cli.common import (
@@ -80,7 +81,7 @@ def evaluations_check(year: Annotated[int, typer.Option(help="the evaluation yea
     finally:
         ledger.close()
     for problem in problems:
-        err_console.print(f"[bold red]DIFFERENCE[/] {problem}")
+        err_console.print(f"[bold red]DIFFERENCE[/] {escape(problem)}")
     if problems:
         raise typer.Exit(1)
     console.print(f"{year}: the materialised results equal a fresh computation")

@@ -73,7 +73,7 @@ def verify_draw(draw_id: Annotated[str, typer.Argument(help="the draw's id")]) -
     finally:
         ledger.close()
     for problem in problems:
-        err_console.print(f"[bold red]DIFFERENCE[/] {problem}")
+        err_console.print(f"[bold red]DIFFERENCE[/] {escape(problem)}")
     if problems:
         raise typer.Exit(1)
     console.print(f"draw {draw_id} verified: the seed and the ledger give the same selection")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from credit_ledger.cli.common import (
     REBUILD_EVENTS_PER_WORKER,
@@ -63,7 +64,7 @@ def project(
                 applied = projector.run_once()
             except ProjectionFailed as failed:
                 for failure in failed.failures.values():
-                    err_console.print(f"[bold red]failing:[/] {failure.describe()}")
+                    err_console.print(f"[bold red]failing:[/] {escape(failure.describe())}")
                 if once:
                     raise typer.Exit(1) from None
                 wait = backoff.failed()
@@ -147,7 +148,7 @@ def rebuild(
                     )
             except ProjectionFailed as failed:
                 for failure in failed.failures.values():
-                    err_console.print(f"[bold red]not rebuilt:[/] {failure.describe()}")
+                    err_console.print(f"[bold red]not rebuilt:[/] {escape(failure.describe())}")
                 raise typer.Exit(1) from None
             except LedgerError as exc:  # a year's build already running
                 raise fail(f"{exc.field or 'input'}: {exc.message}") from None
@@ -208,7 +209,7 @@ def verify(
     console.print(f"checked {report.checked}")
     if problems:
         for problem in problems:
-            err_console.print(f"[bold red]DIFFERENCE[/] {problem}")
+            err_console.print(f"[bold red]DIFFERENCE[/] {escape(problem)}")
         raise typer.Exit(1)
     console.print("[bold green]verified[/]: no stored event changed; read models match a replay")
 

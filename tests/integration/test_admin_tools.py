@@ -46,7 +46,8 @@ def test_verify_finds_a_read_model_row_that_disagrees_with_a_replay(store_url: s
     table = projector.active_table("current_grades")
     with projector.store.transaction() as cur:
         cur.execute(
-            f"UPDATE {table} SET grade = '优', score = '99' "
+            # A bracketed value, which the console would take for a style were it not escaped.
+            f"UPDATE {table} SET grade = '[erased]', score = '99' "
             "WHERE uscc = (SELECT MIN(uscc) FROM " + table + ")"
         )
     ledger.close()
@@ -54,6 +55,7 @@ def test_verify_finds_a_read_model_row_that_disagrees_with_a_replay(store_url: s
     assert found.returncode == 1
     assert "current_grades" in found.stderr
     assert "'score': '99'" in found.stderr
+    assert "'grade': '[erased]'" in found.stderr
 
 
 def test_a_one_process_rebuild_killed_midway_resumes_and_equals_the_incremental_model(
