@@ -10,6 +10,7 @@ connection pool). Not counted: the HTTP parser and sockets (no server), the load
 and PostgreSQL's own work (another process). The same run counts `/healthz` as the reference.
 
     python -m bench.cost --database-url URL --token TOKEN --codes FILE [--requests 400]
+        [--log-level info]
 """
 
 from __future__ import annotations
@@ -41,64 +42,77 @@ def _tool(name: str) -> str | None:
 
 
 def count(
-    database_url: str, paths: list[str], token: str, *, requests: int, concurrency: int = 32
+    database_url: str,
+    paths: list[str],
+    token: str,
+    *,
+    requests: int,
+    concurrency: int = 32,
+    log_level: str = "warning",
 ) -> int:
-    """Instructions executed by `requests` GETs of `paths` (in turn) after a warm-up."""
+    """Instructions executed by `requests` GETs of `paths` (in turn) after a warm-up.
+
+    At `log_level` warning (the bench's) no access line is written; at info (the service's
+    default) each request writes one, to a file here, so that what a deployment pays is counted.
+    """
     with tempfile.TemporaryDirectory() as folder:
         gate = Path(folder)
         (gate / "paths").write_text("\n".join(paths))
         out = gate / "callgrind.out"
+        log = gate / "stderr"
         env = {
             **os.environ,
             "CREDIT_LEDGER_DATABASE_URL": database_url,
             "CREDIT_LEDGER_PROJECTOR": "off",
-            "CREDIT_LEDGER_LOG_LEVEL": "warning",
+            "CREDIT_LEDGER_LOG_LEVEL": log_level,
         }
-        child = subprocess.Popen(
-            [
-                _tool("valgrind") or "valgrind",
-                "--tool=callgrind",
-                "--instr-atstart=no",  # start-up and warm-up uncounted (and fast)
-                f"--callgrind-out-file={out}",
-                sys.executable,
-                "-m",
-                "bench.cost",
-                "--drive",
-                str(gate),
-                "--token",
-                token,
-                "--requests",
-                str(requests),
-                "--concurrency",
-                str(concurrency),
-            ],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        try:
-            _wait_for(gate / "ready", child)
-            _control(child.pid, "on")
-            (gate / "go").touch()
-            _wait_for(gate / "done", child)
-            _control(child.pid, "off")
-            (gate / "end").touch()
-            _, errors = child.communicate(timeout=120)
-        finally:
-            if child.poll() is None:
-                child.kill()
-                child.wait()
+        with log.open("w") as written:
+            child = subprocess.Popen(
+                [
+                    _tool("valgrind") or "valgrind",
+                    "--tool=callgrind",
+                    "--instr-atstart=no",  # start-up and warm-up uncounted (and fast)
+                    f"--callgrind-out-file={out}",
+                    sys.executable,
+                    "-m",
+                    "bench.cost",
+                    "--drive",
+                    str(gate),
+                    "--token",
+                    token,
+                    "--requests",
+                    str(requests),
+                    "--concurrency",
+                    str(concurrency),
+                ],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=written,
+                text=True,
+            )
+            try:
+                _wait_for(gate / "ready", child, log)
+                _control(child.pid, "on")
+                (gate / "go").touch()
+                _wait_for(gate / "done", child, log)
+                _control(child.pid, "off")
+                (gate / "end").touch()
+                child.wait(timeout=120)
+            finally:
+                if child.poll() is None:
+                    child.kill()
+                    child.wait()
         if child.returncode != 0:
-            raise RuntimeError(f"the counted run failed ({child.returncode}): {errors[-2000:]}")
+            errors = log.read_text()[-2000:]
+            raise RuntimeError(f"the counted run failed ({child.returncode}): {errors}")
         return _total(out)
 
 
-def _wait_for(path: Path, child: subprocess.Popen[str], seconds: float = 900) -> None:
+def _wait_for(path: Path, child: subprocess.Popen[str], log: Path, seconds: float = 900) -> None:
     deadline = time.monotonic() + seconds
     while not path.exists():
         if child.poll() is not None:
-            raise RuntimeError(f"the counted run ended early: {child.stderr.read()[-2000:]}")  # type: ignore[union-attr]
+            raise RuntimeError(f"the counted run ended early: {log.read_text()[-2000:]}")
         if time.monotonic() > deadline:
             raise TimeoutError(f"no {path.name} from the counted run in {seconds} s")
         time.sleep(0.1)
@@ -207,14 +221,18 @@ def main() -> None:
     parser.add_argument("--codes", type=Path, help="credit codes to read, one a line")
     parser.add_argument("--requests", type=int, default=400)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument(
+        "--log-level", default="warning", help="the service's (default warning: no access log)"
+    )
     args = parser.parse_args()
     if args.drive:
         drive(args.drive, args.token, args.requests, args.concurrency)
         return
     codes = args.codes.read_text().split()
     paths = [f"/v1/subjects/{c}/evaluation?as_of=2025-10-31&purpose=bench" for c in codes]
-    got = count(args.database_url, paths, args.token, requests=args.requests)
-    ref = count(args.database_url, ["/healthz"], args.token, requests=args.requests)
+    url, token, n, level = args.database_url, args.token, args.requests, args.log_level
+    got = count(url, paths, token, requests=n, log_level=level)
+    ref = count(url, ["/healthz"], token, requests=n, log_level=level)
     print(f"evaluation: {got / args.requests:,.0f} instructions/request")
     print(f"/healthz:   {ref / args.requests:,.0f} instructions/request (reference)")
     print(f"ratio:      {got / ref:.2f}")
