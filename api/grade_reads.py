@@ -54,6 +54,8 @@ _JSON_KEY = re.compile(rf'"(?:{GRADE_NAME}|{GRADE_LABELS})"\s*:'.encode())
 #: The same as a column of a CSV header line (an export).
 _CSV_COLUMN = re.compile(rf'(?:^|,)"?{GRADE_NAME}"?(?:,|$)'.encode())
 STATE_KEY = "credit_ledger.grade_reads"
+#: The `purpose` parameter of every grade read, as its documentation says it.
+PURPOSE_DESCRIPTION = "why you read it: kept in the query-audit log"
 
 
 def is_grade_name(name: str) -> bool:
@@ -128,7 +130,7 @@ async def grade_reads(
     audit: Annotated[QueryAudit, Depends(get_audit)],
     purpose: Annotated[
         str | None,
-        Query(max_length=MAX_PURPOSE, description="why you read it: kept in the query-audit log"),
+        Query(max_length=MAX_PURPOSE, description=PURPOSE_DESCRIPTION),
     ] = None,
 ) -> GradeReads:
     """The grade-read recorder of this request (the guard must be installed around the app).
@@ -196,7 +198,7 @@ async def grade_read_access(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     purpose: Annotated[
         str | None,
-        Query(max_length=MAX_PURPOSE, description="why you read it: kept in the query-audit log"),
+        Query(max_length=MAX_PURPOSE, description=PURPOSE_DESCRIPTION),
     ] = None,
 ) -> GradeReadAccess:
     """The hot read's access: only whether a token is presented at all is checked here (401),

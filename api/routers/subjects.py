@@ -12,8 +12,6 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import (
     AUDITORS,
-    MAX_POSITION,
-    READERS,
     Admin,
     Audit,
     Auditor,
@@ -21,8 +19,8 @@ from api.deps import (
     Ledger,
     Reader,
     Recorder,
-    wait_for_position,
 )
+from api.evaluation_read import EvaluationQuery, answer
 from api.grade_reads import GradeReadLog, GradeReadOnce
 from api.schemas import (
     PROBLEM_RESPONSES,
@@ -95,25 +93,14 @@ def _position(written: Written) -> int:
 # rather than thirteenth). No route before it could match its path.
 @router.get("/{uscc}/evaluation", response_model=EvaluationOut)
 async def get_evaluation(
-    uscc: str,
-    access: GradeReadOnce,
-    as_of: Annotated[IsoDate | None, Query(description="valid date (default today, CST)")] = None,
-    known_at: Annotated[
-        IsoInstant | None, Query(description="record-time instant with offset (default now)")
-    ] = None,
-    min_position: Annotated[int | None, Query(ge=0, le=MAX_POSITION)] = None,
+    uscc: str, access: GradeReadOnce, query: Annotated[EvaluationQuery, Query()]
 ) -> EvaluationOut:
-    """The explained evaluation at `as_of` as known at `known_at`; the read is audited."""
+    """The explained evaluation at `as_of` as known at `known_at`; the read is audited.
 
-    def answer() -> EvaluationOut:
-        reads = access.open(READERS, "read grades")
-        ledger = access.ledger
-        wait_for_position(ledger, min_position, seconds=access.config.read_wait_seconds)
-        ev = ledger.evaluate(uscc, as_of=as_of, known_at=known_at)
-        reads.record("evaluation", [ev.uscc], as_of=ev.as_of, known_at=ev.known_at, grade=ev.grade)
-        return EvaluationOut.model_validate(ev)
-
-    return await run_in_threadpool(answer)
+    The service answers this request with `api.evaluation_read.ROUTE`, the same query and
+    work outside FastAPI's per-request machinery; this route documents it and is its reference.
+    """
+    return await run_in_threadpool(answer, access, uscc, query)
 
 
 @router.post("", status_code=201, response_model=SubjectCreated | PersonCreated)
