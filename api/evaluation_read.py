@@ -70,6 +70,11 @@ def _refused(errors: list[Any]) -> RequestValidationError:
     return RequestValidationError([{**e, "loc": ("query", *e["loc"])} for e in errors])
 
 
+def _for_access(error: Any) -> bool:
+    # `purpose` belongs to the access dependency in FastAPI's route, solved before the token.
+    return bool(error["loc"][:1] == ("purpose",))
+
+
 async def evaluation(request: Request) -> Response:
     """`GET /v1/subjects/{uscc}/evaluation`, as FastAPI's route answers it.
 
@@ -81,9 +86,8 @@ async def evaluation(request: Request) -> Response:
         query = _AuditedQuery.model_validate(dict(request.query_params))
     except ValidationError as exc:
         refused = list(exc.errors())
-    for_access = [e for e in refused if e["loc"][:1] == ("purpose",)]
-    if for_access:
-        raise _refused(for_access + [e for e in refused if e not in for_access])
+    if any(_for_access(e) for e in refused):
+        raise _refused(sorted(refused, key=lambda e: not _for_access(e)))  # listed first
     secret = presented(await bearer(request))
     if refused:
         raise _refused(refused)
